@@ -1,0 +1,579 @@
+//! The streaming decoder and the encoder (tokio-util `Decoder`/`Encoder`).
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::action::Action;
+use crate::error::ProtoError;
+use crate::message::{HeaderSpan, Message, Span};
+use crate::parse;
+
+/// The terminator of a legacy `Response: Follows` command body.
+const END_COMMAND: &[u8] = b"--END COMMAND--";
+
+/// Bounds on what the decoder accepts. Memory stays bounded by
+/// `max_message_bytes` whatever the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message accepted, in bytes, terminator included.
+    /// Default: 8 MiB (a `Command` reply of tens of thousands of lines
+    /// fits). Capped at 4 GiB − 1.
+    pub max_message_bytes: usize,
+    /// Most header lines (plus legacy output lines) in one message.
+    /// Default: 65,536.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 8 * 1024 * 1024,
+            max_headers: 65_536,
+        }
+    }
+}
+
+/// The banner line a server sends on connect, e.g.
+/// `Asterisk Call Manager/11.0.0`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Banner {
+    line: Bytes,
+    slash: Option<usize>,
+}
+
+impl Banner {
+    fn new(line: Bytes) -> Banner {
+        let slash = parse::banner_split(&line);
+        Banner { line, slash }
+    }
+
+    /// Parses a banner line (without line ending).
+    pub fn parse(line: &[u8]) -> Banner {
+        Banner::new(Bytes::copy_from_slice(line))
+    }
+
+    /// The whole line, without its line ending.
+    pub fn line(&self) -> crate::Value<'_> {
+        crate::Value::new(&self.line)
+    }
+
+    /// The product name before the slash (`Asterisk Call Manager`).
+    pub fn product(&self) -> crate::Value<'_> {
+        match self.slash {
+            Some(i) => crate::Value::new(&self.line[..i]),
+            None => crate::Value::new(&self.line),
+        }
+    }
+
+    /// The AMI protocol version after the slash (`11.0.0` on Asterisk 22),
+    /// opaque: detect features, not numbers.
+    pub fn version(&self) -> Option<crate::Value<'_>> {
+        self.slash.map(|i| crate::Value::new(&self.line[i + 1..]))
+    }
+}
+
+impl std::fmt::Debug for Banner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Banner").field(&self.line()).finish()
+    }
+}
+
+/// One item of the decoded stream.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Frame {
+    /// The greeting line sent once on connect.
+    Banner(Banner),
+    /// A complete message.
+    Message(Message),
+    /// A message that could not be kept (over a limit, or cut off by the
+    /// end of the stream). It was skipped to its end; the stream goes on.
+    /// Each skipped message is reported exactly once.
+    Skipped(ProtoError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the banner line.
+    Banner,
+    /// Reading `Key: Value` lines.
+    Headers,
+    /// After `Response: Follows`: still reading its own headers.
+    FollowsHeaders,
+    /// Reading the raw body of a legacy command reply.
+    FollowsBody,
+    /// Dropping an over-limit message up to its end.
+    Discard,
+}
+
+#[derive(Debug)]
+struct Discard {
+    error: ProtoError,
+    /// The message is a legacy command reply: it ends at `--END COMMAND--`.
+    follows: bool,
+    /// Bytes of the current (unfinished) line already dropped.
+    line_len: usize,
+    /// The last dropped byte was a CR.
+    last_was_cr: bool,
+}
+
+/// Streaming AMI decoder and action encoder.
+///
+/// Implements [`tokio_util::codec::Decoder`] (items are [`Frame`]s) and
+/// [`Encoder`] for [`Action`] and [`Message`]. Without tokio, call
+/// [`decode_frame`](Self::decode_frame) on a `BytesMut` you fill yourself.
+///
+/// # Behavior
+/// * The first line is the banner if it has no colon; otherwise the server
+///   sent none and the line is read as a header.
+/// * Lines end with LF; one CR before it is dropped. CRLF, bare LF and any
+///   mixture work, and empty lines outside a message are skipped (so
+///   `Message: x\n\r\n\r\n` is one message, not two).
+/// * Scanning resumes where the previous call stopped: feeding a message in
+///   many small chunks costs the same as feeding it whole.
+/// * A line without a colon continues the previous header's value (Asterisk
+///   puts raw newlines in some values, e.g. `Getvar`); as the first line of a
+///   message it becomes a key with an empty value.
+/// * `Response: Follows` switches to the legacy command format: the raw
+///   body up to `--END COMMAND--` becomes the message's output lines.
+/// * A message over [`Limits`] is dropped as it arrives (memory stays
+///   bounded), reported once as [`Frame::Skipped`], and decoding goes on
+///   with the next message.
+/// * At end of stream, an unfinished message is reported as
+///   [`Frame::Skipped`] with [`ProtoError::Truncated`].
+///
+/// ```
+/// use ami_proto::{AmiCodec, Frame};
+/// use bytes::BytesMut;
+///
+/// let mut codec = AmiCodec::new();
+/// let mut buf = BytesMut::from(&b"Asterisk Call Manager/11.0.0\r\nEvent: Ping"[..]);
+/// let Some(Frame::Banner(b)) = codec.decode_frame(&mut buf) else { panic!() };
+/// assert_eq!(b.version().unwrap(), "11.0.0");
+/// assert!(codec.decode_frame(&mut buf).is_none()); // needs more bytes
+/// buf.extend_from_slice(b"\r\nX: 1\r\n\r\n");
+/// let Some(Frame::Message(m)) = codec.decode_frame(&mut buf) else { panic!() };
+/// assert_eq!(m.get("x").unwrap(), "1");
+/// ```
+#[derive(Debug)]
+pub struct AmiCodec {
+    limits: Limits,
+    state: State,
+    /// Offset in the buffer of the first byte of the current line. The
+    /// current message always starts at offset 0.
+    line_start: usize,
+    /// Offset up to which the current line is known to hold no LF.
+    searched: usize,
+    headers: Vec<HeaderSpan>,
+    output: Vec<Span>,
+    legacy: bool,
+    discard: Option<Discard>,
+    /// Capacity for the next message's header index (learnt from the last).
+    header_hint: usize,
+}
+
+impl Default for AmiCodec {
+    fn default() -> Self {
+        AmiCodec::new()
+    }
+}
+
+impl AmiCodec {
+    /// A decoder for a client connection: expects the banner first.
+    pub fn new() -> AmiCodec {
+        AmiCodec::with_limits(Limits::default())
+    }
+
+    /// A decoder for a stream that has no banner (e.g. what a client sends
+    /// to a server, or a stream joined after the banner).
+    pub fn without_banner() -> AmiCodec {
+        let mut c = AmiCodec::new();
+        c.state = State::Headers;
+        c
+    }
+
+    /// A client decoder with custom limits.
+    pub fn with_limits(limits: Limits) -> AmiCodec {
+        let limits = Limits {
+            max_message_bytes: limits.max_message_bytes.clamp(16, u32::MAX as usize - 1),
+            max_headers: limits.max_headers.max(1),
+        };
+        AmiCodec {
+            limits,
+            state: State::Banner,
+            line_start: 0,
+            searched: 0,
+            headers: Vec::new(),
+            output: Vec::new(),
+            legacy: false,
+            discard: None,
+            header_hint: 24,
+        }
+    }
+
+    /// Switches banner expectation on or off (only before decoding starts).
+    pub fn expect_banner(mut self, yes: bool) -> AmiCodec {
+        self.state = if yes { State::Banner } else { State::Headers };
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn reset_message(&mut self) {
+        self.state = State::Headers;
+        self.line_start = 0;
+        self.searched = 0;
+        self.legacy = false;
+        self.headers.clear();
+        self.output.clear();
+    }
+
+    fn finish_message(&mut self, src: &mut BytesMut, end: usize) -> Frame {
+        let raw = src.split_to(end).freeze();
+        let n = self.headers.len();
+        self.header_hint = n.max(8);
+        let headers = std::mem::replace(&mut self.headers, Vec::with_capacity(self.header_hint));
+        let output = std::mem::take(&mut self.output);
+        let legacy = self.legacy;
+        self.reset_message();
+        Frame::Message(Message::from_parts(raw, headers, output, legacy))
+    }
+
+    fn start_discard(&mut self, src: &mut BytesMut, error: ProtoError) {
+        let follows = matches!(self.state, State::FollowsHeaders | State::FollowsBody);
+        // Drop the complete lines already seen; keep scanning the current one.
+        src.advance(self.line_start);
+        self.reset_message();
+        self.state = State::Discard;
+        self.discard = Some(Discard {
+            error,
+            follows,
+            line_len: 0,
+            last_was_cr: false,
+        });
+    }
+
+    /// Decodes the next frame from `src`, consuming its bytes. `None` means
+    /// more bytes are needed. Never fails: per-message problems come out as
+    /// [`Frame::Skipped`].
+    pub fn decode_frame(&mut self, src: &mut BytesMut) -> Option<Frame> {
+        loop {
+            match self.state {
+                State::Discard => {
+                    if let Some(frame) = self.discard_step(src) {
+                        return Some(frame);
+                    }
+                    if self.state == State::Discard {
+                        return None;
+                    }
+                }
+                State::Banner => {
+                    let nl =
+                        memchr::memchr(b'\n', &src[self.searched..]).map(|i| i + self.searched);
+                    let Some(nl) = nl else {
+                        self.searched = src.len();
+                        if src.len() > self.limits.max_message_bytes {
+                            // No banner in sight: read it as a message instead.
+                            self.state = State::Headers;
+                            self.searched = 0;
+                            continue;
+                        }
+                        return None;
+                    };
+                    let line = strip_cr(&src[..nl]);
+                    if line.is_empty() {
+                        src.advance(nl + 1);
+                        self.searched = 0;
+                        continue;
+                    }
+                    if memchr::memchr(b':', line).is_some() {
+                        // No banner: this is already a header line.
+                        self.state = State::Headers;
+                        self.searched = 0;
+                        continue;
+                    }
+                    let line_len = line.len();
+                    let mut raw = src.split_to(nl + 1);
+                    raw.truncate(line_len);
+                    self.reset_message();
+                    return Some(Frame::Banner(Banner::new(raw.freeze())));
+                }
+                State::Headers | State::FollowsHeaders | State::FollowsBody => {
+                    let from = self.searched;
+                    let Some(i) = memchr::memchr(b'\n', &src[from..]) else {
+                        self.searched = src.len();
+                        if src.len() > self.limits.max_message_bytes {
+                            let size = src.len();
+                            self.start_discard(
+                                src,
+                                ProtoError::MessageTooLarge {
+                                    size,
+                                    limit: self.limits.max_message_bytes,
+                                },
+                            );
+                            continue;
+                        }
+                        return None;
+                    };
+                    let nl = from + i;
+                    let next = nl + 1;
+                    if next > self.limits.max_message_bytes {
+                        self.start_discard(
+                            src,
+                            ProtoError::MessageTooLarge {
+                                size: next,
+                                limit: self.limits.max_message_bytes,
+                            },
+                        );
+                        continue;
+                    }
+                    let start = self.line_start;
+                    let end = if nl > start && src[nl - 1] == b'\r' {
+                        nl - 1
+                    } else {
+                        nl
+                    };
+                    if let Some(frame) = self.line(src, start, end, next) {
+                        return Some(frame);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one complete line `[start, end)` whose successor starts at
+    /// `next`. Returns a frame when the line completes one.
+    #[inline]
+    fn line(&mut self, src: &mut BytesMut, start: usize, end: usize, next: usize) -> Option<Frame> {
+        self.line_start = next;
+        self.searched = next;
+        match self.state {
+            State::FollowsBody => {
+                let line = &src[start..end];
+                if line.ends_with(END_COMMAND) {
+                    let body_end = end - END_COMMAND.len();
+                    if body_end > start {
+                        self.output.push(Span::new(start, body_end));
+                    }
+                    return Some(self.finish_message(src, next));
+                }
+                if self.headers.len() + self.output.len() >= self.limits.max_headers {
+                    self.line_start = start;
+                    let limit = self.limits.max_headers;
+                    self.start_discard(src, ProtoError::TooManyHeaders { limit });
+                    return None;
+                }
+                self.output.push(Span::new(start, end));
+                None
+            }
+            State::FollowsHeaders => {
+                let line = &src[start..end];
+                if let Some((key_end, value_start)) = parse::header_split(line) {
+                    let key = &line[..key_end];
+                    if [&b"Privilege"[..], b"ActionID", b"Message"]
+                        .iter()
+                        .any(|k| key.eq_ignore_ascii_case(k))
+                    {
+                        self.headers.push(HeaderSpan {
+                            key: Span::new(start, start + key_end),
+                            value: Span::new(start + value_start, end),
+                        });
+                        return None;
+                    }
+                }
+                self.state = State::FollowsBody;
+                if line.is_empty() {
+                    // A separator before the body.
+                    return None;
+                }
+                self.line(src, start, end, next)
+            }
+            _ => {
+                if start == end {
+                    if self.headers.is_empty() {
+                        // Blank line outside a message: skip it.
+                        src.advance(next);
+                        self.line_start = 0;
+                        self.searched = 0;
+                        return None;
+                    }
+                    return Some(self.finish_message(src, next));
+                }
+                if self.headers.len() >= self.limits.max_headers {
+                    self.line_start = start;
+                    let limit = self.limits.max_headers;
+                    self.start_discard(src, ProtoError::TooManyHeaders { limit });
+                    return None;
+                }
+                let line = &src[start..end];
+                match parse::header_split(line) {
+                    Some((key_end, value_start)) => {
+                        if self.headers.is_empty()
+                            && line[..key_end].eq_ignore_ascii_case(b"Response")
+                            && line[value_start..].eq_ignore_ascii_case(b"Follows")
+                        {
+                            self.legacy = true;
+                            self.state = State::FollowsHeaders;
+                        }
+                        self.headers.push(HeaderSpan {
+                            key: Span::new(start, start + key_end),
+                            value: Span::new(start + value_start, end),
+                        });
+                    }
+                    None => match self.headers.last_mut() {
+                        // A raw newline inside the previous value.
+                        Some(prev) => prev.value.end = end as u32,
+                        None => self.headers.push(HeaderSpan {
+                            key: Span::new(start, end),
+                            value: Span::new(end, end),
+                        }),
+                    },
+                }
+                None
+            }
+        }
+    }
+
+    fn discard_step(&mut self, src: &mut BytesMut) -> Option<Frame> {
+        let d = self.discard.as_mut()?;
+        loop {
+            match memchr::memchr(b'\n', src) {
+                None => {
+                    if src.is_empty() {
+                        return None;
+                    }
+                    // Keep a short tail so an end marker split across reads
+                    // is still seen; drop the rest.
+                    let keep = if d.follows {
+                        (END_COMMAND.len() + 1).min(src.len())
+                    } else {
+                        0
+                    };
+                    let drop = src.len() - keep;
+                    if drop > 0 {
+                        d.last_was_cr = src[drop - 1] == b'\r';
+                        d.line_len += drop;
+                        src.advance(drop);
+                    }
+                    return None;
+                }
+                Some(i) => {
+                    let cr_before = if i > 0 {
+                        src[i - 1] == b'\r'
+                    } else {
+                        d.last_was_cr && d.line_len > 0
+                    };
+                    let content_len = d.line_len + i - usize::from(cr_before);
+                    let line_end = if i > 0 && cr_before { i - 1 } else { i };
+                    let ends = if d.follows {
+                        src[..line_end].ends_with(END_COMMAND)
+                    } else {
+                        content_len == 0
+                    };
+                    src.advance(i + 1);
+                    d.line_len = 0;
+                    d.last_was_cr = false;
+                    if ends {
+                        let error = self
+                            .discard
+                            .take()
+                            .map(|d| d.error)
+                            .unwrap_or(ProtoError::Truncated { bytes: 0 });
+                        self.reset_message();
+                        return Some(Frame::Skipped(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Call when the stream has ended: reports an unfinished message once
+    /// (as [`Frame::Skipped`]) and empties `src`.
+    pub fn decode_frame_eof(&mut self, src: &mut BytesMut) -> Option<Frame> {
+        if let Some(frame) = self.decode_frame(src) {
+            return Some(frame);
+        }
+        if let Some(d) = self.discard.take() {
+            src.clear();
+            self.reset_message();
+            return Some(Frame::Skipped(d.error));
+        }
+        let pending = src.iter().any(|&b| b != b'\r' && b != b'\n');
+        let bytes = src.len();
+        src.clear();
+        self.reset_message();
+        if pending && self.state != State::Banner {
+            return Some(Frame::Skipped(ProtoError::Truncated { bytes }));
+        }
+        None
+    }
+
+    /// Encodes an action (see [`Action`]) into `dst`.
+    pub fn encode_action(&self, action: &Action, dst: &mut BytesMut) -> Result<(), ProtoError> {
+        action.encode(dst)
+    }
+}
+
+#[inline]
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.last() {
+        Some(b'\r') => &line[..line.len() - 1],
+        _ => line,
+    }
+}
+
+impl Decoder for AmiCodec {
+    type Item = Frame;
+    type Error = ProtoError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtoError> {
+        Ok(self.decode_frame(src))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, ProtoError> {
+        Ok(self.decode_frame_eof(src))
+    }
+}
+
+impl Encoder<Action> for AmiCodec {
+    type Error = ProtoError;
+
+    fn encode(&mut self, item: Action, dst: &mut BytesMut) -> Result<(), ProtoError> {
+        item.encode(dst)
+    }
+}
+
+impl Encoder<&Action> for AmiCodec {
+    type Error = ProtoError;
+
+    fn encode(&mut self, item: &Action, dst: &mut BytesMut) -> Result<(), ProtoError> {
+        item.encode(dst)
+    }
+}
+
+impl Encoder<Message> for AmiCodec {
+    type Error = ProtoError;
+
+    fn encode(&mut self, item: Message, dst: &mut BytesMut) -> Result<(), ProtoError> {
+        item.encode(dst)
+    }
+}
+
+impl Encoder<&Message> for AmiCodec {
+    type Error = ProtoError;
+
+    fn encode(&mut self, item: &Message, dst: &mut BytesMut) -> Result<(), ProtoError> {
+        item.encode(dst)
+    }
+}
+
+/// Writes a banner line (`<product>/<version>\r\n`), for servers and tests.
+pub fn encode_banner(product: &str, version: &str, dst: &mut BytesMut) {
+    dst.put_slice(product.as_bytes());
+    dst.put_u8(b'/');
+    dst.put_slice(version.as_bytes());
+    dst.put_slice(b"\r\n");
+}

@@ -1,0 +1,69 @@
+//! Decodes a recorded AMI stream and prints one JSON object per message.
+//!
+//! ```text
+//! cargo run --release -p examples --example decode -- testdata/captures/inbound-busy.server.ami
+//! ```
+//!
+//! Messages go to stdout as JSON Lines (the banner is not printed);
+//! problems go to stderr; the exit status is 1 if any message could not be
+//! decoded, 2 if the file could not be read.
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use ami_proto::Frame;
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args_os().nth(1) else {
+        eprintln!("usage: decode FILE   (use - for standard input)");
+        return ExitCode::from(2);
+    };
+    let input: Box<dyn std::io::Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("decode: cannot open {}: {e}", path.to_string_lossy());
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut failed = 0usize;
+    let mut write_error = None;
+    let result = examples::decode_stream(input, |frame| match frame {
+        Frame::Message(m) if write_error.is_none() => {
+            let r = serde_json::to_writer(&mut out, &m)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            if let Err(e) = r {
+                write_error = Some(e);
+            }
+        }
+        Frame::Message(_) => {}
+        Frame::Skipped(e) => {
+            failed += 1;
+            eprintln!("decode: skipped a message: {e}");
+        }
+        Frame::Banner(b) => eprintln!("decode: banner {:?}", b.line()),
+        _ => {}
+    });
+    if let Err(e) = result {
+        eprintln!("decode: read error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = write_error.map_or_else(|| out.flush(), Err) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("decode: write error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if failed > 0 {
+        eprintln!("decode: {failed} message(s) failed");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
