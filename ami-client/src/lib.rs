@@ -1,0 +1,2 @@
+//! Reconnecting async AMI client (work in progress).
+#![warn(missing_docs)]

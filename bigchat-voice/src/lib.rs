@@ -1,0 +1,10 @@
+//! # bigchat-voice
+//!
+//! The domain of the connector: follow Asterisk calls across all their
+//! channels and turn them into BigChat records (contacts, tickets, call
+//! records, messages) and live notifications.
+//!
+//! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
+#![warn(missing_docs)]
+
+pub mod model;

@@ -1,0 +1,178 @@
+//! The call as BigChat sees it, and the effects the tracker emits.
+//!
+//! Field names follow BigChat's `CallRecords` columns (camelCase in JSON).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which way a call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the outside (a trunk / inbound context) to the company.
+    Inbound,
+    /// From an agent or an Originate to an external number.
+    Outbound,
+}
+
+impl Direction {
+    /// The value stored in the database (`inbound` / `outbound`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+}
+
+/// A call's state. `Ringing`, `Answered`, `OnHold` and `Transferred` are
+/// live; the others are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Not answered yet.
+    Ringing,
+    /// Parties connected.
+    Answered,
+    /// An answered call put on hold.
+    OnHold,
+    /// Transferred; goes on with the new agent.
+    Transferred,
+    /// Ended after being answered.
+    Completed,
+    /// Ended: the callee was busy.
+    Busy,
+    /// Ended: technical failure (congestion, unavailable, originate failed).
+    Failed,
+    /// Ended: nobody answered (timeout, caller abandoned, queue timeout).
+    NoAnswer,
+    /// Ended in voicemail.
+    Voicemail,
+}
+
+impl CallStatus {
+    /// The value stored in the database and sent in notifications.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ringing => "ringing",
+            CallStatus::Answered => "answered",
+            CallStatus::OnHold => "on_hold",
+            CallStatus::Transferred => "transferred",
+            CallStatus::Completed => "completed",
+            CallStatus::Busy => "busy",
+            CallStatus::Failed => "failed",
+            CallStatus::NoAnswer => "no_answer",
+            CallStatus::Voicemail => "voicemail",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str) values.
+    pub fn parse(s: &str) -> Option<CallStatus> {
+        Some(match s {
+            "ringing" => CallStatus::Ringing,
+            "answered" => CallStatus::Answered,
+            "on_hold" => CallStatus::OnHold,
+            "transferred" => CallStatus::Transferred,
+            "completed" => CallStatus::Completed,
+            "busy" => CallStatus::Busy,
+            "failed" => CallStatus::Failed,
+            "no_answer" => CallStatus::NoAnswer,
+            "voicemail" => CallStatus::Voicemail,
+            _ => return None,
+        })
+    }
+
+    /// True for the final states.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CallStatus::Completed
+                | CallStatus::Busy
+                | CallStatus::Failed
+                | CallStatus::NoAnswer
+                | CallStatus::Voicemail
+        )
+    }
+}
+
+/// Everything the tracker knows about one call (all channels sharing a
+/// `Linkedid`), in BigChat's terms. Times are UTC; durations in whole
+/// seconds, truncated as Asterisk's CDR does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    /// The call's Linkedid (BigChat `uniqueId`).
+    pub unique_id: String,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Current state.
+    pub status: CallStatus,
+    /// Number of the party that placed the call (normalised: digits and a
+    /// leading `+`).
+    pub caller_id: String,
+    /// Caller-ID name when Asterisk had one.
+    pub caller_name: Option<String>,
+    /// Number dialled: the DID for inbound, the customer number for outbound.
+    pub called_number: String,
+    /// The external party's number (the contact): the caller for inbound,
+    /// the called number for outbound.
+    pub contact_number: String,
+    /// The external party's name, if known.
+    pub contact_name: Option<String>,
+    /// Extension of the agent who answered (or who placed an outbound call).
+    pub agent_extension: Option<String>,
+    /// BigChat user id of that agent, from the configured extension map.
+    pub user_id: Option<i64>,
+    /// First channel seen.
+    pub started_at: DateTime<Utc>,
+    /// When the parties were connected.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When the last channel hung up.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds from start to end (0 while live).
+    pub duration: i64,
+    /// Seconds on hold.
+    pub hold_time: i64,
+    /// Seconds answered and not on hold.
+    pub talk_time: i64,
+    /// Full path of the MixMonitor recording, if any.
+    pub recording_file: Option<String>,
+    /// URL of the recording (configured base + path), if any.
+    pub recording_url: Option<String>,
+    /// Queue the call went through, if any.
+    pub queue: Option<String>,
+    /// Last Q.850 hangup cause seen on the external party's channel.
+    pub hangup_cause: Option<u16>,
+    /// The record was closed or created by reconciliation with the live
+    /// PBX rather than by events.
+    pub reconciled: bool,
+}
+
+/// What the tracker asks the rest of the system to do. Effects are in
+/// order; applying the same effect twice must be harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// A new call is ringing: find or create the contact and ticket, create
+    /// the call record.
+    CallStarted(Call),
+    /// A live call changed (answered, hold, unhold, transfer, recording,
+    /// new agent).
+    CallUpdated(Call),
+    /// The call reached a final state: finish the record, add the call
+    /// message to the ticket, record ticket tracking times.
+    CallEnded(Call),
+    /// Events may have been missed for these live calls (a `Lagged` or
+    /// `Reconnected` marker): reconcile them with the PBX.
+    NeedsReconciliation {
+        /// Linkedids of the calls concerned.
+        unique_ids: Vec<String>,
+    },
+    /// The PBX restarted (a `Shutdown`, or `FullyBooted` with a lower
+    /// `Uptime`): calls that were live have been ended (`CallEnded` effects
+    /// precede this one).
+    PbxRestarted {
+        /// When it was noticed.
+        at: DateTime<Utc>,
+    },
+}
