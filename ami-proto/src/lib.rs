@@ -52,6 +52,8 @@ mod blocks;
 mod codec;
 mod error;
 mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 mod message;
 mod parse;
 #[cfg(feature = "serde")]

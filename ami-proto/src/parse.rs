@@ -15,8 +15,7 @@ type PairResult<'a> = IResult<&'a [u8], (&'a [u8], Option<&'a [u8]>)>;
 /// `None`. Only the first colon counts, so values may contain `: `.
 #[inline]
 pub(crate) fn header_split(line: &[u8]) -> Option<(usize, usize)> {
-    let parsed: PairResult<'_> =
-        (terminated(take_until(":"), tag(":")), opt(tag(" "))).parse(line);
+    let parsed: PairResult<'_> = (terminated(take_until(":"), tag(":")), opt(tag(" "))).parse(line);
     let (value, (key, _)) = parsed.ok()?;
     Some((key.len(), line.len() - value.len()))
 }
@@ -29,8 +28,7 @@ pub(crate) fn banner_split(line: &[u8]) -> Option<usize> {
 
 /// `1795515777.070123` → seconds since the epoch.
 pub(crate) fn unix_timestamp(v: &[u8]) -> Option<f64> {
-    let parsed: PairResult<'_> =
-        (digit1, opt(preceded(tag("."), digit1))).parse(v.trim_ascii());
+    let parsed: PairResult<'_> = (digit1, opt(preceded(tag("."), digit1))).parse(v.trim_ascii());
     let (left, (secs, frac)) = parsed.ok()?;
     if !left.is_empty() {
         return None;
