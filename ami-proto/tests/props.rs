@@ -56,7 +56,7 @@ fn decode_cut(data: &[u8], cuts: &[usize], banner: bool) -> Vec<Message> {
             }
         }
     }
-    while let Some(f) = codec.decode_frame_eof(&mut buf) {
+    if let Some(f) = codec.decode_frame_eof(&mut buf) {
         panic!("unexpected at eof: {f:?}");
     }
     out
