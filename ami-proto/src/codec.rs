@@ -303,7 +303,7 @@ impl AmiCodec {
                 }
                 State::Headers | State::FollowsHeaders | State::FollowsBody => {
                     let from = self.searched;
-                    let Some(i) = memchr::memchr(b'\n', &src[from..]) else {
+                    let Some(i) = parse::find_lf(&src[from..]) else {
                         self.searched = src.len();
                         if src.len() > self.limits.max_message_bytes {
                             let size = src.len();

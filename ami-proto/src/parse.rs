@@ -1,6 +1,6 @@
 //! Small nom grammars for the pieces of AMI text that have structure.
 
-use nom::bytes::complete::{tag, take_until, take_while1};
+use nom::bytes::complete::{tag, take_till, take_until, take_while1};
 use nom::character::complete::digit1;
 use nom::combinator::{opt, rest};
 use nom::sequence::{preceded, terminated};
@@ -15,9 +15,15 @@ type PairResult<'a> = IResult<&'a [u8], (&'a [u8], Option<&'a [u8]>)>;
 /// `None`. Only the first colon counts, so values may contain `: `.
 #[inline]
 pub(crate) fn header_split(line: &[u8]) -> Option<(usize, usize)> {
-    let parsed: PairResult<'_> = (terminated(take_until(":"), tag(":")), opt(tag(" "))).parse(line);
-    let (value, (key, _)) = parsed.ok()?;
-    Some((key.len(), line.len() - value.len()))
+    // `take_till` is a plain byte loop: keys are short, so this beats a
+    // vectorised search and its call overhead.
+    let split: IResult<&[u8], &[u8], ()> = take_till(|b| b == b':').parse(line);
+    let (after_key, key) = split.ok()?;
+    if after_key.is_empty() {
+        return None;
+    }
+    let space = usize::from(after_key.get(1) == Some(&b' '));
+    Some((key.len(), key.len() + 1 + space))
 }
 
 /// `Asterisk Call Manager/11.0.0` → offset of the slash.
@@ -123,5 +129,58 @@ mod tests {
         assert_eq!(hms(b"100:00:00"), Some(360000));
         assert_eq!(hms(b"00:61:00"), None);
         assert_eq!(hms(b"1:2"), None);
+    }
+}
+
+/// Position of the first LF in `h`. Lines are short (~20 bytes on average),
+/// so the first 64 bytes are scanned eight at a time with plain integer
+/// arithmetic, and only longer lines pay for a vectorised `memchr` call.
+#[inline(always)]
+pub(crate) fn find_lf(h: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const PAT: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    while i + 8 <= h.len() {
+        if i >= 64 {
+            return memchr::memchr(b'\n', &h[i..]).map(|p| p + i);
+        }
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&h[i..i + 8]);
+        let w = u64::from_le_bytes(word) ^ PAT;
+        // The lowest flagged byte is exactly the first LF.
+        let t = w.wrapping_sub(LO) & !w & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    h[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
+}
+
+#[cfg(test)]
+mod find_tests {
+    use super::find_lf;
+
+    #[test]
+    fn finds_first_lf_everywhere() {
+        for len in 0..200 {
+            for pos in 0..=len {
+                let mut h = vec![b'a'; len];
+                if pos < len {
+                    h[pos] = b'\n';
+                    if pos + 1 < len {
+                        h[pos + 1] = b'\n';
+                    }
+                }
+                let want = h.iter().position(|&b| b == b'\n');
+                assert_eq!(find_lf(&h), want, "len {len} pos {pos}");
+            }
+        }
+        // Bytes just around LF's value must not confuse the bit trick.
+        let h = [0x0b, 0x09, 0x8a, 0x0a];
+        assert_eq!(find_lf(&h), Some(3));
+        let h = [0x0b, 0x09, 0x8a, 0x0b, 0x0c, 0x00, 0xff, 0x8a, 0x0a];
+        assert_eq!(find_lf(&h), Some(8));
     }
 }
