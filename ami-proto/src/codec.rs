@@ -117,6 +117,14 @@ struct Discard {
     last_was_cr: bool,
 }
 
+/// Outcome of the decoder's hot path.
+enum Fast {
+    /// A message is complete.
+    Frame(Frame),
+    /// Hand over to the general path at the current line.
+    Fallback,
+}
+
 /// Streaming AMI decoder and action encoder.
 ///
 /// Implements [`tokio_util::codec::Decoder`] (items are [`Frame`]s) and
@@ -302,6 +310,12 @@ impl AmiCodec {
                     return Some(Frame::Banner(Banner::new(raw.freeze())));
                 }
                 State::Headers | State::FollowsHeaders | State::FollowsBody => {
+                    if self.state == State::Headers && self.searched == self.line_start {
+                        match self.fast_headers(src) {
+                            Fast::Frame(frame) => return Some(frame),
+                            Fast::Fallback => {}
+                        }
+                    }
                     let from = self.searched;
                     let Some(i) = parse::find_lf(&src[from..]) else {
                         self.searched = src.len();
@@ -341,6 +355,65 @@ impl AmiCodec {
                     }
                 }
             }
+        }
+    }
+
+    /// The hot path: complete `Key: Value` lines of an ordinary message,
+    /// scanned in one pass each. Anything unusual (a partial line, a line
+    /// without colon, `Response: Follows`, a limit) is left, untouched, to
+    /// the general path.
+    #[inline]
+    fn fast_headers(&mut self, src: &mut BytesMut) -> Fast {
+        let max_bytes = self.limits.max_message_bytes;
+        let max_headers = self.limits.max_headers;
+        loop {
+            let start = self.line_start;
+            let (Some(lf), Some(colon)) = parse::scan_line(&src[start..]) else {
+                // Maybe a blank line: cheap to check here.
+                if src.get(start) == Some(&b'\n')
+                    || (src.get(start) == Some(&b'\r') && src.get(start + 1) == Some(&b'\n'))
+                {
+                    let next = start + if src[start] == b'\n' { 1 } else { 2 };
+                    if self.headers.is_empty() {
+                        src.advance(next);
+                        self.line_start = 0;
+                        self.searched = 0;
+                        continue;
+                    }
+                    if next <= max_bytes {
+                        return Fast::Frame(self.finish_message(src, next));
+                    }
+                }
+                return Fast::Fallback;
+            };
+            let nl = start + lf;
+            let next = nl + 1;
+            if next > max_bytes || self.headers.len() >= max_headers {
+                return Fast::Fallback;
+            }
+            let end = if nl > start && src[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            let key_end = start + colon;
+            let value_start = if key_end + 1 < end && src[key_end + 1] == b' ' {
+                key_end + 2
+            } else {
+                key_end + 1
+            };
+            if self.headers.is_empty()
+                && src[start..key_end].eq_ignore_ascii_case(b"Response")
+                && src[value_start..end].eq_ignore_ascii_case(b"Follows")
+            {
+                return Fast::Fallback;
+            }
+            self.headers.push(HeaderSpan {
+                key: Span::new(start, key_end),
+                value: Span::new(value_start, end),
+            });
+            self.line_start = next;
+            self.searched = next;
         }
     }
 
