@@ -106,6 +106,14 @@ impl Session {
     }
 
     pub(crate) async fn run(mut self, driver: &mut Driver) -> SessionEnd {
+        // Whatever arrived together with the login reply is already buffered.
+        while self.end.is_none() {
+            let Some(frame) = self.conn.codec.decode_frame(&mut self.conn.inbuf) else {
+                break;
+            };
+            self.dispatch(driver, frame);
+        }
+        driver.queue.push_events(&mut self.batch);
         for req in std::mem::take(&mut driver.waiting) {
             self.submit(req);
         }

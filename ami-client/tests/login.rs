@@ -1,0 +1,143 @@
+//! Connect and log in: MD5, plain, fallback, refused credentials.
+
+mod common;
+
+use std::time::Duration;
+
+use ami_client::testkit::FakeAsterisk;
+use ami_client::{AuthMode, Client, ClientConfig, ClientError, ConnectionState, DisconnectReason};
+use ami_client::ami_proto::Action;
+use common::skip_boot;
+
+#[tokio::test]
+async fn md5_login_sends_the_right_key_and_never_the_secret() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    let config = fake.client_config().auth(AuthMode::Md5).events("call,system").build();
+    let (client, mut events) = Client::connect(config).await.unwrap();
+    skip_boot(&mut events).await;
+
+    assert_eq!(client.banner_version().as_deref(), Some("11.0.0"));
+    assert!(client.state().borrow().is_connected());
+    let logins = fake.logins();
+    assert_eq!(logins.len(), 1);
+    assert!(logins[0].md5 && logins[0].accepted, "{logins:?}");
+    assert_eq!(logins[0].username, "bigchat");
+    assert_eq!(logins[0].events.as_deref(), Some("call,system"));
+    let actions = fake.actions();
+    assert_eq!(actions[0].name(), "Challenge");
+    assert_eq!(actions[0].get("AuthType").as_deref(), Some("MD5"));
+    assert_eq!(actions[1].name(), "Login");
+    assert_eq!(actions[1].get("Key").map(|k| k.len()), Some(32));
+    assert!(actions.iter().all(|a| a.get("Secret").is_none()));
+
+    let pong = client.send(Action::ping()).await.unwrap();
+    assert_eq!(pong.get("Ping").unwrap(), "Pong");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn plain_login() {
+    let fake = FakeAsterisk::builder().user("ops", "s3cr3t").start().await.unwrap();
+    let config = fake.client_config().auth(AuthMode::Plain).build();
+    let (client, _events) = Client::connect(config).await.unwrap();
+    let logins = fake.logins();
+    assert_eq!(logins.len(), 1);
+    assert!(!logins[0].md5 && logins[0].accepted);
+    assert_eq!(logins[0].username, "ops");
+    assert!(fake.actions_named("Challenge").is_empty());
+    assert_eq!(fake.actions_named("Login")[0].get("Secret").as_deref(), Some("s3cr3t"));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_plain_when_md5_is_not_offered() {
+    let fake = FakeAsterisk::builder().md5(false).start().await.unwrap();
+    let (client, _events) = Client::connect(fake.client_config().build()).await.unwrap();
+    let logins = fake.logins();
+    assert_eq!(fake.actions_named("Challenge").len(), 1);
+    assert!(!logins[0].md5 && logins[0].accepted);
+    client.close().await;
+
+    // Forcing MD5 against such a server is an Auth error.
+    let err = Client::connect(fake.client_config().auth(AuthMode::Md5).build())
+        .await
+        .unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+}
+
+#[tokio::test]
+async fn wrong_secret_is_a_distinct_auth_error() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    for mode in [AuthMode::Md5, AuthMode::Plain] {
+        let config = fake.client_config().secret("wrong").auth(mode).build();
+        let err = Client::connect(config).await.unwrap_err();
+        match &err {
+            ClientError::Auth { message } => assert_eq!(message, "Authentication failed"),
+            other => panic!("expected Auth, got {other:?}"),
+        }
+        assert!(err.is_auth() && !err.is_retryable() && !err.is_connection_lost());
+    }
+    let logins = fake.logins();
+    assert_eq!(logins.len(), 2);
+    assert!(logins.iter().all(|l| !l.accepted));
+    // The server closes refused sessions; nothing stays connected.
+    fake.wait_until(|f| f.session_count() == 0).await;
+}
+
+#[tokio::test]
+async fn connect_to_a_closed_port_is_an_io_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let config = ClientConfig::builder("127.0.0.1", port).username("x").build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+}
+
+/// Bad credentials are retried on the backoff schedule, not hammered, and
+/// callers waiting for the connection get the Auth error.
+#[tokio::test(start_paused = true)]
+async fn refused_credentials_are_backed_off() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    let min = Duration::from_millis(100);
+    let max = Duration::from_millis(800);
+    let config = fake.client_config().secret("wrong").backoff(min, max).build();
+    let (client, _events) = Client::start(config);
+
+    let err = client.send(Action::ping()).await.unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+
+    fake.wait_until(|f| f.logins().len() >= 6).await;
+    let mut st = client.state();
+    let state = st
+        .wait_for(|s| matches!(s, ConnectionState::Disconnected { .. }))
+        .await
+        .unwrap()
+        .clone();
+    assert!(
+        matches!(state, ConnectionState::Disconnected { reason: DisconnectReason::AuthFailed { .. } }),
+        "{state:?}"
+    );
+    let at = fake.connection_attempts();
+    for (n, pair) in at.windows(2).take(5).enumerate() {
+        let gap = pair[1] - pair[0];
+        let ceiling = (min * 2u32.pow(n as u32)).min(max);
+        assert!(gap >= ceiling.mul_f64(0.75), "attempt {n}: gap {gap:?} < 0.75 × {ceiling:?}");
+        assert!(gap <= ceiling + Duration::from_millis(60), "attempt {n}: gap {gap:?} > {ceiling:?}");
+    }
+    client.close().await;
+}
+
+#[test]
+fn debug_never_shows_the_secret() {
+    let config = ClientConfig::builder("pbx", 5038)
+        .username("bigchat")
+        .secret("hunter2-very-secret")
+        .build();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("<redacted>"));
+    let builder = format!("{:?}", ClientConfig::builder("pbx", 5038).secret("hunter2"));
+    assert!(!builder.contains("hunter2"), "{builder}");
+}
