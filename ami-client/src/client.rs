@@ -159,11 +159,13 @@ impl Client {
         action: Action,
         timeout: Duration,
     ) -> Result<EventList, ClientError> {
-        self.request(action, true, timeout).await.map(|r| EventList {
-            response: r.response,
-            items: r.items,
-            complete: r.complete,
-        })
+        self.request(action, true, timeout)
+            .await
+            .map(|r| EventList {
+                response: r.response,
+                items: r.items,
+                complete: r.complete,
+            })
     }
 
     async fn request(
@@ -201,7 +203,12 @@ impl Client {
     pub async fn wait_connected(&self) -> Result<(), ClientError> {
         let mut rx = self.state();
         let state = rx
-            .wait_for(|s| matches!(s, ConnectionState::Connected { .. } | ConnectionState::Closed))
+            .wait_for(|s| {
+                matches!(
+                    s,
+                    ConnectionState::Connected { .. } | ConnectionState::Closed
+                )
+            })
             .await
             .map_err(|_| ClientError::Closed)?;
         if state.is_connected() {

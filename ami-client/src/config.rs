@@ -31,7 +31,10 @@ pub struct TlsConfig {
 impl TlsConfig {
     /// TLS with a ready rustls configuration; `server_name` is checked
     /// against the certificate (a DNS name or an IP address).
-    pub fn new(config: std::sync::Arc<rustls::ClientConfig>, server_name: impl Into<String>) -> Self {
+    pub fn new(
+        config: std::sync::Arc<rustls::ClientConfig>,
+        server_name: impl Into<String>,
+    ) -> Self {
         TlsConfig {
             config,
             server_name: server_name.into(),

@@ -67,7 +67,9 @@ impl fmt::Display for DisconnectReason {
                 f.write_str("Asterisk is shutting down")
             }
             DisconnectReason::KeepaliveTimeout => f.write_str("keepalive timed out"),
-            DisconnectReason::AuthFailed { message } => write!(f, "authentication failed: {message}"),
+            DisconnectReason::AuthFailed { message } => {
+                write!(f, "authentication failed: {message}")
+            }
             DisconnectReason::ConnectTimeout => f.write_str("connect/login timed out"),
             DisconnectReason::Io(e) => write!(f, "I/O error: {e}"),
             DisconnectReason::Protocol(e) => write!(f, "protocol error: {e}"),

@@ -69,12 +69,18 @@ async fn paced_replay_arrives_in_order() {
     let (client, mut events) = Client::connect(fake.client_config().build()).await.unwrap();
     skip_boot(&mut events).await;
     let path = capture("inbound-busy.server.ami");
-    let opts = ReplayOptions { pace: Some(1.0), events_only: true };
+    let opts = ReplayOptions {
+        pace: Some(1.0),
+        events_only: true,
+    };
     let expected = load_capture(&path, &opts).unwrap();
     let start = tokio::time::Instant::now();
     let n = fake.replay(&path, opts).await.unwrap();
     let t = expected.messages.last().unwrap().t.unwrap() - expected.messages[0].t.unwrap();
-    assert!(start.elapsed() >= Duration::from_secs_f64(t * 0.99), "not paced");
+    assert!(
+        start.elapsed() >= Duration::from_secs_f64(t * 0.99),
+        "not paced"
+    );
     assert_eq!(n, expected.event_count());
     for m in &expected.messages {
         let e = next_event(&mut events).await;
@@ -93,7 +99,11 @@ async fn garbage_does_not_kill_the_connection() {
     fake.emit(&numbered(1)).await;
     assert_eq!(number(&next_event(&mut events).await), 1);
     client.send(Action::ping()).await.unwrap();
-    assert_eq!(fake.connection_attempts().len(), 1, "the client reconnected");
+    assert_eq!(
+        fake.connection_attempts().len(),
+        1,
+        "the client reconnected"
+    );
     assert!(client.state().borrow().is_connected());
     client.close().await;
 }
@@ -111,7 +121,11 @@ async fn over_long_message_is_skipped_and_the_connection_goes_on() {
     assert_eq!(number(&next_event(&mut events).await), 1);
     assert_eq!(number(&next_event(&mut events).await), 2);
     client.send(Action::ping()).await.unwrap();
-    assert_eq!(fake.connection_attempts().len(), 1, "the client reconnected");
+    assert_eq!(
+        fake.connection_attempts().len(),
+        1,
+        "the client reconnected"
+    );
     client.close().await;
 }
 

@@ -4,15 +4,19 @@ mod common;
 
 use std::time::Duration;
 
+use ami_client::ami_proto::Action;
 use ami_client::testkit::FakeAsterisk;
 use ami_client::{AuthMode, Client, ClientConfig, ClientError, ConnectionState, DisconnectReason};
-use ami_client::ami_proto::Action;
 use common::skip_boot;
 
 #[tokio::test]
 async fn md5_login_sends_the_right_key_and_never_the_secret() {
     let fake = FakeAsterisk::start().await.unwrap();
-    let config = fake.client_config().auth(AuthMode::Md5).events("call,system").build();
+    let config = fake
+        .client_config()
+        .auth(AuthMode::Md5)
+        .events("call,system")
+        .build();
     let (client, mut events) = Client::connect(config).await.unwrap();
     skip_boot(&mut events).await;
 
@@ -37,7 +41,11 @@ async fn md5_login_sends_the_right_key_and_never_the_secret() {
 
 #[tokio::test]
 async fn plain_login() {
-    let fake = FakeAsterisk::builder().user("ops", "s3cr3t").start().await.unwrap();
+    let fake = FakeAsterisk::builder()
+        .user("ops", "s3cr3t")
+        .start()
+        .await
+        .unwrap();
     let config = fake.client_config().auth(AuthMode::Plain).build();
     let (client, _events) = Client::connect(config).await.unwrap();
     let logins = fake.logins();
@@ -45,7 +53,10 @@ async fn plain_login() {
     assert!(!logins[0].md5 && logins[0].accepted);
     assert_eq!(logins[0].username, "ops");
     assert!(fake.actions_named("Challenge").is_empty());
-    assert_eq!(fake.actions_named("Login")[0].get("Secret").as_deref(), Some("s3cr3t"));
+    assert_eq!(
+        fake.actions_named("Login")[0].get("Secret").as_deref(),
+        Some("s3cr3t")
+    );
     client.close().await;
 }
 
@@ -90,7 +101,9 @@ async fn connect_to_a_closed_port_is_an_io_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let config = ClientConfig::builder("127.0.0.1", port).username("x").build();
+    let config = ClientConfig::builder("127.0.0.1", port)
+        .username("x")
+        .build();
     let err = Client::connect(config).await.unwrap_err();
     assert!(matches!(err, ClientError::Io(_)), "{err:?}");
 }
@@ -102,7 +115,11 @@ async fn refused_credentials_are_backed_off() {
     let fake = FakeAsterisk::start().await.unwrap();
     let min = Duration::from_millis(100);
     let max = Duration::from_millis(800);
-    let config = fake.client_config().secret("wrong").backoff(min, max).build();
+    let config = fake
+        .client_config()
+        .secret("wrong")
+        .backoff(min, max)
+        .build();
     let (client, _events) = Client::start(config);
 
     let err = client.send(Action::ping()).await.unwrap_err();
@@ -116,15 +133,26 @@ async fn refused_credentials_are_backed_off() {
         .unwrap()
         .clone();
     assert!(
-        matches!(state, ConnectionState::Disconnected { reason: DisconnectReason::AuthFailed { .. } }),
+        matches!(
+            state,
+            ConnectionState::Disconnected {
+                reason: DisconnectReason::AuthFailed { .. }
+            }
+        ),
         "{state:?}"
     );
     let at = fake.connection_attempts();
     for (n, pair) in at.windows(2).take(5).enumerate() {
         let gap = pair[1] - pair[0];
         let ceiling = (min * 2u32.pow(n as u32)).min(max);
-        assert!(gap >= ceiling.mul_f64(0.75), "attempt {n}: gap {gap:?} < 0.75 × {ceiling:?}");
-        assert!(gap <= ceiling + Duration::from_millis(60), "attempt {n}: gap {gap:?} > {ceiling:?}");
+        assert!(
+            gap >= ceiling.mul_f64(0.75),
+            "attempt {n}: gap {gap:?} < 0.75 × {ceiling:?}"
+        );
+        assert!(
+            gap <= ceiling + Duration::from_millis(60),
+            "attempt {n}: gap {gap:?} > {ceiling:?}"
+        );
     }
     client.close().await;
 }

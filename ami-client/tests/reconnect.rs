@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ami_client::ami_proto::{Action, Originate, OriginateTarget};
-use ami_client::testkit::{FakeAsterisk, Reply, ReplayOptions, Restart, event, load_capture};
+use ami_client::testkit::{FakeAsterisk, ReplayOptions, Reply, Restart, event, load_capture};
 use ami_client::{Client, ClientError, ConnectionState, DisconnectReason, StreamItem};
 use common::{capture, name, next, next_event, skip_boot};
 use tokio::time::Instant;
@@ -70,7 +70,8 @@ async fn server_restart_mid_stream() {
         let client = client.clone();
         tokio::spawn(async move { client.send(originate()).await })
     };
-    fake.wait_until(|f| !f.actions_named("Originate").is_empty()).await;
+    fake.wait_until(|f| !f.actions_named("Originate").is_empty())
+        .await;
 
     let path = capture("restart-during-call.server.ami");
     let sent = fake.replay(&path, ReplayOptions::default()).await.unwrap();
@@ -85,7 +86,10 @@ async fn server_restart_mid_stream() {
     // The in-flight Originate fails at once, saying it was written; it is
     // not retried.
     let err = in_flight.await.unwrap().unwrap_err();
-    assert!(matches!(err, ClientError::ConnectionLost { written: true }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::ConnectionLost { written: true }),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
 
     // Every event before the restart arrives, ending with Shutdown.
@@ -113,7 +117,11 @@ async fn server_restart_mid_stream() {
         .filter(|a| a.session == second)
         .collect();
     let names: Vec<_> = resent.iter().map(|a| a.name()).collect();
-    assert_eq!(names[names.len() - 3..], ["Filter", "Filter", "Filter"], "{names:?}");
+    assert_eq!(
+        names[names.len() - 3..],
+        ["Filter", "Filter", "Filter"],
+        "{names:?}"
+    );
     let filters: Vec<_> = resent
         .iter()
         .filter(|a| a.name() == "Filter")
@@ -123,18 +131,25 @@ async fn server_restart_mid_stream() {
         filters,
         [
             ("!Event: VarSet".to_string(), None),
-            (String::new(), Some("action(include),name(Hangup)".to_string())),
+            (
+                String::new(),
+                Some("action(include),name(Hangup)".to_string())
+            ),
             ("Event: Cdr".to_string(), None),
         ]
     );
     // The mask changed at run time is the one used on re-login.
-    assert_eq!(fake.logins().last().unwrap().events.as_deref(), Some("call,system"));
+    assert_eq!(
+        fake.logins().last().unwrap().events.as_deref(),
+        Some("call,system")
+    );
 
     // The new session's events follow: FullyBooted with Uptime 0.
     let boot = next_event(&mut events).await;
     assert!(boot.is_event("FullyBooted"));
     assert_eq!(boot.get("Uptime").unwrap(), "0");
-    fake.emit(&event("Newchannel", &[("Channel", "PJSIP/trunk-00000099")])).await;
+    fake.emit(&event("Newchannel", &[("Channel", "PJSIP/trunk-00000099")]))
+        .await;
     let e = next_event(&mut events).await;
     assert_eq!(name(&e), "Newchannel");
     assert_eq!(e.get("Channel").unwrap(), "PJSIP/trunk-00000099");
@@ -143,7 +158,9 @@ async fn server_restart_mid_stream() {
     assert!(
         states.iter().any(|s| matches!(
             s,
-            ConnectionState::Disconnected { reason: DisconnectReason::Shutdown { restart: true } }
+            ConnectionState::Disconnected {
+                reason: DisconnectReason::Shutdown { restart: true }
+            }
         )),
         "{states:?}"
     );
@@ -154,18 +171,29 @@ async fn server_restart_mid_stream() {
 /// A closed socket without a Shutdown event is handled the same way.
 #[tokio::test]
 async fn closed_socket_fails_in_flight_and_reconnects() {
-    let fake = FakeAsterisk::builder().reply("Slow", Reply::Ignore).start().await.unwrap();
+    let fake = FakeAsterisk::builder()
+        .reply("Slow", Reply::Ignore)
+        .start()
+        .await
+        .unwrap();
     let (client, mut events) = Client::connect(fake.client_config().build()).await.unwrap();
     skip_boot(&mut events).await;
     let slow = {
         let c = client.clone();
         tokio::spawn(async move { c.send(Action::new("Slow")).await })
     };
-    fake.wait_until(|f| !f.actions_named("Slow").is_empty()).await;
+    fake.wait_until(|f| !f.actions_named("Slow").is_empty())
+        .await;
     fake.close_all().await;
     let err = slow.await.unwrap().unwrap_err();
-    assert!(matches!(err, ClientError::ConnectionLost { written: true }), "{err:?}");
-    assert!(matches!(next(&mut events).await, StreamItem::Reconnected { .. }));
+    assert!(
+        matches!(err, ClientError::ConnectionLost { written: true }),
+        "{err:?}"
+    );
+    assert!(matches!(
+        next(&mut events).await,
+        StreamItem::Reconnected { .. }
+    ));
     client.send(Action::ping()).await.unwrap();
     client.close().await;
 }
@@ -198,7 +226,8 @@ async fn backoff_timing_holds_while_callers_keep_sending() {
             }
         }));
     }
-    fake.wait_until(|f| f.connection_attempts().len() >= 9).await;
+    fake.wait_until(|f| f.connection_attempts().len() >= 9)
+        .await;
     stop.store(true, Ordering::SeqCst);
     for c in callers {
         c.await.unwrap();
@@ -212,8 +241,14 @@ async fn backoff_timing_holds_while_callers_keep_sending() {
         let gap = at[n + 1] - at[n];
         let ceiling = (min * 2u32.pow(n as u32)).min(max);
         gaps.push(gap);
-        assert!(gap >= ceiling.mul_f64(0.75), "retry {n}: {gap:?} < 0.75 × {ceiling:?} ({gaps:?})");
-        assert!(gap <= ceiling + Duration::from_millis(10), "retry {n}: {gap:?} > {ceiling:?} ({gaps:?})");
+        assert!(
+            gap >= ceiling.mul_f64(0.75),
+            "retry {n}: {gap:?} < 0.75 × {ceiling:?} ({gaps:?})"
+        );
+        assert!(
+            gap <= ceiling + Duration::from_millis(10),
+            "retry {n}: {gap:?} > {ceiling:?} ({gaps:?})"
+        );
     }
     // The first retry waited ~min after the session was lost.
     assert!(at[1] - at[0] >= min.mul_f64(0.75));
@@ -229,7 +264,11 @@ async fn backoff_timing_holds_while_callers_keep_sending() {
 /// is detected by the keepalive within interval + deadline.
 #[tokio::test(start_paused = true)]
 async fn keepalive_detects_a_silent_server() {
-    let fake = FakeAsterisk::builder().reply("Slow", Reply::Ignore).start().await.unwrap();
+    let fake = FakeAsterisk::builder()
+        .reply("Slow", Reply::Ignore)
+        .start()
+        .await
+        .unwrap();
     let interval = Duration::from_secs(5);
     let deadline = Duration::from_secs(2);
     let config = fake
@@ -249,24 +288,39 @@ async fn keepalive_detects_a_silent_server() {
     };
     let err = in_flight.await.unwrap().unwrap_err();
     let detected = connected_at.elapsed();
-    assert!(matches!(err, ClientError::ConnectionLost { written: true }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::ConnectionLost { written: true }),
+        "{err:?}"
+    );
     assert!(detected >= interval, "detected after {detected:?}");
-    assert!(detected <= interval + deadline + Duration::from_millis(10), "detected after {detected:?}");
+    assert!(
+        detected <= interval + deadline + Duration::from_millis(10),
+        "detected after {detected:?}"
+    );
 
     // It reconnects (new sessions are not stalled) and works again.
-    assert!(matches!(next(&mut events).await, StreamItem::Reconnected { .. }));
+    assert!(matches!(
+        next(&mut events).await,
+        StreamItem::Reconnected { .. }
+    ));
     client.send(Action::ping()).await.unwrap();
     let states = states.lock().unwrap().clone();
     assert!(
         states.iter().any(|s| matches!(
             s,
-            ConnectionState::Disconnected { reason: DisconnectReason::KeepaliveTimeout }
+            ConnectionState::Disconnected {
+                reason: DisconnectReason::KeepaliveTimeout
+            }
         )),
         "{states:?}"
     );
     // The stalled server read nothing: the client alone found it dead.
     let first = fake.logins()[0].session;
-    assert!(fake.actions().iter().all(|a| a.session != first || a.name() != "Ping"));
+    assert!(
+        fake.actions()
+            .iter()
+            .all(|a| a.session != first || a.name() != "Ping")
+    );
     drop(fake);
     client.close().await;
 }
@@ -313,7 +367,10 @@ async fn actions_sent_while_disconnected_wait_for_the_reconnect() {
 #[tokio::test(start_paused = true)]
 async fn fail_fast_when_disconnected() {
     let fake = FakeAsterisk::start().await.unwrap();
-    let config = fake.client_config().fail_fast_when_disconnected(true).build();
+    let config = fake
+        .client_config()
+        .fail_fast_when_disconnected(true)
+        .build();
     let (client, _events) = Client::connect(config).await.unwrap();
     fake.refuse_connections(true);
     fake.close_all().await;

@@ -88,7 +88,9 @@ pub(crate) fn md5_key(challenge: &str, secret: &str) -> String {
 }
 
 fn text(m: &Message, key: &str) -> String {
-    m.get(key).map(|v| v.to_str().into_owned()).unwrap_or_default()
+    m.get(key)
+        .map(|v| v.to_str().into_owned())
+        .unwrap_or_default()
 }
 
 fn is_success(m: &Message) -> bool {
@@ -115,7 +117,10 @@ pub(crate) async fn establish(
     };
     let mut early = Vec::new();
     let version = match conn.next_frame().await? {
-        Frame::Banner(b) => b.version().map(|v| v.to_str().into_owned()).unwrap_or_default(),
+        Frame::Banner(b) => b
+            .version()
+            .map(|v| v.to_str().into_owned())
+            .unwrap_or_default(),
         Frame::Message(m) => {
             // No banner: tolerate it, the message is kept.
             if m.kind() == MessageKind::Event {
@@ -159,10 +164,9 @@ pub(crate) async fn establish(
         }
     };
     let login = match &use_md5 {
-        Some(challenge) => Action::login_md5(
-            config.username.clone(),
-            md5_key(challenge, &config.secret),
-        ),
+        Some(challenge) => {
+            Action::login_md5(config.username.clone(), md5_key(challenge, &config.secret))
+        }
         None => Action::login(config.username.clone(), config.secret.clone()),
     }
     .header("Events", events_mask)

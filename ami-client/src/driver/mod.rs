@@ -80,7 +80,7 @@ pub(crate) struct Driver {
 }
 
 enum Attempt {
-    Established(login::Established),
+    Established(Box<login::Established>),
     Failed(ClientError),
     Stop,
 }
@@ -137,7 +137,10 @@ impl Driver {
                     self.state
                         .send_replace(ConnectionState::Connected { version });
                     let started = Instant::now();
-                    match session::Session::new(est.conn, &self.config).run(&mut self).await {
+                    match session::Session::new(est.conn, &self.config)
+                        .run(&mut self)
+                        .await
+                    {
                         SessionEnd::Closed => break,
                         SessionEnd::Lost(reason) => {
                             warn!(%reason, "connection lost");
@@ -171,7 +174,7 @@ impl Driver {
             tokio::select! {
                 biased;
                 r = &mut fut => return match r {
-                    Ok(Ok(est)) => Attempt::Established(est),
+                    Ok(Ok(est)) => Attempt::Established(Box::new(est)),
                     Ok(Err(e)) => Attempt::Failed(e),
                     Err(_) => Attempt::Failed(ClientError::Timeout),
                 },

@@ -313,8 +313,7 @@ impl Session {
                     Poll::Ready(Ok(_)) => {
                         reads += 1;
                         progress = true;
-                        while let Some(frame) = self.conn.codec.decode_frame(&mut self.conn.inbuf)
-                        {
+                        while let Some(frame) = self.conn.codec.decode_frame(&mut self.conn.inbuf) {
                             self.dispatch(driver, frame);
                             if self.end.is_some() {
                                 break;
@@ -333,7 +332,8 @@ impl Session {
                 return Poll::Ready(end);
             }
             if eof {
-                if let Some(Frame::Skipped(e)) = self.conn.codec.decode_frame_eof(&mut self.conn.inbuf)
+                if let Some(Frame::Skipped(e)) =
+                    self.conn.codec.decode_frame_eof(&mut self.conn.inbuf)
                 {
                     debug!(error = %e, "connection closed inside a message");
                 }
@@ -349,13 +349,10 @@ impl Session {
             }
             if self.next_ping.as_mut().poll(cx).is_ready() {
                 let (interval, deadline) = self.keepalive.unwrap_or((FAR_FUTURE, FAR_FUTURE));
-                self.next_ping
-                    .as_mut()
-                    .reset(Instant::now() + interval);
+                self.next_ping.as_mut().reset(Instant::now() + interval);
                 if self.keepalive.is_some() {
                     if self.ping_deadline.is_none() {
-                        self.ping_deadline =
-                            Some(Box::pin(tokio::time::sleep(deadline)));
+                        self.ping_deadline = Some(Box::pin(tokio::time::sleep(deadline)));
                     }
                     trace!("keepalive ping");
                     self.submit_internal(driver, Action::ping(), Kind::Keepalive);

@@ -41,8 +41,8 @@
 //! socket closes); anything else before login gets `Permission denied`, and
 //! unknown actions get Asterisk's `Invalid/unknown command` error.
 
-mod reply;
 mod replay;
+mod reply;
 mod session;
 
 use std::collections::HashMap;
@@ -60,8 +60,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use reply::{Reply, event, message, response};
 pub use replay::{ReplayOptions, load_capture};
+pub use reply::{Reply, event, message, response};
 
 use crate::config::ClientConfigBuilder;
 use reply::{Handler, HandlerDebug};
@@ -132,7 +132,10 @@ pub struct FakeAsteriskBuilder {
 impl fmt::Debug for FakeAsteriskBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeAsteriskBuilder")
-            .field("users", &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>())
+            .field(
+                "users",
+                &self.users.iter().map(|(u, _)| u).collect::<Vec<_>>(),
+            )
             .field("version", &self.version)
             .field("md5", &self.md5)
             .field("handler", &HandlerDebug(&self.handler))
@@ -145,7 +148,10 @@ impl FakeAsteriskBuilder {
     /// Adds a user (replaces the default `bigchat` / `bigchat-secret` user
     /// on first call).
     pub fn user(mut self, username: impl Into<String>, secret: impl Into<String>) -> Self {
-        if self.users.len() == 1 && self.users[0].0 == DEFAULT_USER && self.users[0].1 == DEFAULT_SECRET {
+        if self.users.len() == 1
+            && self.users[0].0 == DEFAULT_USER
+            && self.users[0].1 == DEFAULT_SECRET
+        {
             self.users.clear();
         }
         self.users.push((username.into(), secret.into()));
@@ -370,7 +376,11 @@ impl FakeAsterisk {
     pub fn actions_named(&self, name: &str) -> Vec<ReceivedAction> {
         lock(&self.inner.actions)
             .iter()
-            .filter(|a| a.message.action_name().is_some_and(|n| n.eq_ignore_case(name)))
+            .filter(|a| {
+                a.message
+                    .action_name()
+                    .is_some_and(|n| n.eq_ignore_case(name))
+            })
             .cloned()
             .collect()
     }
@@ -443,7 +453,8 @@ impl FakeAsterisk {
 
     /// Sends raw bytes to every logged-in connection.
     pub async fn emit_raw(&self, bytes: Bytes) {
-        self.broadcast(true, || SessionCmd::Write(bytes.clone())).await;
+        self.broadcast(true, || SessionCmd::Write(bytes.clone()))
+            .await;
     }
 
     /// Sends bytes that are not AMI (binary junk, lines without colons) to
@@ -452,7 +463,8 @@ impl FakeAsterisk {
         let junk = Bytes::from_static(
             b"\x00\x01\xff\xfe garbage without a colon\r\n::::\r\n\x1b[31mred\r\n\r\n\r\n",
         );
-        self.broadcast(false, || SessionCmd::Write(junk.clone())).await;
+        self.broadcast(false, || SessionCmd::Write(junk.clone()))
+            .await;
     }
 
     /// Sends an event whose size is about `bytes` (one huge header), to
@@ -467,7 +479,8 @@ impl FakeAsterisk {
 
     /// Writes half a message to every connection, then closes them.
     pub async fn close_mid_message(&self) {
-        let half = Bytes::from_static(b"Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/tr");
+        let half =
+            Bytes::from_static(b"Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/tr");
         self.broadcast(false, || SessionCmd::WriteThenClose(half.clone()))
             .await;
     }
@@ -522,7 +535,11 @@ impl FakeAsterisk {
     /// Replays a capture (`*.server.ami`) to every logged-in connection:
     /// the banner and the responses before the first event (the capture's
     /// own login) are skipped. Returns the number of messages sent.
-    pub async fn replay(&self, path: impl AsRef<Path>, options: ReplayOptions) -> std::io::Result<usize> {
+    pub async fn replay(
+        &self,
+        path: impl AsRef<Path>,
+        options: ReplayOptions,
+    ) -> std::io::Result<usize> {
         let capture = load_capture(path.as_ref(), &options)?;
         let n = capture.messages.len();
         match options.pace {

@@ -91,7 +91,11 @@ pub(crate) struct HandlerDebug<'a>(pub(crate) &'a Option<Handler>);
 
 impl fmt::Debug for HandlerDebug<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "Some(<fn>)" } else { "None" })
+        f.write_str(if self.0.is_some() {
+            "Some(<fn>)"
+        } else {
+            "None"
+        })
     }
 }
 

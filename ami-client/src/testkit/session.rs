@@ -58,7 +58,7 @@ struct State {
 enum After {
     Nothing,
     Close,
-    CloseAfter(Duration),
+    CloseLater(Duration),
 }
 
 async fn run(
@@ -146,7 +146,7 @@ async fn run(
                 match after {
                     After::Nothing => {}
                     After::Close => break,
-                    After::CloseAfter(d) => {
+                    After::CloseLater(d) => {
                         // Like Asterisk: stop serving, close a bit later.
                         close_at = Some(Instant::now() + d);
                         stalled = true;
@@ -227,7 +227,8 @@ fn builtin(
     out: &mut BytesMut,
 ) -> After {
     let get = |k: &str| action.get(k).map(|v| v.to_str().into_owned());
-    let error = |out: &mut BytesMut, msg: &str| push(out, &response("Error", &[("Message", msg)]), id);
+    let error =
+        |out: &mut BytesMut, msg: &str| push(out, &response("Error", &[("Message", msg)]), id);
     let logged_in = state.logged_in.load(Ordering::SeqCst);
     match name {
         "logoff" => {
@@ -251,7 +252,11 @@ fn builtin(
         }
         "login" => {
             if logged_in {
-                push(out, &response("Success", &[("Message", "Already authenticated")]), id);
+                push(
+                    out,
+                    &response("Success", &[("Message", "Already authenticated")]),
+                    id,
+                );
                 return After::Nothing;
             }
             let username = get("Username").unwrap_or_default();
@@ -277,10 +282,14 @@ fn builtin(
             });
             if !accepted {
                 error(out, "Authentication failed");
-                return After::CloseAfter(inner.auth_fail_close_delay);
+                return After::CloseLater(inner.auth_fail_close_delay);
             }
             state.logged_in.store(true, Ordering::SeqCst);
-            push(out, &response("Success", &[("Message", "Authentication accepted")]), id);
+            push(
+                out,
+                &response("Success", &[("Message", "Authentication accepted")]),
+                id,
+            );
             let uptime = if inner.fresh_boot.swap(false, Ordering::SeqCst) {
                 0
             } else {
@@ -311,7 +320,11 @@ fn builtin(
         }
         "ping" => {
             let ts = now_timestamp();
-            push(out, &response("Success", &[("Ping", "Pong"), ("Timestamp", &ts)]), id);
+            push(
+                out,
+                &response("Success", &[("Ping", "Pong"), ("Timestamp", &ts)]),
+                id,
+            );
             After::Nothing
         }
         "events" => match get("EventMask") {

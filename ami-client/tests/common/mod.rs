@@ -40,5 +40,7 @@ pub async fn skip_boot(events: &mut EventStream) {
 
 /// The event's name as a String.
 pub fn name(m: &Message) -> String {
-    m.event_name().map(|v| v.to_str().into_owned()).unwrap_or_default()
+    m.event_name()
+        .map(|v| v.to_str().into_owned())
+        .unwrap_or_default()
 }
