@@ -5,6 +5,8 @@
 //! records, messages) and live notifications.
 //!
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
+//! * [`store`]: persistence of effects on SQLite or PostgreSQL (BigChat's tables).
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod store;

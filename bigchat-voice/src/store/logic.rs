@@ -1,0 +1,200 @@
+//! The pure rules of the store: number normalisation and the readable texts
+//! (ticket `lastMessage`, call message body). No I/O here.
+
+use crate::model::{Call, CallStatus, Direction};
+
+/// The contact number used when a call has no usable number (anonymous or
+/// withheld caller ID): all such calls share one contact per company.
+pub const ANONYMOUS_NUMBER: &str = "anonymous";
+
+/// Normalises a phone number to BigChat's form: the digits, with a leading
+/// `+` kept when the number started with one. Spaces, dashes, dots and
+/// brackets are dropped. A number without any digit (e.g. `anonymous`,
+/// `<unknown>`) becomes [`ANONYMOUS_NUMBER`].
+///
+/// ```
+/// use bigchat_voice::store::normalize_number;
+/// assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
+/// assert_eq!(normalize_number("5511999990001"), "5511999990001");
+/// assert_eq!(normalize_number("Anonymous"), "anonymous");
+/// ```
+pub fn normalize_number(raw: &str) -> String {
+    let trimmed = raw.trim_start();
+    let mut out = String::with_capacity(trimmed.len());
+    if trimmed.starts_with('+') {
+        out.push('+');
+    }
+    out.extend(trimmed.chars().filter(char::is_ascii_digit));
+    if out.len() <= 1 && !out.chars().any(|c| c.is_ascii_digit()) {
+        return ANONYMOUS_NUMBER.to_string();
+    }
+    out
+}
+
+/// The two stored spellings that denote the same number: with and without
+/// the leading `+`. A contact matches when its `number` is either, so
+/// `+5511999990001` (from a SIP trunk) and `5511999990001` (BigChat's
+/// WhatsApp contacts) are one contact.
+pub(crate) fn number_spellings(normalized: &str) -> (String, String) {
+    let digits = normalized.trim_start_matches('+');
+    if digits == ANONYMOUS_NUMBER {
+        return (digits.to_string(), digits.to_string());
+    }
+    (format!("+{digits}"), digits.to_string())
+}
+
+/// `m:ss`, or `h:mm:ss` from one hour on.
+pub fn format_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// Ticket `lastMessage` when a call starts.
+pub(crate) fn start_last_message(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Inbound => "Incoming call",
+        Direction::Outbound => "Calling…",
+    }
+}
+
+/// Ticket `lastMessage` for a live state change, if it deserves one.
+pub(crate) fn live_last_message(call: &Call) -> Option<String> {
+    match call.status {
+        CallStatus::Answered => Some("Call answered".to_string()),
+        CallStatus::OnHold => Some("Call on hold".to_string()),
+        CallStatus::Transferred => Some(match &call.agent_extension {
+            Some(ext) => format!("Call transferred to {ext}"),
+            None => "Call transferred".to_string(),
+        }),
+        _ => None,
+    }
+}
+
+/// Ticket `lastMessage` when a call ends.
+pub(crate) fn end_last_message(call: &Call) -> String {
+    match (call.status, call.direction) {
+        (CallStatus::Completed, _) => format!("Call ended {}", format_duration(call.duration)),
+        (CallStatus::NoAnswer, Direction::Inbound) => "Missed call".to_string(),
+        (CallStatus::NoAnswer, Direction::Outbound) => "No answer".to_string(),
+        (CallStatus::Busy, Direction::Inbound) => "Missed call (busy)".to_string(),
+        (CallStatus::Busy, Direction::Outbound) => "Busy".to_string(),
+        (CallStatus::Failed, _) => "Call failed".to_string(),
+        (CallStatus::Voicemail, _) => "Voicemail".to_string(),
+        // A live status in CallEnded: store what we were told, say it ended.
+        _ => "Call ended".to_string(),
+    }
+}
+
+/// True for an inbound call that nobody answered (counts as an unread
+/// message on the ticket).
+pub(crate) fn is_missed_inbound(call: &Call) -> bool {
+    call.direction == Direction::Inbound && call.answered_at.is_none()
+}
+
+/// One-line summary of an ended call: the body of its `Messages` row.
+///
+/// ```
+/// # use bigchat_voice::store::call_summary;
+/// # use bigchat_voice::model::*;
+/// # let t = chrono::DateTime::UNIX_EPOCH;
+/// # let call = Call { unique_id: "1".into(), direction: Direction::Inbound,
+/// #   status: CallStatus::Completed, caller_id: "+5511999990001".into(), caller_name: None,
+/// #   called_number: "4000".into(), contact_number: "+5511999990001".into(), contact_name: None,
+/// #   agent_extension: Some("1001".into()), user_id: Some(7), started_at: t,
+/// #   answered_at: Some(t), ended_at: Some(t), duration: 192, hold_time: 0, talk_time: 192,
+/// #   recording_file: None, recording_url: None, queue: None, hangup_cause: None, reconciled: false };
+/// assert_eq!(call_summary(&call), "Inbound call from +5511999990001 answered by 1001, 3:12");
+/// ```
+pub fn call_summary(call: &Call) -> String {
+    let number = normalize_number(&call.contact_number);
+    let duration = format_duration(call.duration);
+    let by = |prefix: &str| match &call.agent_extension {
+        Some(ext) => format!("{prefix} {ext}"),
+        None => String::new(),
+    };
+    match call.direction {
+        Direction::Inbound => match call.status {
+            CallStatus::Completed => {
+                let agent = by(" by");
+                format!("Inbound call from {number} answered{agent}, {duration}")
+            }
+            CallStatus::NoAnswer => format!("Missed call from {number}"),
+            CallStatus::Busy => format!("Missed call from {number} (busy)"),
+            CallStatus::Failed => format!("Failed call from {number}"),
+            CallStatus::Voicemail => format!("Call from {number} went to voicemail, {duration}"),
+            _ => format!("Inbound call from {number} ended, {duration}"),
+        },
+        Direction::Outbound => {
+            let agent = by(" by");
+            let result = match call.status {
+                CallStatus::Completed => format!("answered, {duration}"),
+                CallStatus::NoAnswer => "not answered".to_string(),
+                CallStatus::Busy => "busy".to_string(),
+                CallStatus::Failed => "failed".to_string(),
+                CallStatus::Voicemail => format!("voicemail, {duration}"),
+                _ => format!("ended, {duration}"),
+            };
+            format!("Outbound call to {number}{agent}, {result}")
+        }
+    }
+}
+
+/// A random (version 4) UUID for a new ticket, as BigChat's `uuidv4()`.
+pub(crate) fn new_uuid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_numbers() {
+        assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
+        assert_eq!(normalize_number(" (11) 9.9999-0001"), "11999990001");
+        assert_eq!(normalize_number("5511999990001"), "5511999990001");
+        assert_eq!(normalize_number(""), ANONYMOUS_NUMBER);
+        assert_eq!(normalize_number("+"), ANONYMOUS_NUMBER);
+        assert_eq!(normalize_number("<unknown>"), ANONYMOUS_NUMBER);
+        assert_eq!(
+            number_spellings("+5511999990001"),
+            ("+5511999990001".to_string(), "5511999990001".to_string())
+        );
+        assert_eq!(
+            number_spellings("5511999990001"),
+            ("+5511999990001".to_string(), "5511999990001".to_string())
+        );
+    }
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(format_duration(0), "0:00");
+        assert_eq!(format_duration(192), "3:12");
+        assert_eq!(format_duration(3723), "1:02:03");
+        assert_eq!(format_duration(-5), "0:00");
+    }
+
+    #[test]
+    fn uuids_look_like_v4() {
+        let u = new_uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_ne!(new_uuid(), u);
+    }
+}

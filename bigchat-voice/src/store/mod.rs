@@ -1,0 +1,240 @@
+//! Persistence: calls become BigChat `Contacts`, `Tickets`, `CallRecords`,
+//! `Messages` and `TicketTraking` rows.
+//!
+//! One API ([`Store`]) with two backends chosen by the database URL
+//! ([`AnyStore::connect`]): SQLite (`sqlite://path/to/file.db`, created on
+//! first use, or `sqlite::memory:`) and PostgreSQL (`postgres://…`). Each
+//! backend embeds its own migrations (`migrations/sqlite`,
+//! `migrations/postgres`) and runs them on connect. Table and column names
+//! are BigChat's Sequelize names (see `docs/bigchat-integration.md`).
+//!
+//! # Behavior
+//! * **One transaction per effect.** [`Store::apply`] either stores all the
+//!   consequences of an [`Effect`] or none.
+//! * **Idempotent and order-tolerant.** A call record is keyed by
+//!   (`asteriskId`, `uniqueId`); a call's message and tracking row by
+//!   `callRecordId`. Applying the same effect again changes nothing (not
+//!   even `updatedAt`); `CallEnded` (or `CallUpdated`) for a call never
+//!   started creates the contact, ticket and record first, and a
+//!   `CallStarted`/`CallUpdated` arriving after the call ended is ignored, so
+//!   a replay converges to the same rows.
+//! * **Contacts** are matched by normalised number ([`normalize_number`]):
+//!   digits with a leading `+` kept for storage; `+5511…` and `5511…` are
+//!   the same contact (both spellings are looked up; the oldest match wins).
+//! * **Secrets.** `Asterisks.password` is never written: the AMI secret stays
+//!   in the connector's configuration; the column stays NULL.
+//! * Times `createdAt`/`updatedAt` are the wall clock when a row is written.
+//!
+//! For never losing an effect when the database is down, see [`writer`].
+
+#[macro_use]
+mod ops;
+mod error;
+mod logic;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+pub mod writer;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::Effect;
+
+pub use error::StoreError;
+pub use logic::{ANONYMOUS_NUMBER, call_summary, format_duration, normalize_number};
+pub use postgres::PgStore;
+pub use rows::{
+    Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, TicketRow,
+};
+pub use sqlite::SqliteStore;
+
+/// The storage API the connector uses, implemented by [`SqliteStore`],
+/// [`PgStore`] and [`AnyStore`] (pick one by URL).
+///
+/// All methods are safe to call concurrently; [`apply`](Store::apply) runs
+/// each effect in its own transaction.
+pub trait Store: Send + Sync + 'static {
+    /// Finds the `Asterisks` row of this company with this `name`, creating
+    /// it (status `DISCONNECTED`, protocol `ami`, no password) or updating
+    /// its host/port/username. Returns its id.
+    fn ensure_asterisk(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        username: &str,
+        company_id: i64,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Sets an Asterisk connection's `status`; returns the row (for the
+    /// `company-{id}-asterisk` notification). `updatedAt` only moves when
+    /// the status changes.
+    fn set_asterisk_status(
+        &self,
+        asterisk_id: i64,
+        status: AsteriskStatus,
+    ) -> impl Future<Output = Result<AsteriskRow, StoreError>> + Send;
+
+    /// Applies one tracker effect in one transaction (see the module's
+    /// `# Behavior`). `NeedsReconciliation` and `PbxRestarted` change no row
+    /// and return [`Applied::default()`].
+    fn apply(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        effect: &Effect,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// Call records matching `filter`, newest first.
+    fn recent_calls(
+        &self,
+        filter: &CallFilter,
+    ) -> impl Future<Output = Result<Vec<CallRecordRow>, StoreError>> + Send;
+
+    /// Records of this Asterisk still in a live state (`ringing`,
+    /// `answered`, `on_hold`, `transferred`), oldest first.
+    fn live_calls(
+        &self,
+        asterisk_id: i64,
+    ) -> impl Future<Output = Result<Vec<CallRecordRow>, StoreError>> + Send;
+
+    /// Ends a live record that the PBX no longer knows: final status
+    /// `completed` if it was answered, else `no_answer`; `endedAt` =
+    /// `ended_at`; durations recomputed; `reconciled = true`; the call
+    /// message and tracking row are written as for any ended call.
+    /// Returns `None` when no live record has that `uniqueId`.
+    fn close_reconciled(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        unique_id: &str,
+        ended_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Applied>, StoreError>> + Send;
+
+    /// The contact of this company whose number matches `number` once
+    /// normalised (either spelling, with or without `+`).
+    fn find_contact(
+        &self,
+        company_id: i64,
+        number: &str,
+    ) -> impl Future<Output = Result<Option<ContactRow>, StoreError>> + Send;
+
+    /// One ticket by id.
+    fn ticket(
+        &self,
+        ticket_id: i64,
+    ) -> impl Future<Output = Result<Option<TicketRow>, StoreError>> + Send;
+
+    /// Closes the connection pool; later calls fail with [`StoreError::Closed`].
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A store chosen at run time from a database URL.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AnyStore {
+    /// `sqlite:…` URLs.
+    Sqlite(SqliteStore),
+    /// `postgres://…` / `postgresql://…` URLs.
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Connects (creating an SQLite file and its directory if needed) and
+    /// runs the backend's embedded migrations.
+    pub async fn connect(url: &str) -> Result<AnyStore, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(PgStore::connect(url).await?))
+        } else {
+            Err(StoreError::InvalidUrl {
+                reason: "expected sqlite:… or postgres://…".to_string(),
+            })
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn ensure_asterisk(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        username: &str,
+        company_id: i64,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, s => s.ensure_asterisk(name, host, port, username, company_id).await)
+    }
+
+    async fn set_asterisk_status(
+        &self,
+        asterisk_id: i64,
+        status: AsteriskStatus,
+    ) -> Result<AsteriskRow, StoreError> {
+        dispatch!(self, s => s.set_asterisk_status(asterisk_id, status).await)
+    }
+
+    async fn apply(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        effect: &Effect,
+    ) -> Result<Applied, StoreError> {
+        dispatch!(self, s => s.apply(asterisk_id, company_id, effect).await)
+    }
+
+    async fn recent_calls(&self, filter: &CallFilter) -> Result<Vec<CallRecordRow>, StoreError> {
+        dispatch!(self, s => s.recent_calls(filter).await)
+    }
+
+    async fn live_calls(&self, asterisk_id: i64) -> Result<Vec<CallRecordRow>, StoreError> {
+        dispatch!(self, s => s.live_calls(asterisk_id).await)
+    }
+
+    async fn close_reconciled(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        unique_id: &str,
+        ended_at: DateTime<Utc>,
+    ) -> Result<Option<Applied>, StoreError> {
+        dispatch!(self, s => s.close_reconciled(asterisk_id, company_id, unique_id, ended_at).await)
+    }
+
+    async fn find_contact(
+        &self,
+        company_id: i64,
+        number: &str,
+    ) -> Result<Option<ContactRow>, StoreError> {
+        dispatch!(self, s => s.find_contact(company_id, number).await)
+    }
+
+    async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketRow>, StoreError> {
+        dispatch!(self, s => s.ticket(ticket_id).await)
+    }
+
+    async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+}

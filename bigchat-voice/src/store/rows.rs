@@ -1,0 +1,299 @@
+//! Rows as the store returns them (and as notifications carry them: JSON
+//! field names are BigChat's camelCase column names).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::model::{Call, CallStatus, Direction};
+
+/// `Asterisks.status`: the state of the connector's AMI connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsteriskStatus {
+    /// Logged in and receiving events.
+    Connected,
+    /// Not connected.
+    Disconnected,
+    /// Connecting or logging in.
+    Connecting,
+}
+
+impl AsteriskStatus {
+    /// The stored value: `CONNECTED`, `DISCONNECTED` or `CONNECTING`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AsteriskStatus::Connected => "CONNECTED",
+            AsteriskStatus::Disconnected => "DISCONNECTED",
+            AsteriskStatus::Connecting => "CONNECTING",
+        }
+    }
+}
+
+/// A `CallRecords` row.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[sqlx(rename_all = "camelCase")]
+pub struct CallRecordRow {
+    /// Primary key.
+    pub id: i64,
+    /// The call's Linkedid.
+    pub unique_id: String,
+    /// Number of the party that placed the call.
+    pub caller_id: String,
+    /// Caller-ID name, if any.
+    pub caller_name: Option<String>,
+    /// Number dialled.
+    pub called_number: String,
+    /// `inbound` / `outbound`.
+    pub direction: String,
+    /// One of [`CallStatus::as_str`].
+    pub status: String,
+    /// Seconds from start to end.
+    pub duration: i64,
+    /// Seconds on hold.
+    pub hold_time: i64,
+    /// Seconds answered and not on hold.
+    pub talk_time: i64,
+    /// Where the recording can be fetched.
+    pub recording_url: Option<String>,
+    /// The recording's path on the PBX.
+    pub recording_file: Option<String>,
+    /// First channel seen.
+    pub started_at: DateTime<Utc>,
+    /// When answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Extension of the agent.
+    pub agent_extension: Option<String>,
+    /// Queue the call went through.
+    pub queue: Option<String>,
+    /// Last Q.850 cause of the external party.
+    pub hangup_cause: Option<i64>,
+    /// Closed or created by reconciliation.
+    pub reconciled: bool,
+    /// The ticket.
+    pub ticket_id: Option<i64>,
+    /// The Asterisk server.
+    pub asterisk_id: i64,
+    /// The agent's BigChat user.
+    pub user_id: Option<i64>,
+    /// The contact.
+    pub contact_id: Option<i64>,
+    /// The company.
+    pub company_id: i64,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change time.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CallRecordRow {
+    /// The status, parsed.
+    pub fn call_status(&self) -> Result<CallStatus, StoreError> {
+        CallStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::InvalidData(format!("unknown call status {:?}", self.status))
+        })
+    }
+
+    /// The direction, parsed.
+    pub fn call_direction(&self) -> Result<Direction, StoreError> {
+        match self.direction.as_str() {
+            "inbound" => Ok(Direction::Inbound),
+            "outbound" => Ok(Direction::Outbound),
+            other => Err(StoreError::InvalidData(format!(
+                "unknown direction {other:?}"
+            ))),
+        }
+    }
+
+    /// The record as a [`Call`] (the contact's number is the caller for
+    /// inbound calls, the called number for outbound ones).
+    pub fn to_call(&self) -> Result<Call, StoreError> {
+        let direction = self.call_direction()?;
+        let contact_number = match direction {
+            Direction::Inbound => self.caller_id.clone(),
+            Direction::Outbound => self.called_number.clone(),
+        };
+        Ok(Call {
+            unique_id: self.unique_id.clone(),
+            direction,
+            status: self.call_status()?,
+            caller_id: self.caller_id.clone(),
+            caller_name: self.caller_name.clone(),
+            called_number: self.called_number.clone(),
+            contact_number,
+            contact_name: None,
+            agent_extension: self.agent_extension.clone(),
+            user_id: self.user_id,
+            started_at: self.started_at,
+            answered_at: self.answered_at,
+            ended_at: self.ended_at,
+            duration: self.duration,
+            hold_time: self.hold_time,
+            talk_time: self.talk_time,
+            recording_file: self.recording_file.clone(),
+            recording_url: self.recording_url.clone(),
+            queue: self.queue.clone(),
+            hangup_cause: self.hangup_cause.and_then(|c| u16::try_from(c).ok()),
+            reconciled: self.reconciled,
+        })
+    }
+}
+
+/// A `Tickets` row (the columns the connector uses).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[sqlx(rename_all = "camelCase")]
+pub struct TicketRow {
+    /// Primary key.
+    pub id: i64,
+    /// `pending`, `open`, `closed` or `group`.
+    pub status: String,
+    /// Unread messages (missed inbound calls count as one).
+    pub unread_messages: i64,
+    /// Readable state of the last call ("Incoming call", "Call ended 3:12", …).
+    pub last_message: Option<String>,
+    /// Group ticket (never for voice).
+    pub is_group: bool,
+    /// Public id.
+    pub uuid: String,
+    /// Last activity was ours (outbound call).
+    pub from_me: bool,
+    /// Agent owning the ticket.
+    pub user_id: Option<i64>,
+    /// The contact.
+    pub contact_id: i64,
+    /// BigChat queue.
+    pub queue_id: Option<i64>,
+    /// The company.
+    pub company_id: i64,
+    /// Asterisk server of the last call.
+    pub asterisk_id: Option<i64>,
+    /// `inbound` / `outbound` (last call).
+    pub call_type: Option<String>,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `Contacts` row.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[sqlx(rename_all = "camelCase")]
+pub struct ContactRow {
+    /// Primary key.
+    pub id: i64,
+    /// Caller-ID name, else the number.
+    pub name: String,
+    /// Normalised number.
+    pub number: String,
+    /// E-mail ('' when unknown, as BigChat).
+    pub email: String,
+    /// The company.
+    pub company_id: i64,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An `Asterisks` row, without its password.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[sqlx(rename_all = "camelCase")]
+pub struct AsteriskRow {
+    /// Primary key.
+    pub id: i64,
+    /// Name of the connection.
+    pub name: String,
+    /// `CONNECTED`, `DISCONNECTED` or `CONNECTING`.
+    pub status: String,
+    /// AMI host.
+    pub host: String,
+    /// AMI port.
+    pub port: i64,
+    /// Always `ami`.
+    pub protocol: String,
+    /// AMI user.
+    pub username: String,
+    /// BigChat setting, untouched by the connector.
+    pub greeting_message: Option<String>,
+    /// BigChat setting, untouched by the connector.
+    pub farewell_message: Option<String>,
+    /// BigChat setting, untouched by the connector.
+    pub transfer_queue_id: Option<i64>,
+    /// BigChat setting, untouched by the connector.
+    pub time_to_transfer: Option<i64>,
+    /// The company.
+    pub company_id: i64,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What [`Store::apply`](super::Store::apply) did, for notifications.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// The call record concerned (None for effects that touch no call).
+    pub call_record_id: Option<i64>,
+    /// Its ticket.
+    pub ticket_id: Option<i64>,
+    /// Its contact.
+    pub contact_id: Option<i64>,
+    /// A new contact was created.
+    pub contact_created: bool,
+    /// A new ticket was created.
+    pub ticket_created: bool,
+    /// The call record was created by this effect.
+    pub record_created: bool,
+    /// The call message was created by this effect.
+    pub message_created: bool,
+    /// The record as stored, when this effect created or changed it.
+    pub record: Option<CallRecordRow>,
+    /// The ticket as stored, when this effect created or changed it.
+    pub ticket: Option<TicketRow>,
+}
+
+impl Applied {
+    /// True when the effect created or changed the call record.
+    pub fn record_changed(&self) -> bool {
+        self.record.is_some()
+    }
+
+    /// True when the effect created or changed the ticket.
+    pub fn ticket_changed(&self) -> bool {
+        self.ticket.is_some()
+    }
+
+    /// True when nothing was written (a replayed effect).
+    pub fn is_noop(&self) -> bool {
+        self.record.is_none() && self.ticket.is_none() && !self.contact_created
+    }
+}
+
+/// Filter for [`Store::recent_calls`](super::Store::recent_calls); `None`
+/// fields match everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallFilter {
+    /// Only this company.
+    pub company_id: Option<i64>,
+    /// Only this Asterisk server.
+    pub asterisk_id: Option<i64>,
+    /// Only this status.
+    pub status: Option<CallStatus>,
+    /// Only this direction.
+    pub direction: Option<Direction>,
+    /// Only calls handled by this agent extension.
+    pub agent_extension: Option<String>,
+    /// Only calls handled by this BigChat user.
+    pub user_id: Option<i64>,
+    /// Started at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Started before.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many rows (default 50).
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,1 @@
+//! Background writer (in progress).

@@ -1,0 +1,305 @@
+//! Shared helpers for the store tests: a fresh database per test on either
+//! backend, full table dumps, and call builders.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use bigchat_voice::model::{Call, CallStatus, Direction};
+use bigchat_voice::store::{AnyStore, Store};
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::{Connection as _, Row};
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const TABLES: [&str; 6] = [
+    "Asterisks",
+    "Contacts",
+    "Tickets",
+    "CallRecords",
+    "Messages",
+    "TicketTraking",
+];
+
+/// table → rows (ordered by id) → column → value as text.
+pub type Dump = BTreeMap<String, Vec<BTreeMap<String, Option<String>>>>;
+
+fn pg_base_url() -> String {
+    std::env::var("BIGCHAT_VOICE_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+fn skip_pg() -> bool {
+    std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1")
+}
+
+/// A fresh, empty, migrated database.
+pub struct TestDb {
+    pub store: AnyStore,
+    pub backend: Backend,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<String>,
+}
+
+impl TestDb {
+    /// `None` only for PostgreSQL with `BIGCHAT_VOICE_SKIP_PG=1`. An
+    /// unreachable server fails the test with a clear message.
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                // A sub-directory that does not exist yet: created on first use.
+                let path = dir.path().join("data").join("voice.db");
+                let url = format!("sqlite://{}", path.display());
+                let store = AnyStore::connect(&url).await.expect("open sqlite store");
+                Some(TestDb {
+                    store,
+                    backend,
+                    url,
+                    _dir: Some(dir),
+                    pg_schema: None,
+                })
+            }
+            Backend::Postgres => {
+                if skip_pg() {
+                    eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipping the PostgreSQL run");
+                    return None;
+                }
+                let base = pg_base_url();
+                let mut admin = match sqlx::PgConnection::connect(&base).await {
+                    Ok(c) => c,
+                    Err(e) => panic!(
+                        "PostgreSQL is not reachable at {base} ({e}).\n\
+                         The store suite runs on PostgreSQL too: start it (`bash .ci/services`) \
+                         or set BIGCHAT_VOICE_SKIP_PG=1 to skip the PostgreSQL half."
+                    ),
+                };
+                let schema = format!("t_{:016x}", rand::random::<u64>());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create test schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+                let store = AnyStore::connect(&url).await.expect("open postgres store");
+                Some(TestDb {
+                    store,
+                    backend,
+                    url,
+                    _dir: None,
+                    pg_schema: Some(schema),
+                })
+            }
+        }
+    }
+
+    /// Every row of every table, each value cast to text.
+    pub async fn dump(&self) -> Dump {
+        let mut out = Dump::new();
+        for table in TABLES {
+            out.insert(table.to_string(), self.dump_table(table).await);
+        }
+        out
+    }
+
+    /// The dump without the columns that legitimately differ between two
+    /// fresh databases fed the same effects (wall-clock times, random uuid).
+    pub async fn dump_content(&self) -> Dump {
+        let mut d = self.dump().await;
+        for rows in d.values_mut() {
+            for row in rows {
+                row.remove("createdAt");
+                row.remove("updatedAt");
+                row.remove("uuid");
+            }
+        }
+        d
+    }
+
+    pub async fn dump_table(&self, table: &str) -> Vec<BTreeMap<String, Option<String>>> {
+        let cols = self.columns(table).await;
+        let select = cols
+            .iter()
+            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("SELECT {select} FROM \"{table}\" ORDER BY \"id\"");
+        let mut rows_out = Vec::new();
+        match &self.store {
+            AnyStore::Sqlite(s) => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(s.pool())
+                    .await
+                    .expect("dump");
+                for row in rows {
+                    let mut m = BTreeMap::new();
+                    for (i, c) in cols.iter().enumerate() {
+                        m.insert(
+                            c.clone(),
+                            row.try_get::<Option<String>, _>(i).expect("text"),
+                        );
+                    }
+                    rows_out.push(m);
+                }
+            }
+            AnyStore::Postgres(s) => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(s.pool())
+                    .await
+                    .expect("dump");
+                for row in rows {
+                    let mut m = BTreeMap::new();
+                    for (i, c) in cols.iter().enumerate() {
+                        m.insert(
+                            c.clone(),
+                            row.try_get::<Option<String>, _>(i).expect("text"),
+                        );
+                    }
+                    rows_out.push(m);
+                }
+            }
+            _ => unreachable!("two backends"),
+        }
+        rows_out
+    }
+
+    async fn columns(&self, table: &str) -> Vec<String> {
+        match &self.store {
+            AnyStore::Sqlite(s) => sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+                .bind(table)
+                .fetch_all(s.pool())
+                .await
+                .expect("columns"),
+            AnyStore::Postgres(s) => sqlx::query_scalar(
+                "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1 \
+                 ORDER BY ordinal_position",
+            )
+            .bind(table)
+            .fetch_all(s.pool())
+            .await
+            .expect("columns"),
+            _ => unreachable!("two backends"),
+        }
+    }
+
+    /// Runs a statement directly (to simulate what BigChat itself does,
+    /// e.g. an agent closing a ticket).
+    pub async fn exec(&self, sql: &str) {
+        match &self.store {
+            AnyStore::Sqlite(s) => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(s.pool())
+                    .await
+                    .expect("exec");
+            }
+            AnyStore::Postgres(s) => {
+                sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(s.pool())
+                    .await
+                    .expect("exec");
+            }
+            _ => unreachable!("two backends"),
+        }
+    }
+
+    pub async fn count(&self, table: &str) -> usize {
+        self.dump_table(table).await.len()
+    }
+
+    /// Closes the store and drops the PostgreSQL schema.
+    pub async fn finish(self) {
+        self.store.close().await;
+        if let Some(schema) = &self.pg_schema {
+            let mut admin = sqlx::PgConnection::connect(&pg_base_url())
+                .await
+                .expect("reconnect to drop schema");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA \"{schema}\" CASCADE"
+            )))
+            .execute(&mut admin)
+            .await
+            .expect("drop test schema");
+        }
+    }
+}
+
+/// 2026-11-24 10:00:00 UTC + `secs`.
+pub fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+        .single()
+        .expect("valid time")
+        + chrono::Duration::seconds(secs)
+}
+
+/// An inbound call from `number`, ringing since `t(start)`.
+pub fn inbound(unique_id: &str, number: &str, start: i64) -> Call {
+    Call {
+        unique_id: unique_id.to_string(),
+        direction: Direction::Inbound,
+        status: CallStatus::Ringing,
+        caller_id: number.to_string(),
+        caller_name: None,
+        called_number: "4000".to_string(),
+        contact_number: number.to_string(),
+        contact_name: None,
+        agent_extension: None,
+        user_id: None,
+        started_at: t(start),
+        answered_at: None,
+        ended_at: None,
+        duration: 0,
+        hold_time: 0,
+        talk_time: 0,
+        recording_file: None,
+        recording_url: None,
+        queue: None,
+        hangup_cause: None,
+        reconciled: false,
+    }
+}
+
+/// An outbound call by agent 1001 (user 7) to `number`.
+pub fn outbound(unique_id: &str, number: &str, start: i64) -> Call {
+    Call {
+        direction: Direction::Outbound,
+        caller_id: "1001".to_string(),
+        called_number: number.to_string(),
+        agent_extension: Some("1001".to_string()),
+        user_id: Some(7),
+        ..inbound(unique_id, number, start)
+    }
+}
+
+/// `call` answered by `ext`/`user` at `t(at)`.
+pub fn answered(call: &Call, at: i64, ext: &str, user: i64) -> Call {
+    Call {
+        status: CallStatus::Answered,
+        answered_at: Some(t(at)),
+        agent_extension: Some(ext.to_string()),
+        user_id: Some(user),
+        ..call.clone()
+    }
+}
+
+/// `call` ended with `status` at `t(at)`, durations computed.
+pub fn ended(call: &Call, status: CallStatus, at: i64) -> Call {
+    let end = t(at);
+    let duration = (end - call.started_at).num_seconds();
+    let talk = call
+        .answered_at
+        .map(|a| (end - a).num_seconds() - call.hold_time)
+        .unwrap_or(0);
+    Call {
+        status,
+        ended_at: Some(end),
+        duration,
+        talk_time: talk,
+        ..call.clone()
+    }
+}
