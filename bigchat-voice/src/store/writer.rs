@@ -1,1 +1,352 @@
-//! Background writer (in progress).
+//! The background writer: "no call is ever lost".
+//!
+//! Tracking must never wait for the database, and an effect must never be
+//! dropped because the database was away for a while. [`Writer`] owns a
+//! [`Store`] in a task and applies the effects sent to it, in order.
+//!
+//! # Behavior
+//! * **Order.** Effects are applied one at a time in the order sent (a
+//!   call's `CallEnded` is never applied before its `CallStarted`).
+//! * **Retry.** An error for which [`StoreError::is_retryable`] is true
+//!   (database unreachable, connection lost, pool timeout, busy/locked) keeps
+//!   the effect at the head of the queue and retries it with capped
+//!   exponential backoff and jitter (`warn!` each retry, `error!` every tenth)
+//!   until it is stored. Nothing behind it overtakes it.
+//! * **Back-pressure.** The queue is bounded. When it is full,
+//!   [`Writer::send`] waits for room (the producer slows down rather than
+//!   losing effects), logs an `error!` and counts it in
+//!   [`WriterStats::queue_full`].
+//! * **Dead letters.** An effect refused for a non-retryable reason
+//!   (constraint or data error) is logged at `error!`, kept in
+//!   [`Writer::dead_letters`], passed to the `on_dead_letter` hook, and the
+//!   writer moves on to the next effect.
+//! * **Drain.** [`Writer::flush`] returns once everything sent before it is
+//!   stored (or dead-lettered); [`Writer::shutdown`] drains and stops, and
+//!   reports how many effects it could not store within its grace period.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Applied, Store, StoreError};
+use crate::model::Effect;
+
+/// One effect to store, with the Asterisk server and company it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `Asterisks.id` of the server the effect came from.
+    pub asterisk_id: i64,
+    /// The company.
+    pub company_id: i64,
+    /// The effect.
+    pub effect: Effect,
+}
+
+/// An effect the store refused for good.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// What could not be stored.
+    pub job: Job,
+    /// The error, with its sources, as text.
+    pub error: String,
+}
+
+/// Tuning for [`Writer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterConfig {
+    /// Effects waiting to be stored before [`Writer::send`] waits.
+    pub capacity: usize,
+    /// First retry delay.
+    pub initial_backoff: Duration,
+    /// Largest retry delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            capacity: 10_000,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Callbacks run by the writer task (keep them quick: they run in line).
+#[derive(Default)]
+pub struct WriterHooks {
+    /// Called after each stored effect (e.g. to publish notifications).
+    pub on_applied: Option<Box<dyn Fn(&Job, &Applied) + Send + Sync>>,
+    /// Called for each effect refused for good.
+    pub on_dead_letter: Option<Box<dyn Fn(&DeadLetter) + Send + Sync>>,
+}
+
+impl fmt::Debug for WriterHooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriterHooks")
+            .field("on_applied", &self.on_applied.is_some())
+            .field("on_dead_letter", &self.on_dead_letter.is_some())
+            .finish()
+    }
+}
+
+/// Counters of a [`Writer`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Effects accepted by [`Writer::send`].
+    pub sent: u64,
+    /// Effects stored.
+    pub applied: u64,
+    /// Retries after retryable errors.
+    pub retries: u64,
+    /// Effects refused for good.
+    pub dead_letters: u64,
+    /// Times [`Writer::send`] found the queue full and had to wait.
+    pub queue_full: u64,
+}
+
+impl WriterStats {
+    /// Effects sent but not yet stored or dead-lettered.
+    pub fn pending(&self) -> u64 {
+        self.sent.saturating_sub(self.applied + self.dead_letters)
+    }
+}
+
+/// The writer is gone (its task ended): the effect was not queued.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the store writer has stopped")]
+pub struct WriterClosed(pub Job);
+
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    applied: AtomicU64,
+    retries: AtomicU64,
+    dead_letters: AtomicU64,
+    queue_full: AtomicU64,
+    /// Set while the queue is full, so the error is logged once per episode.
+    full: AtomicBool,
+}
+
+enum Command {
+    Apply(Job),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the background writer task. See the module docs.
+#[derive(Debug)]
+pub struct Writer {
+    tx: mpsc::Sender<Command>,
+    capacity: usize,
+    counters: Arc<Counters>,
+    dead: Arc<Mutex<Vec<DeadLetter>>>,
+    task: JoinHandle<()>,
+}
+
+impl Writer {
+    /// Starts the writer task on the current tokio runtime.
+    pub fn spawn<S: Store>(store: S, config: WriterConfig, hooks: WriterHooks) -> Writer {
+        let capacity = config.capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let counters = Arc::new(Counters::default());
+        let dead = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn(run(
+            store,
+            rx,
+            config,
+            hooks,
+            Arc::clone(&counters),
+            Arc::clone(&dead),
+        ));
+        Writer {
+            tx,
+            capacity,
+            counters,
+            dead,
+            task,
+        }
+    }
+
+    /// Queues one effect. Waits while the queue is full (back-pressure).
+    pub async fn send(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        effect: Effect,
+    ) -> Result<(), WriterClosed> {
+        let job = Job {
+            asterisk_id,
+            company_id,
+            effect,
+        };
+        let cmd = match self.tx.try_send(Command::Apply(job)) {
+            Ok(()) => {
+                self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                self.counters.full.store(false, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(mpsc::error::TrySendError::Closed(Command::Apply(job))) => {
+                return Err(WriterClosed(job));
+            }
+            Err(mpsc::error::TrySendError::Full(cmd)) => cmd,
+            Err(mpsc::error::TrySendError::Closed(Command::Flush(_))) => {
+                unreachable!("only Apply is sent here")
+            }
+        };
+        self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        if !self.counters.full.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                capacity = self.capacity,
+                "store writer queue full: the database is not keeping up; call tracking waits"
+            );
+        }
+        match self.tx.send(cmd).await {
+            Ok(()) => {
+                self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(mpsc::error::SendError(Command::Apply(job))) => Err(WriterClosed(job)),
+            Err(mpsc::error::SendError(Command::Flush(_))) => unreachable!("only Apply is sent"),
+        }
+    }
+
+    /// Waits until every effect sent before this call is stored or
+    /// dead-lettered. Returns immediately if the writer has stopped.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            applied: c.applied.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+            queue_full: c.queue_full.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Effects refused for good so far.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Drains the queue and stops the task. If effects are still unstored
+    /// after `grace` (the database stayed away), stops anyway, logs an
+    /// `error!` and returns `Err(count)` of the effects not stored.
+    pub async fn shutdown(self, grace: Duration) -> Result<WriterStats, u64> {
+        let drained = tokio::time::timeout(grace, self.flush()).await.is_ok();
+        let stats = self.stats();
+        let Writer { tx, task, .. } = self;
+        drop(tx);
+        if drained {
+            let _ = task.await;
+            Ok(stats)
+        } else {
+            task.abort();
+            let lost = stats.pending();
+            tracing::error!(
+                unstored = lost,
+                "store writer stopped with effects not stored (database unavailable)"
+            );
+            Err(lost)
+        }
+    }
+}
+
+async fn run<S: Store>(
+    store: S,
+    mut rx: mpsc::Receiver<Command>,
+    config: WriterConfig,
+    hooks: WriterHooks,
+    counters: Arc<Counters>,
+    dead: Arc<Mutex<Vec<DeadLetter>>>,
+) {
+    while let Some(cmd) = rx.recv().await {
+        let job = match cmd {
+            Command::Apply(job) => job,
+            Command::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let mut backoff = config.initial_backoff;
+        let mut attempt: u64 = 0;
+        loop {
+            match store
+                .apply(job.asterisk_id, job.company_id, &job.effect)
+                .await
+            {
+                Ok(applied) => {
+                    counters.applied.fetch_add(1, Ordering::Relaxed);
+                    if attempt > 0 {
+                        tracing::info!(attempts = attempt + 1, "database back: effect stored");
+                    }
+                    if let Some(hook) = &hooks.on_applied {
+                        hook(&job, &applied);
+                    }
+                    break;
+                }
+                Err(e) if e.is_retryable() => {
+                    attempt += 1;
+                    counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let delay = jittered(backoff);
+                    if attempt % 10 == 0 {
+                        tracing::error!(attempt, error = %chain(&e), "database still unavailable; effects are queued, not lost");
+                    } else {
+                        tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %chain(&e), "database unavailable; will retry the effect");
+                    }
+                    tokio::time::sleep(delay).await;
+                    backoff = (backoff * 2).min(config.max_backoff);
+                }
+                Err(e) => {
+                    counters.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    let letter = DeadLetter {
+                        job: job.clone(),
+                        error: chain(&e),
+                    };
+                    tracing::error!(
+                        asterisk_id = job.asterisk_id,
+                        effect = ?job.effect,
+                        error = %letter.error,
+                        "effect refused by the database: dead-lettered, not stored"
+                    );
+                    if let Some(hook) = &hooks.on_dead_letter {
+                        hook(&letter);
+                    }
+                    if let Ok(mut d) = dead.lock() {
+                        d.push(letter);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `backoff` ± 25 %.
+fn jittered(backoff: Duration) -> Duration {
+    let factor = 0.75 + rand::random::<f64>() * 0.5;
+    backoff.mul_f64(factor)
+}
+
+/// The error and all its sources on one line.
+fn chain(e: &StoreError) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}

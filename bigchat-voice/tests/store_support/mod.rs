@@ -28,12 +28,12 @@ pub const TABLES: [&str; 6] = [
 /// table → rows (ordered by id) → column → value as text.
 pub type Dump = BTreeMap<String, Vec<BTreeMap<String, Option<String>>>>;
 
-fn pg_base_url() -> String {
+pub fn pg_base_url() -> String {
     std::env::var("BIGCHAT_VOICE_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
-fn skip_pg() -> bool {
+pub fn skip_pg() -> bool {
     std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1")
 }
 
@@ -66,26 +66,8 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                if skip_pg() {
-                    eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipping the PostgreSQL run");
-                    return None;
-                }
-                let base = pg_base_url();
-                let mut admin = match sqlx::PgConnection::connect(&base).await {
-                    Ok(c) => c,
-                    Err(e) => panic!(
-                        "PostgreSQL is not reachable at {base} ({e}).\n\
-                         The store suite runs on PostgreSQL too: start it (`bash .ci/services`) \
-                         or set BIGCHAT_VOICE_SKIP_PG=1 to skip the PostgreSQL half."
-                    ),
-                };
-                let schema = format!("t_{:016x}", rand::random::<u64>());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create test schema");
-                let sep = if base.contains('?') { '&' } else { '?' };
-                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+                let schema = create_pg_schema().await?;
+                let url = pg_url_with_schema(&pg_base_url(), &schema);
                 let store = AnyStore::connect(&url).await.expect("open postgres store");
                 Some(TestDb {
                     store,
@@ -216,17 +198,52 @@ impl TestDb {
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(schema) = &self.pg_schema {
-            let mut admin = sqlx::PgConnection::connect(&pg_base_url())
-                .await
-                .expect("reconnect to drop schema");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA \"{schema}\" CASCADE"
-            )))
-            .execute(&mut admin)
-            .await
-            .expect("drop test schema");
+            drop_pg_schema(schema).await;
         }
     }
+}
+
+/// Creates a fresh schema on the test PostgreSQL server; `None` when
+/// `BIGCHAT_VOICE_SKIP_PG=1`, a panic with a clear message when unreachable.
+pub async fn create_pg_schema() -> Option<String> {
+    if skip_pg() {
+        eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipping the PostgreSQL run");
+        return None;
+    }
+    let base = pg_base_url();
+    let mut admin = match sqlx::PgConnection::connect(&base).await {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {base} ({e}).\n\
+             The store suite runs on PostgreSQL too: start it (`bash .ci/services`) \
+             or set BIGCHAT_VOICE_SKIP_PG=1 to skip the PostgreSQL half."
+        ),
+    };
+    let schema = format!("t_{:016x}", rand::random::<u64>());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test schema");
+    Some(schema)
+}
+
+/// `base` with its `search_path` set to `schema`.
+pub fn pg_url_with_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
+}
+
+/// Drops a schema made by [`create_pg_schema`].
+pub async fn drop_pg_schema(schema: &str) {
+    let mut admin = sqlx::PgConnection::connect(&pg_base_url())
+        .await
+        .expect("reconnect to drop schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop test schema");
 }
 
 /// 2026-11-24 10:00:00 UTC + `secs`.
