@@ -6,7 +6,9 @@
 //!
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
 //! * [`store`]: persistence of effects on SQLite or PostgreSQL (BigChat's tables).
+//! * [`notify`]: live notifications (BigChat's Socket.IO payloads) to JSON Lines and webhooks.
 #![warn(missing_docs)]
 
 pub mod model;
 pub mod store;
+pub mod notify;

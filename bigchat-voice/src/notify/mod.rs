@@ -1,0 +1,211 @@
+//! Live notifications: every change is published as the payloads BigChat's
+//! front end already listens to on its Socket.IO rooms.
+//!
+//! | room | payload |
+//! |---|---|
+//! | `company-{id}-call` | `{ "action": <call status>, "call": <CallRecords row> }` |
+//! | `company-{id}-ticket` | `{ "action": "update", "ticket": <Tickets row> }` |
+//! | `company-{id}-asterisk` | `{ "action": "update", "asterisk": <Asterisks row, no password> }` |
+//!
+//! The call `action` is the record's status (`ringing`, `answered`,
+//! `on_hold`, `transferred`, `completed`, `busy`, `no_answer`, `failed`,
+//! `voicemail`). Rows use BigChat's camelCase column names.
+//!
+//! A [`Notifier`] fans each [`Notification`] out to its [`Sink`]s:
+//! [`JsonLinesSink`] (stdout or a file, one `{"room":…,"payload":…}` object
+//! per line) and [`WebhookSink`] (signed HTTP POST from a bounded queue).
+//!
+//! # Behavior
+//! [`Sink::publish`] never waits on the network: a slow or dead webhook
+//! never stalls call tracking (its queue drops the oldest notification when
+//! full, counted and logged).
+
+mod jsonl;
+mod webhook;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::store::{Applied, AsteriskRow, CallRecordRow, TicketRow};
+
+pub use jsonl::JsonLinesSink;
+pub use webhook::{
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink, WebhookStats, sign,
+};
+
+/// An error setting up a sink.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// The webhook URL cannot be used.
+    #[error("invalid webhook URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as configured.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The HTTP client could not be built (TLS setup).
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// A JSON Lines file could not be opened.
+    #[error("cannot open {path}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One message for one room.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// The Socket.IO room, e.g. `company-1-call`.
+    pub room: String,
+    /// The event payload.
+    pub payload: serde_json::Value,
+}
+
+impl Notification {
+    /// `company-{id}-call` with `action` = the record's status.
+    pub fn call(company_id: i64, record: &CallRecordRow) -> Notification {
+        Notification {
+            room: format!("company-{company_id}-call"),
+            payload: json!({ "action": record.status, "call": record }),
+        }
+    }
+
+    /// `company-{id}-ticket` with `action` = `update`.
+    pub fn ticket(company_id: i64, ticket: &TicketRow) -> Notification {
+        Notification {
+            room: format!("company-{company_id}-ticket"),
+            payload: json!({ "action": "update", "ticket": ticket }),
+        }
+    }
+
+    /// `company-{id}-asterisk` with `action` = `update`.
+    pub fn asterisk(company_id: i64, asterisk: &AsteriskRow) -> Notification {
+        Notification {
+            room: format!("company-{company_id}-asterisk"),
+            payload: json!({ "action": "update", "asterisk": asterisk }),
+        }
+    }
+
+    /// What an applied effect changed: the call (if its record changed),
+    /// then the ticket (if it changed). Nothing for a replayed effect.
+    pub fn from_applied(company_id: i64, applied: &Applied) -> Vec<Notification> {
+        let mut out = Vec::with_capacity(2);
+        if let Some(record) = &applied.record {
+            out.push(Notification::call(company_id, record));
+        }
+        if let Some(ticket) = &applied.ticket {
+            out.push(Notification::ticket(company_id, ticket));
+        }
+        out
+    }
+
+    /// The JSON object a sink writes: `{"room": …, "payload": …}`.
+    pub fn to_json(&self) -> String {
+        // Serializing a String and a Value cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Somewhere notifications go. `publish` must return quickly and never
+/// wait on the network.
+pub trait Sink: Send + Sync + fmt::Debug {
+    /// Hands one notification to the sink.
+    fn publish(&self, notification: &Notification);
+}
+
+/// Fans notifications out to several sinks.
+#[derive(Debug, Clone, Default)]
+pub struct Notifier {
+    sinks: Vec<Arc<dyn Sink>>,
+}
+
+impl Notifier {
+    /// A notifier without sinks (publishing does nothing).
+    pub fn new() -> Notifier {
+        Notifier::default()
+    }
+
+    /// Adds a sink.
+    pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Notifier {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Adds a sink.
+    pub fn add_sink(&mut self, sink: Arc<dyn Sink>) {
+        self.sinks.push(sink);
+    }
+
+    /// Number of sinks.
+    pub fn len(&self) -> usize {
+        self.sinks.len()
+    }
+
+    /// True without sinks.
+    pub fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    /// Publishes to every sink.
+    pub fn publish(&self, notification: &Notification) {
+        for sink in &self.sinks {
+            sink.publish(notification);
+        }
+    }
+
+    /// Publishes what an applied effect changed ([`Notification::from_applied`]).
+    pub fn publish_applied(&self, company_id: i64, applied: &Applied) {
+        for n in Notification::from_applied(company_id, applied) {
+            self.publish(&n);
+        }
+    }
+
+    /// Publishes an Asterisk connection's status change.
+    pub fn publish_asterisk(&self, company_id: i64, asterisk: &AsteriskRow) {
+        self.publish(&Notification::asterisk(company_id, asterisk));
+    }
+}
+
+/// Keeps notifications in memory (tests, embedding, the CLI's `--dry-run`).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    seen: Mutex<Vec<Notification>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// Everything published so far.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Empties the sink, returning what it held.
+    pub fn take(&self) -> Vec<Notification> {
+        self.seen
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    }
+}
+
+impl Sink for MemorySink {
+    fn publish(&self, notification: &Notification) {
+        if let Ok(mut s) = self.seen.lock() {
+            s.push(notification.clone());
+        }
+    }
+}

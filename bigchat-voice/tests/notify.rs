@@ -1,0 +1,401 @@
+//! Live notifications: payload shapes from real store changes, JSON Lines,
+//! fan-out, and the webhook against a tiny local HTTP server (signature,
+//! retries on 500, drop-oldest when a dead webhook backs up).
+
+mod store_support;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bigchat_voice::model::{CallStatus, Effect};
+use bigchat_voice::notify::{
+    JsonLinesSink, MemorySink, Notification, Notifier, SIGNATURE_HEADER, Sink, TIMESTAMP_HEADER,
+    WebhookConfig, WebhookSink, sign,
+};
+use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
+use serde_json::{Value, json};
+use store_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+// ------------------------------------------------------- tiny HTTP server --
+
+#[derive(Debug, Clone)]
+struct Request {
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+struct Server {
+    url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    /// Responses are held while false.
+    gate: watch::Sender<bool>,
+}
+
+impl Server {
+    /// `script`: statuses to answer, in order; 200 once used up.
+    async fn start(script: &[u16]) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/bigchat/hook", listener.local_addr().unwrap());
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
+        let (gate, gate_rx) = watch::channel(true);
+        let (reqs, scr) = (Arc::clone(&requests), Arc::clone(&script));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (reqs, scr, mut gate) = (Arc::clone(&reqs), Arc::clone(&scr), gate_rx.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        // Head.
+                        let head_end = loop {
+                            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break p + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                        let headers: HashMap<String, String> = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                            .collect();
+                        let len: usize = headers
+                            .get("content-length")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < head_end + len {
+                            let mut chunk = [0u8; 4096];
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let body = buf[head_end..head_end + len].to_vec();
+                        buf.drain(..head_end + len);
+                        reqs.lock().unwrap().push(Request { headers, body });
+                        let _ = gate.wait_for(|open| *open).await;
+                        let status = scr.lock().unwrap().pop_front().unwrap_or(200);
+                        let resp = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n"
+                        );
+                        if sock.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            url,
+            requests,
+            gate,
+        }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+}
+
+fn config(url: &str) -> WebhookConfig {
+    WebhookConfig {
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(2),
+        ..WebhookConfig::new(url, "s3cr3t")
+    }
+}
+
+fn note(i: usize) -> Notification {
+    Notification {
+        room: "company-1-call".into(),
+        payload: json!({ "action": "ringing", "call": { "id": i } }),
+    }
+}
+
+// ----------------------------------------------------------------- tests --
+
+#[tokio::test]
+async fn payloads_follow_bigchat_rooms_and_shapes() {
+    let store = AnyStore::connect("sqlite::memory:").await.unwrap();
+    let ast = store
+        .ensure_asterisk("pbx", "10.0.0.5", 5038, "u", 3)
+        .await
+        .unwrap();
+    let sink = Arc::new(MemorySink::new());
+    let notifier = Notifier::new().with_sink(sink.clone());
+
+    let c = inbound("1700000001.1", "+5511999990001", 0);
+    let a = answered(&c, 5, "1001", 7);
+    let e = ended(&a, CallStatus::Completed, 65);
+    for effect in [
+        Effect::CallStarted(c.clone()),
+        Effect::CallUpdated(a),
+        Effect::CallEnded(e.clone()),
+    ] {
+        let applied = store.apply(ast, 3, &effect).await.unwrap();
+        notifier.publish_applied(3, &applied);
+    }
+    // A replay changes nothing and publishes nothing.
+    let again = store.apply(ast, 3, &Effect::CallEnded(e)).await.unwrap();
+    notifier.publish_applied(3, &again);
+
+    let got = sink.take();
+    let summary: Vec<(String, String)> = got
+        .iter()
+        .map(|n| {
+            (
+                n.room.clone(),
+                n.payload["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("company-3-call", "ringing"),
+        ("company-3-ticket", "update"),
+        ("company-3-call", "answered"),
+        ("company-3-ticket", "update"),
+        ("company-3-call", "completed"),
+        ("company-3-ticket", "update"),
+    ];
+    let expect: Vec<(String, String)> = expect
+        .iter()
+        .map(|(r, a)| (r.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(summary, expect);
+
+    let call = &got[4].payload["call"];
+    assert_eq!(call["uniqueId"], "1700000001.1");
+    assert_eq!(call["status"], "completed");
+    assert_eq!(call["direction"], "inbound");
+    assert_eq!(call["duration"], 65);
+    assert_eq!(call["talkTime"], 60);
+    assert_eq!(call["userId"], 7);
+    assert_eq!(call["companyId"], 3);
+    assert_eq!(call["asteriskId"], ast);
+    assert!(
+        call["startedAt"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-24T10:00:00")
+    );
+    let ticket = &got[5].payload["ticket"];
+    assert_eq!(ticket["status"], "open");
+    assert_eq!(ticket["lastMessage"], "Call ended 1:05");
+    assert_eq!(ticket["callType"], "inbound");
+    assert_eq!(ticket["userId"], 7);
+
+    let row = store
+        .set_asterisk_status(ast, AsteriskStatus::Connected)
+        .await
+        .unwrap();
+    notifier.publish_asterisk(3, &row);
+    let n = sink.take().pop().unwrap();
+    assert_eq!(n.room, "company-3-asterisk");
+    assert_eq!(n.payload["action"], "update");
+    assert_eq!(n.payload["asterisk"]["status"], "CONNECTED");
+    assert_eq!(n.payload["asterisk"]["protocol"], "ami");
+    assert!(
+        n.payload["asterisk"].get("password").is_none(),
+        "never the secret"
+    );
+}
+
+#[tokio::test]
+async fn json_lines_file_and_fan_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let file = Arc::new(JsonLinesSink::file(&path).unwrap());
+    let memory = Arc::new(MemorySink::new());
+    let mut notifier = Notifier::new();
+    notifier.add_sink(file);
+    notifier.add_sink(memory.clone());
+    assert_eq!(notifier.len(), 2);
+    for i in 0..3 {
+        notifier.publish(&note(i));
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    for (i, line) in lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["room"], "company-1-call");
+        assert_eq!(v["payload"]["call"]["id"], i);
+    }
+    assert_eq!(memory.notifications().len(), 3);
+    // Appends, never truncates.
+    JsonLinesSink::file(&path).unwrap().publish(&note(9));
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
+}
+
+#[tokio::test]
+async fn webhook_posts_signed_json() {
+    let server = Server::start(&[]).await;
+    let sink = WebhookSink::spawn(config(&server.url)).unwrap();
+    sink.publish(&note(1));
+    assert!(sink.flush(Duration::from_secs(5)).await);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    let r = &reqs[0];
+    assert_eq!(r.headers["content-type"], "application/json");
+    let expected = sign(b"s3cr3t", &r.body);
+    assert_eq!(r.headers[&SIGNATURE_HEADER.to_ascii_lowercase()], expected);
+    assert!(expected.starts_with("sha256=") && expected.len() == 7 + 64);
+    // Independent check of the HMAC with the hmac crate.
+    {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cr3t").unwrap();
+        mac.update(&r.body);
+        let hex_sig = expected.trim_start_matches("sha256=");
+        mac.verify_slice(&hex::decode(hex_sig).unwrap())
+            .expect("signature verifies");
+    }
+    let ts: i64 = r.headers[&TIMESTAMP_HEADER.to_ascii_lowercase()]
+        .parse()
+        .unwrap();
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "room": "company-1-call", "payload": note(1).payload })
+    );
+    assert_eq!(sink.stats().sent, 1);
+    // A wrong secret does not verify.
+    assert_ne!(sign(b"other", &r.body), expected);
+}
+
+#[tokio::test]
+async fn webhook_retries_on_500_then_delivers() {
+    let server = Server::start(&[500, 503]).await;
+    let sink = WebhookSink::spawn(config(&server.url)).unwrap();
+    sink.publish(&note(1));
+    sink.publish(&note(2));
+    assert!(sink.flush(Duration::from_secs(5)).await);
+    let ids: Vec<Value> = server
+        .bodies()
+        .iter()
+        .map(|b| b["payload"]["call"]["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![json!(1), json!(1), json!(1), json!(2)],
+        "in order, retried"
+    );
+    let stats = sink.stats();
+    assert_eq!(
+        (stats.sent, stats.retries, stats.failed, stats.dropped),
+        (2, 2, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn webhook_gives_up_on_4xx_and_after_max_attempts() {
+    let server = Server::start(&[400, 500, 500, 500]).await;
+    let mut cfg = config(&server.url);
+    cfg.max_attempts = 3;
+    let sink = WebhookSink::spawn(cfg).unwrap();
+    sink.publish(&note(1)); // 400: not retried
+    sink.publish(&note(2)); // 500 ×3: given up
+    sink.publish(&note(3)); // 200
+    assert!(sink.flush(Duration::from_secs(5)).await);
+    let stats = sink.stats();
+    assert_eq!((stats.sent, stats.failed, stats.retries), (1, 2, 2));
+    assert_eq!(server.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn stalled_webhook_never_blocks_and_drops_the_oldest() {
+    let server = Server::start(&[]).await;
+    server.gate.send(false).unwrap(); // the server reads requests but does not answer
+    let mut cfg = config(&server.url);
+    cfg.capacity = 3;
+    cfg.request_timeout = Duration::from_secs(10);
+    let sink = WebhookSink::spawn(cfg).unwrap();
+    sink.publish(&note(0));
+    // Wait until #0 is in flight (held by the server).
+    let t0 = Instant::now();
+    while server.requests().is_empty() && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = Instant::now();
+    for i in 1..=1000 {
+        sink.publish(&note(i));
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "publishing must not wait for the webhook ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(sink.queued(), 3);
+    assert_eq!(sink.stats().dropped, 997);
+    server.gate.send(true).unwrap();
+    assert!(sink.flush(Duration::from_secs(5)).await);
+    let ids: Vec<Value> = server
+        .bodies()
+        .iter()
+        .map(|b| b["payload"]["call"]["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![json!(0), json!(998), json!(999), json!(1000)],
+        "the newest survive"
+    );
+    assert_eq!(sink.stats().sent, 4);
+}
+
+#[tokio::test]
+async fn dead_webhook_never_blocks_tracking() {
+    // A port nobody listens on: every attempt is refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cfg = config(&format!("http://127.0.0.1:{port}/hook"));
+    cfg.capacity = 10;
+    cfg.max_attempts = 2;
+    let sink = Arc::new(WebhookSink::spawn(cfg).unwrap());
+    let memory = Arc::new(MemorySink::new());
+    let notifier = Notifier::new()
+        .with_sink(sink.clone())
+        .with_sink(memory.clone());
+    let started = Instant::now();
+    for i in 0..500 {
+        notifier.publish(&note(i));
+    }
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(
+        memory.notifications().len(),
+        500,
+        "other sinks still get everything"
+    );
+    assert!(sink.queued() <= 10);
+    assert!(sink.flush(Duration::from_secs(10)).await);
+    let stats = sink.stats();
+    assert_eq!(stats.sent, 0);
+    assert_eq!(stats.failed + stats.dropped, 500, "{stats:?}");
+    assert!(stats.dropped >= 480);
+}
+
+#[tokio::test]
+async fn bad_webhook_urls_are_rejected() {
+    assert!(WebhookSink::spawn(WebhookConfig::new("not a url", "s")).is_err());
+    assert!(WebhookSink::spawn(WebhookConfig::new("ftp://x/y", "s")).is_err());
+    let dbg = format!("{:?}", WebhookConfig::new("http://x/", "topsecret"));
+    assert!(!dbg.contains("topsecret"), "{dbg}");
+}
