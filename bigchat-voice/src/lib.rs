@@ -5,10 +5,14 @@
 //! records, messages) and live notifications.
 //!
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
+//! * [`tracker`]: the pure call tracker, AMI events in, effects out.
+//! * [`replay`]: read a recorded AMI session (a capture) back as messages with their times.
 //! * [`store`]: persistence of effects on SQLite or PostgreSQL (BigChat's tables).
 //! * [`notify`]: live notifications (BigChat's Socket.IO payloads) to JSON Lines and webhooks.
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod replay;
 pub mod store;
 pub mod notify;
+pub mod tracker;

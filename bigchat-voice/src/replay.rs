@@ -1,0 +1,234 @@
+//! Reading a recorded AMI session back: the messages of a capture with the
+//! time each one arrived.
+//!
+//! A capture is `NAME.server.ami` (every byte the server sent, banner
+//! first) and, optionally, `NAME.timeline.jsonl` beside it: one JSON object
+//! per message, `{"t": …, "bytes": <offset of its first byte>, "len": …,
+//! "at": <unix seconds, UTC>}`. [`Replay`] decodes the bytes with
+//! [`AmiCodec`] and pairs each message with the timeline line whose `bytes`
+//! offset starts it. A message without a timeline `at` gets its own
+//! `Timestamp` header (Asterisk's `timestampevents=yes`), else `None`.
+//!
+//! This is what `listen --replay` and the transcript tests feed the
+//! [`Tracker`](crate::tracker::Tracker) with.
+//!
+//! ```no_run
+//! use bigchat_voice::replay::Replay;
+//! use bigchat_voice::tracker::{Tracker, TrackerConfig};
+//!
+//! let mut tracker = Tracker::new(TrackerConfig::default());
+//! for (msg, at) in Replay::open("testdata/captures/inbound-busy.server.ami")? {
+//!     if let Some(at) = at {
+//!         for effect in tracker.handle(&msg, at) {
+//!             println!("{effect:?}");
+//!         }
+//!     }
+//! }
+//! # Ok::<(), bigchat_voice::replay::ReplayError>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use ami_proto::bytes::BytesMut;
+use ami_proto::{AmiCodec, Frame, Message};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::tracker::unix_seconds_to_time;
+
+/// Why a capture could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A timeline line is not the expected JSON.
+    #[error("{path}:{line}: bad timeline entry: {source}")]
+    Timeline {
+        /// The timeline file.
+        path: PathBuf,
+        /// Line number (1-based).
+        line: usize,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct TimelineEntry {
+    bytes: u64,
+    #[serde(default)]
+    at: Option<f64>,
+}
+
+/// The messages of a capture with their arrival times; an iterator of
+/// `(Message, Option<DateTime<Utc>>)` in arrival order (the banner is
+/// skipped; undecodable messages are skipped with a warning).
+#[derive(Debug)]
+pub struct Replay {
+    codec: AmiCodec,
+    buf: BytesMut,
+    total: usize,
+    /// `(byte offset, at)` sorted by offset.
+    timeline: Timeline,
+    done: bool,
+}
+
+impl Replay {
+    /// Opens `path` (a `NAME.server.ami` file) and, if it exists,
+    /// `NAME.timeline.jsonl` in the same directory.
+    pub fn open(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| ReplayError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let timeline_path = timeline_path_for(path);
+        let timeline = match timeline_path {
+            Some(tp) if tp.exists() => {
+                let text = std::fs::read_to_string(&tp).map_err(|source| ReplayError::Io {
+                    path: tp.clone(),
+                    source,
+                })?;
+                Some(
+                    parse_timeline(&text).map_err(|(line, source)| ReplayError::Timeline {
+                        path: tp,
+                        line,
+                        source,
+                    })?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Replay::from_parts(&bytes, timeline.unwrap_or_default()))
+    }
+
+    /// A replay of `server_bytes` (banner first) with the content of a
+    /// timeline file (`None`: no timeline, times come from `Timestamp`
+    /// headers only). Errors name the bad timeline line.
+    pub fn from_bytes(server_bytes: &[u8], timeline: Option<&str>) -> Result<Replay, ReplayError> {
+        let timeline = match timeline {
+            Some(t) => parse_timeline(t).map_err(|(line, source)| ReplayError::Timeline {
+                path: PathBuf::from("<timeline>"),
+                line,
+                source,
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Replay::from_parts(server_bytes, timeline))
+    }
+
+    fn from_parts(bytes: &[u8], timeline: Timeline) -> Replay {
+        Replay {
+            codec: AmiCodec::new(),
+            buf: BytesMut::from(bytes),
+            total: bytes.len(),
+            timeline,
+            done: false,
+        }
+    }
+
+    /// The timeline time of the message starting at `start` (and ending
+    /// before `end`).
+    fn at_for(&self, start: usize, end: usize) -> Option<DateTime<Utc>> {
+        let i = self.timeline.partition_point(|(b, _)| *b < start as u64);
+        self.timeline
+            .get(i)
+            .filter(|(b, _)| *b < end as u64)
+            .and_then(|(_, at)| *at)
+    }
+}
+
+impl Iterator for Replay {
+    type Item = (Message, Option<DateTime<Utc>>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let start = self.total - self.buf.len();
+            let frame = match self.codec.decode_frame(&mut self.buf) {
+                Some(f) => f,
+                None => {
+                    self.done = true;
+                    self.codec.decode_frame_eof(&mut self.buf)?
+                }
+            };
+            let end = self.total - self.buf.len();
+            match frame {
+                Frame::Message(msg) => {
+                    let at = self
+                        .at_for(start, end)
+                        .or_else(|| msg.timestamp().and_then(unix_seconds_to_time));
+                    return Some((msg, at));
+                }
+                Frame::Skipped(err) => {
+                    tracing::warn!(%err, offset = start, "capture: message skipped")
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// `dir/NAME.server.ami` → `dir/NAME.timeline.jsonl`.
+fn timeline_path_for(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name
+        .strip_suffix(".server.ami")
+        .or_else(|| name.strip_suffix(".ami"))?;
+    Some(path.with_file_name(format!("{stem}.timeline.jsonl")))
+}
+
+/// `(byte offset, at)` pairs of a timeline, sorted by offset.
+type Timeline = Vec<(u64, Option<DateTime<Utc>>)>;
+
+fn parse_timeline(text: &str) -> Result<Timeline, (usize, serde_json::Error)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let e: TimelineEntry = serde_json::from_str(line).map_err(|err| (i + 1, err))?;
+        out.push((e.bytes, e.at.and_then(unix_seconds_to_time)));
+    }
+    out.sort_by_key(|(b, _)| *b);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_messages_with_their_timeline_line() {
+        let server = b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\n\r\nEvent: Hangup\r\nTimestamp: 1795516073.5\r\n\r\nEvent: X\r\n\r\n";
+        let timeline = "{\"t\":0,\"bytes\":0,\"len\":30,\"at\":1795516070.0}\n\
+                        {\"t\":0,\"bytes\":30,\"len\":21,\"at\":1795516071.25}\n\
+                        {\"t\":0,\"bytes\":51,\"len\":44}\n";
+        let items: Vec<_> = Replay::from_bytes(server, Some(timeline))
+            .unwrap()
+            .collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].1.unwrap().timestamp_millis(), 1_795_516_071_250);
+        // No `at`: the Timestamp header.
+        assert_eq!(items[1].1.unwrap().timestamp_millis(), 1_795_516_073_500);
+        assert_eq!(items[2].1, None);
+        assert!(Replay::from_bytes(server, Some("{nope")).is_err());
+    }
+
+    #[test]
+    fn timeline_name() {
+        assert_eq!(
+            timeline_path_for(Path::new("/x/a.server.ami")).unwrap(),
+            PathBuf::from("/x/a.timeline.jsonl")
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! Call tracking: a pure, deterministic fold of AMI events into BigChat
+//! call records.
+//!
+//! [`Tracker::handle`] takes one AMI message and the time it arrived and
+//! returns the [`Effect`]s it implies. There is no I/O and no clock inside:
+//! the same messages with the same times always give the same effects, so
+//! every test is a replay of a recorded Asterisk session.
+//!
+//! ```
+//! use ami_proto::Message;
+//! use bigchat_voice::model::{CallStatus, Direction, Effect};
+//! use bigchat_voice::tracker::{Tracker, TrackerConfig};
+//! use chrono::{TimeZone, Utc};
+//!
+//! let mut tracker = Tracker::new(TrackerConfig::default());
+//! let t0 = Utc.timestamp_opt(1_795_515_777, 0).unwrap();
+//! let newchannel = Message::parse(
+//!     b"Event: Newchannel\r\nChannel: PJSIP/trunk-00000000\r\nChannelState: 4\r\n\
+//!       CallerIDNum: +5511999990001\r\nContext: from-trunk\r\nExten: 4000\r\n\
+//!       Uniqueid: 1795515777.0\r\nLinkedid: 1795515777.0\r\n\r\n",
+//! ).unwrap();
+//! let effects = tracker.handle(&newchannel, t0);
+//! let Effect::CallStarted(call) = &effects[0] else { panic!() };
+//! assert_eq!(call.direction, Direction::Inbound);
+//! assert_eq!(call.status, CallStatus::Ringing);
+//! assert_eq!(call.contact_number, "+5511999990001");
+//! assert_eq!(call.called_number, "4000");
+//! ```
+//!
+//! # Behavior
+//! * **One call = one Linkedid.** Channels are keyed by Uniqueid and
+//!   grouped by Linkedid (`DestLinkedid` for an Originate's first Dial*
+//!   events, which have no caller block). A channel whose Linkedid changes
+//!   (bridging with an older call) moves to that call.
+//! * **Direction** comes from the call's first channel (the one whose
+//!   Uniqueid is the Linkedid): a trunk channel or an inbound context makes
+//!   the call inbound; an agent channel dialling an external number, or an
+//!   Originate, makes it outbound. A call whose parties are all internal
+//!   extensions (agent to agent) is not reported.
+//! * **Answered** when a caller-side `DialEnd ANSWER` connects the customer
+//!   with someone (inbound: any callee; outbound: the trunk leg), when a
+//!   queue `AgentConnect` arrives, or when two channels of the call meet in
+//!   a bridge. An Originate's own `DialEnd ANSWER` only means the agent
+//!   picked up: the call rings until the customer answers.
+//! * **Final status**: `completed` if ever answered; else `voicemail` if it
+//!   reached VoiceMail; else `failed` if the Originate failed or a leg gave
+//!   CONGESTION/CHANUNAVAIL; `busy` for BUSY; `no_answer` for NOANSWER,
+//!   CANCEL (caller abandoned) or a queue abandon.
+//! * **Times** are the event's `Timestamp` header when present, else the
+//!   arrival time given to [`Tracker::handle`] (see [`event_time`]).
+//!   `duration`, `holdTime` and `talkTime` are whole seconds, truncated.
+//! * **Idempotent**: events repeated for a live call change nothing, and
+//!   events for a call that already ended (the last
+//!   [`TrackerConfig::remember_ended_calls`] of them) are ignored.
+//! * **Mid-call joins**: the first event seen for an unknown live channel
+//!   (other than a hangup) starts its call with what that event tells.
+//! * **Lost events**: [`Marker::Lagged`] and [`Marker::Reconnected`] give
+//!   one [`Effect::NeedsReconciliation`] with every live call.
+//! * **PBX restart**: a `Shutdown` event, or a `FullyBooted` whose `Uptime`
+//!   is lower than the previous one plus the time elapsed, ends every live
+//!   call (`completed` if answered, else `failed`) and then gives
+//!   [`Effect::PbxRestarted`]. `FullyBooted` alone (sent after every login)
+//!   means nothing.
+//! * **Bounded memory**: channels are forgotten when their call ends; at
+//!   most [`TrackerConfig::max_live_calls`] calls are followed (the oldest
+//!   is dropped with a warning and a `NeedsReconciliation`).
+//! * Unknown events are ignored; no input makes it panic.
+
+mod call;
+mod channel;
+mod config;
+mod events;
+mod fast_hash;
+mod number;
+mod recent;
+mod registry;
+
+use std::collections::HashMap;
+
+use ami_proto::Message;
+use chrono::{DateTime, Utc};
+
+use crate::model::{Call, CallStatus, Effect};
+
+use call::LiveCall;
+use channel::ChannelInfo;
+use fast_hash::FastBuild;
+use recent::RecentlyEnded;
+
+pub use config::{RecordingConfig, TrackerConfig};
+pub use number::normalize_number;
+
+/// Something that happened to the event stream itself, not on the PBX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Marker {
+    /// The consumer fell behind and `missed` events were dropped.
+    Lagged {
+        /// How many events were dropped.
+        missed: u64,
+    },
+    /// The AMI connection was lost and is back; events may have been
+    /// missed meanwhile.
+    Reconnected,
+}
+
+/// The time of an event: its `Timestamp` header (sent by Asterisk with
+/// `timestampevents=yes`) when present and valid, else `arrival`.
+///
+/// ```
+/// use ami_proto::Message;
+/// use bigchat_voice::tracker::event_time;
+/// use chrono::{TimeZone, Utc};
+/// let arrival = Utc.timestamp_opt(1_795_516_067, 0).unwrap();
+/// let m = Message::parse(b"Event: Hangup\r\nTimestamp: 1795516073.446428\r\n\r\n").unwrap();
+/// assert_eq!(event_time(&m, arrival).timestamp_micros(), 1_795_516_073_446_428);
+/// let m = Message::parse(b"Event: Hangup\r\n\r\n").unwrap();
+/// assert_eq!(event_time(&m, arrival), arrival);
+/// ```
+pub fn event_time(msg: &Message, arrival: DateTime<Utc>) -> DateTime<Utc> {
+    msg.timestamp()
+        .and_then(unix_seconds_to_time)
+        .unwrap_or(arrival)
+}
+
+/// Unix seconds (fractional) to a UTC time, microsecond precision.
+pub(crate) fn unix_seconds_to_time(secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() || !(0.0..=1.0e13).contains(&secs) {
+        return None;
+    }
+    DateTime::from_timestamp_micros((secs * 1_000_000.0).round() as i64)
+}
+
+/// Follows calls through AMI events; see the [module docs](self).
+#[derive(Debug)]
+pub struct Tracker {
+    cfg: TrackerConfig,
+    calls: HashMap<Box<str>, LiveCall, FastBuild>,
+    channels: HashMap<Box<str>, ChannelInfo, FastBuild>,
+    recent: RecentlyEnded,
+    next_seq: u64,
+    /// Live calls whose direction is not known yet (not reported).
+    undecided: usize,
+    /// Last `FullyBooted` uptime and when it was seen.
+    last_uptime: Option<(u64, DateTime<Utc>)>,
+}
+
+impl Tracker {
+    /// A tracker with no call.
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker {
+            recent: RecentlyEnded::new(config.remember_ended_calls),
+            cfg: config,
+            calls: HashMap::with_hasher(FastBuild),
+            channels: HashMap::with_hasher(FastBuild),
+            next_seq: 0,
+            undecided: 0,
+            last_uptime: None,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &TrackerConfig {
+        &self.cfg
+    }
+
+    /// Feeds one message that arrived at `at` (the event's own `Timestamp`
+    /// header wins when present, see [`event_time`]) and returns the
+    /// effects, in order. Responses and events that do not matter give none.
+    pub fn handle(&mut self, msg: &Message, at: DateTime<Utc>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        self.handle_into(msg, at, &mut out);
+        out
+    }
+
+    /// [`handle`](Self::handle), appending to a caller-owned vector (no
+    /// allocation for events that give no effect).
+    pub fn handle_into(&mut self, msg: &Message, at: DateTime<Utc>, out: &mut Vec<Effect>) {
+        self.dispatch(msg, at, out);
+    }
+
+    /// Feeds a stream marker: events may have been lost, so every live call
+    /// is listed in one [`Effect::NeedsReconciliation`] (none if no call is
+    /// live). The caller should check them with the PBX (`CoreShowChannels`,
+    /// `Status` — whose events can be fed back through
+    /// [`handle`](Self::handle)) and close the ones that are gone with
+    /// [`close_call`](Self::close_call).
+    pub fn handle_marker(&mut self, marker: Marker, at: DateTime<Utc>) -> Vec<Effect> {
+        let _ = at;
+        let unique_ids: Vec<String> = self
+            .live_calls()
+            .into_iter()
+            .map(|c| c.unique_id.clone())
+            .collect();
+        match marker {
+            Marker::Lagged { missed } => {
+                tracing::warn!(
+                    missed,
+                    live = unique_ids.len(),
+                    "AMI events lost; reconciling"
+                )
+            }
+            Marker::Reconnected => {
+                tracing::info!(live = unique_ids.len(), "AMI reconnected; reconciling")
+            }
+        }
+        if unique_ids.is_empty() {
+            Vec::new()
+        } else {
+            vec![Effect::NeedsReconciliation { unique_ids }]
+        }
+    }
+
+    /// The calls in progress that have been reported (`CallStarted`), oldest
+    /// first.
+    pub fn live_calls(&self) -> Vec<&Call> {
+        let mut live: Vec<&LiveCall> = self.calls.values().filter(|c| c.started).collect();
+        live.sort_by_key(|c| c.seq);
+        live.into_iter().map(|c| &c.call).collect()
+    }
+
+    /// One reported live call by its Linkedid.
+    pub fn live_call(&self, unique_id: &str) -> Option<&Call> {
+        self.calls
+            .get(unique_id)
+            .filter(|c| c.started)
+            .map(|c| &c.call)
+    }
+
+    /// Ends a live call the PBX no longer has (found by reconciliation):
+    /// `completed` if it was answered, else as its events so far say, with
+    /// `reconciled` set. Returns its `CallEnded` (preceded by `CallStarted`
+    /// if it had not been reported), or nothing if the call is not live.
+    pub fn close_call(&mut self, unique_id: &str, at: DateTime<Utc>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        self.end_call(unique_id, at, None, true, &mut out);
+        out
+    }
+
+    /// Ends every live call, oldest first: completed if answered, else
+    /// failed (the PBX went away).
+    fn end_all(&mut self, at: DateTime<Utc>, reconciled: bool, out: &mut Vec<Effect>) {
+        let mut ids: Vec<(u64, Box<str>)> =
+            self.calls.iter().map(|(k, c)| (c.seq, k.clone())).collect();
+        ids.sort();
+        for (_, id) in ids {
+            let status = match self.calls.get(&id) {
+                Some(c) if c.is_answered() => CallStatus::Completed,
+                Some(_) => CallStatus::Failed,
+                None => continue,
+            };
+            let at = self
+                .calls
+                .get(&id)
+                .map_or(at, |c| at.max(c.call.started_at));
+            self.end_call(&id, at, Some(status), reconciled, out);
+        }
+        self.channels.clear();
+        self.undecided = 0;
+    }
+
+    /// Removes a call and reports its end.
+    fn end_call(
+        &mut self,
+        linkedid: &str,
+        at: DateTime<Utc>,
+        status: Option<CallStatus>,
+        reconciled: bool,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(mut lc) = self.calls.remove(linkedid) else {
+            return;
+        };
+        for ch in &lc.channels {
+            self.channels.remove(ch);
+        }
+        self.recent.insert(linkedid.into());
+        if !lc.started {
+            self.undecided = self.undecided.saturating_sub(1);
+        }
+        if !lc.decided {
+            if lc.originated {
+                lc.decide(crate::model::Direction::Outbound);
+            } else {
+                tracing::debug!(linkedid, "internal call ended; not reported");
+                return;
+            }
+        }
+        let status = status.unwrap_or_else(|| lc.final_status());
+        if !lc.started {
+            out.push(Effect::CallStarted(lc.call.clone()));
+        }
+        lc.finish(status, at);
+        lc.call.reconciled |= reconciled;
+        tracing::debug!(linkedid, status = status.as_str(), "call ended");
+        out.push(Effect::CallEnded(lc.call));
+    }
+}

@@ -1,0 +1,223 @@
+//! Finding the call of a channel, and starting calls: from their first
+//! channel, or from whatever event shows a call we joined mid-way.
+
+use ami_proto::ChannelBlock;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::model::{Direction, Effect};
+
+use super::Tracker;
+use super::call::LiveCall;
+use super::channel::{ChannelInfo, text};
+use super::number::normalize_bytes;
+
+/// Whether an event may start a call the tracker does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// No: only follow known calls (hangups, recordings).
+    No,
+    /// `Newchannel`: a call starts now.
+    New,
+    /// Any other live-channel event: a call joined mid-way, possibly with
+    /// its age in seconds (`Status`, `CoreShowChannel`).
+    Join(Option<u64>),
+}
+
+impl Tracker {
+    /// The Linkedid of the call the channel in `block` belongs to,
+    /// registering the channel (and, as `create` allows, starting its
+    /// call). `None` if the block has no ids, the call already ended, or
+    /// it is unknown and may not be created.
+    pub(crate) fn touch<'m>(
+        &mut self,
+        block: &ChannelBlock<'m>,
+        at: DateTime<Utc>,
+        create: Create,
+        out: &mut Vec<Effect>,
+    ) -> Option<&'m str> {
+        let uid = text(block.uniqueid())?;
+        let lid = text(block.linkedid())?;
+        if let Some(ch) = self.channels.get(uid) {
+            if &*ch.linkedid == lid {
+                return Some(lid);
+            }
+            // Bridged with an older call: the channel now belongs to it.
+            let old: Box<str> = ch.linkedid.clone();
+            self.detach_channel(&old, uid, at, out);
+        }
+        if let Some(lc) = self.calls.get_mut(lid) {
+            let info = ChannelInfo::from_block(block, lid, &self.cfg);
+            if uid == lid && lc.originator_name.is_none() {
+                lc.originator_name = Some(info.name.clone());
+            }
+            lc.channels.push(uid.into());
+            self.channels.insert(uid.into(), info);
+            return Some(lid);
+        }
+        if create == Create::No || self.recent.contains(lid) {
+            return None;
+        }
+        self.create_call(block, uid, lid, at, create, out);
+        Some(lid)
+    }
+
+    /// Removes a channel from a call (it moved to another one); a call left
+    /// without channels ends.
+    fn detach_channel(
+        &mut self,
+        linkedid: &str,
+        uid: &str,
+        at: DateTime<Utc>,
+        out: &mut Vec<Effect>,
+    ) {
+        self.channels.remove(uid);
+        let Some(lc) = self.calls.get_mut(linkedid) else {
+            return;
+        };
+        lc.channels.retain(|c| &**c != uid);
+        if lc.channels.is_empty() {
+            self.end_call(linkedid, at, None, false, out);
+        }
+    }
+
+    fn create_call(
+        &mut self,
+        block: &ChannelBlock<'_>,
+        uid: &str,
+        lid: &str,
+        at: DateTime<Utc>,
+        create: Create,
+        out: &mut Vec<Effect>,
+    ) {
+        self.evict_if_full(out);
+        let age = match create {
+            Create::Join(Some(secs)) => Duration::seconds(i64::try_from(secs).unwrap_or(0)),
+            _ => Duration::zero(),
+        };
+        let mut lc = LiveCall::new(lid, at - age, self.next_seq);
+        self.next_seq += 1;
+        let cfg = &self.cfg;
+        let info = ChannelInfo::from_block(block, lid, cfg);
+        lc.joined = create != Create::New || uid != lid;
+        let cid_num = normalize_bytes(block.caller_id_num().map_or(&b""[..], |v| v.as_bytes()));
+        let cid_name = text(block.caller_id_name()).map(str::to_owned);
+        let exten = normalize_bytes(block.exten().map_or(&b""[..], |v| v.as_bytes()));
+        if uid == lid {
+            lc.originator_name = Some(info.name.clone());
+            let inbound_ctx = text(block.context()).is_some_and(|c| cfg.is_inbound_context(c));
+            if info.external || inbound_ctx {
+                lc.call.caller_id = cid_num;
+                lc.call.caller_name = cid_name;
+                lc.call.called_number = exten;
+                lc.decide(Direction::Inbound);
+            } else {
+                let ext = info.extension.as_deref().map(str::to_owned);
+                lc.call.caller_id = ext.clone().unwrap_or(cid_num);
+                lc.call.caller_name = cid_name;
+                lc.set_agent(ext, cfg);
+                if !exten.is_empty() && !cfg.is_internal_extension(&exten) {
+                    lc.call.called_number = exten;
+                    lc.decide(Direction::Outbound);
+                }
+            }
+        } else {
+            // Joined through a later leg: its role tells the direction.
+            let connected = normalize_bytes(
+                block
+                    .connected_line_num()
+                    .map_or(&b""[..], |v| v.as_bytes()),
+            );
+            if info.external {
+                // The customer leg of an outbound call.
+                lc.call.called_number = if cid_num.is_empty() { exten } else { cid_num };
+                if cfg.is_internal_extension(&connected) {
+                    lc.set_agent(Some(connected.clone()), cfg);
+                }
+                lc.call.caller_id = connected;
+                lc.decide(Direction::Outbound);
+            } else {
+                // An agent leg of an inbound call.
+                lc.call.caller_id = connected;
+                lc.call.caller_name = text(block.connected_line_name()).map(str::to_owned);
+                lc.call.called_number = exten;
+                lc.decide(Direction::Inbound);
+            }
+            if block.channel_state() == Some(6) {
+                let agent = if info.external {
+                    None
+                } else {
+                    info.extension.as_deref().map(str::to_owned)
+                };
+                lc.answer(at, agent, cfg);
+            }
+        }
+        if lc.joined {
+            tracing::debug!(linkedid = lid, "joined a call already in progress");
+        }
+        lc.channels.push(uid.into());
+        self.channels.insert(uid.into(), info);
+        if lc.decided {
+            lc.started = true;
+            out.push(Effect::CallStarted(lc.call.clone()));
+        } else {
+            self.undecided += 1;
+        }
+        self.calls.insert(lid.into(), lc);
+    }
+
+    /// Makes room for one more call: forgets the oldest when at the cap.
+    fn evict_if_full(&mut self, out: &mut Vec<Effect>) {
+        if self.calls.len() < self.cfg.max_live_calls.max(1) {
+            return;
+        }
+        let Some(oldest) = self
+            .calls
+            .iter()
+            .min_by_key(|(_, c)| c.seq)
+            .map(|(k, _)| k.clone())
+        else {
+            return;
+        };
+        let Some(lc) = self.calls.remove(&oldest) else {
+            return;
+        };
+        for ch in &lc.channels {
+            self.channels.remove(ch);
+        }
+        if !lc.started {
+            self.undecided = self.undecided.saturating_sub(1);
+        }
+        self.recent.insert(oldest.clone());
+        tracing::warn!(
+            linkedid = &*oldest,
+            max = self.cfg.max_live_calls,
+            "too many live calls; forgetting the oldest"
+        );
+        if lc.started {
+            out.push(Effect::NeedsReconciliation {
+                unique_ids: vec![oldest.into()],
+            });
+        }
+    }
+
+    /// Reports a call whose direction just became known.
+    pub(crate) fn start_if_decided(&mut self, linkedid: &str, out: &mut Vec<Effect>) {
+        let Some(lc) = self.calls.get_mut(linkedid) else {
+            return;
+        };
+        if lc.decided && !lc.started {
+            lc.started = true;
+            self.undecided = self.undecided.saturating_sub(1);
+            out.push(Effect::CallStarted(lc.call.clone()));
+        }
+    }
+
+    /// Reports a change of a reported call.
+    pub(crate) fn updated(&self, linkedid: &str, out: &mut Vec<Effect>) {
+        if let Some(lc) = self.calls.get(linkedid) {
+            if lc.started {
+                out.push(Effect::CallUpdated(lc.call.clone()));
+            }
+        }
+    }
+}
