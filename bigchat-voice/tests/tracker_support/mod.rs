@@ -1,6 +1,8 @@
 //! Shared helpers of the tracker tests: captures, replay, effect checks.
 #![allow(dead_code)]
 
+pub mod build;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

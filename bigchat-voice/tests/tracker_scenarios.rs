@@ -1,0 +1,550 @@
+//! Hand-written event sequences for what the captures do not hold (hold,
+//! transfer, voicemail, failures), and for robustness: duplicates, joins
+//! mid-call, lost events, restarts, the live-call cap.
+
+mod tracker_support;
+
+use ami_proto::Message;
+use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
+use bigchat_voice::tracker::{Marker, Tracker, TrackerConfig};
+use chrono::{DateTime, Utc};
+use tracker_support::build::*;
+use tracker_support::*;
+
+type Script = Vec<(Message, DateTime<Utc>)>;
+
+fn trunk() -> Ch {
+    Ch::trunk("100.1", "100.1", "+55 11 99999-0001")
+}
+fn agent1001() -> Ch {
+    Ch::agent("PJSIP/agent1001-00000002", "1001", "100.2", "100.1")
+}
+fn agent1002() -> Ch {
+    Ch::agent("PJSIP/agent1002-00000003", "1002", "100.3", "100.1")
+}
+
+/// Caller rings 2 s, agent 1001 answers; returns the script so far.
+fn answered_inbound() -> Script {
+    let (tr, a) = (trunk(), agent1001());
+    vec![
+        (on("Newchannel", &tr), t(0)),
+        (on("Newchannel", &a), t(0)),
+        (dial("DialBegin", Some(&tr), &a, None), t(0)),
+        (dial("DialState", Some(&tr), &a, Some("RINGING")), t(0)),
+        (
+            dial(
+                "DialEnd",
+                Some(&tr.clone().up()),
+                &a.clone().up(),
+                Some("ANSWER"),
+            ),
+            t(2),
+        ),
+        (bridge_enter(&a.clone().up(), "b1"), t(2)),
+        (bridge_enter(&tr.clone().up(), "b1"), t(2)),
+    ]
+}
+
+fn hangups(at: i64) -> Script {
+    vec![
+        (hangup(&agent1001().up(), "16"), t(at)),
+        (hangup(&trunk().up(), "16"), t(at)),
+    ]
+}
+
+fn run_script(tracker: &mut Tracker, script: &Script) -> Vec<Effect> {
+    let effects = feed(tracker, script);
+    assert_well_formed(&effects);
+    effects
+}
+
+fn last_ended(effects: &[Effect]) -> Call {
+    effects
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Effect::CallEnded(c) => Some(c.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no CallEnded in {effects:#?}"))
+}
+
+fn statuses(effects: &[Effect]) -> Vec<CallStatus> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => {
+                Some(c.status)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn tracker() -> Tracker {
+    let mut cfg = TrackerConfig::default();
+    cfg.users.insert("1001".into(), 11);
+    cfg.users.insert("1002".into(), 12);
+    Tracker::new(cfg)
+}
+
+#[test]
+fn hold_and_unhold_count_as_hold_time() {
+    let mut s = answered_inbound();
+    let a = agent1001().up();
+    s.push((on_with("Hold", &a, &[("MusicClass", "default")]), t(5)));
+    s.push((on_with("Hold", &a, &[("MusicClass", "default")]), t(5))); // repeated
+    s.push((on("Unhold", &a), t(8)));
+    s.push((on("Unhold", &a), t(8))); // repeated
+    s.push((on("Hold", &a), t(9)));
+    s.push((on("Unhold", &a), t(10)));
+    s.extend(hangups(13));
+    let effects = run_script(&mut tracker(), &s);
+    assert_eq!(
+        statuses(&effects),
+        vec![
+            CallStatus::Ringing,
+            CallStatus::Answered,
+            CallStatus::OnHold,
+            CallStatus::Answered,
+            CallStatus::OnHold,
+            CallStatus::Answered,
+            CallStatus::Completed
+        ]
+    );
+    let c = last_ended(&effects);
+    assert_eq!((c.duration, c.hold_time, c.talk_time), (13, 4, 7));
+    assert_eq!(c.user_id, Some(11));
+    assert_eq!(c.contact_number, "+5511999990001");
+}
+
+#[test]
+fn hung_up_while_on_hold_closes_the_hold() {
+    let mut s = answered_inbound();
+    s.push((on("Hold", &agent1001().up()), t(5)));
+    s.extend(hangups(9));
+    let c = last_ended(&run_script(&mut tracker(), &s));
+    assert_eq!((c.duration, c.hold_time, c.talk_time), (9, 4, 3));
+    assert_eq!(c.status, CallStatus::Completed);
+}
+
+#[test]
+fn blind_transfer_goes_on_with_the_new_agent() {
+    let mut s = answered_inbound();
+    let (tr, a, b) = (trunk().up(), agent1001().up(), agent1002());
+    // Asterisk sends an Unhold for the transferer without a Hold first.
+    s.push((on("Unhold", &a), t(4)));
+    let mut bt = kv(&[("Result", "Success")]);
+    for (k, v) in [
+        ("TransfererChannel", a.name),
+        ("TransfererUniqueid", a.uid),
+        ("TransfererLinkedid", a.lid),
+        ("TransfereeChannel", tr.name),
+        ("TransfereeUniqueid", tr.uid),
+        ("TransfereeLinkedid", tr.lid),
+    ] {
+        bt.push((k.into(), v.into()));
+    }
+    bt.extend(kv(&[
+        ("IsExternal", "Yes"),
+        ("Context", "agents"),
+        ("Extension", "1002"),
+    ]));
+    s.push((ev("BlindTransfer", bt), t(5)));
+    s.push((hangup(&a, "16"), t(5)));
+    s.push((on("Newchannel", &b), t(5)));
+    s.push((dial("DialBegin", Some(&tr), &b, None), t(5)));
+    s.push((
+        dial("DialEnd", Some(&tr), &b.clone().up(), Some("ANSWER")),
+        t(7),
+    ));
+    s.push((bridge_enter(&b.clone().up(), "b2"), t(7)));
+    s.push((hangup(&b.clone().up(), "16"), t(12)));
+    s.push((hangup(&tr, "16"), t(12)));
+    let effects = run_script(&mut tracker(), &s);
+    assert_eq!(
+        statuses(&effects),
+        vec![
+            CallStatus::Ringing,
+            CallStatus::Answered,
+            CallStatus::Transferred,
+            CallStatus::Transferred,
+            CallStatus::Completed
+        ]
+    );
+    let Effect::CallUpdated(after) = &effects[3] else {
+        panic!("{effects:#?}")
+    };
+    assert_eq!(after.agent_extension.as_deref(), Some("1002"));
+    assert_eq!(after.user_id, Some(12));
+    let c = last_ended(&effects);
+    assert_eq!(c.agent_extension.as_deref(), Some("1002"));
+    assert_eq!((c.duration, c.talk_time), (12, 10));
+    assert_eq!(c.answered_at, Some(t(2)), "the first answer counts");
+}
+
+/// Caller rings the agent, the dial ends with `status`, then `tail` runs.
+fn unanswered(status: &str, tail: Vec<(Message, DateTime<Utc>)>) -> Call {
+    let (tr, a) = (trunk(), agent1001());
+    let mut s: Script = vec![
+        (on("Newchannel", &tr), t(0)),
+        (on("Newchannel", &a), t(0)),
+        (dial("DialBegin", Some(&tr), &a, None), t(0)),
+        (dial("DialEnd", Some(&tr), &a, Some(status)), t(4)),
+        (hangup(&a, "0"), t(4)),
+    ];
+    s.extend(tail);
+    s.push((hangup(&tr, "16"), t(6)));
+    let c = last_ended(&run_script(&mut tracker(), &s));
+    assert_eq!(c.duration, 6);
+    assert_eq!(
+        (c.talk_time, c.answered_at, &c.agent_extension),
+        (0, None, &None)
+    );
+    c
+}
+
+#[test]
+fn unanswered_outcomes() {
+    assert_eq!(unanswered("BUSY", vec![]).status, CallStatus::Busy);
+    assert_eq!(unanswered("NOANSWER", vec![]).status, CallStatus::NoAnswer);
+    assert_eq!(unanswered("CANCEL", vec![]).status, CallStatus::NoAnswer);
+    assert_eq!(unanswered("CONGESTION", vec![]).status, CallStatus::Failed);
+    assert_eq!(unanswered("CHANUNAVAIL", vec![]).status, CallStatus::Failed);
+    let vm = on_with(
+        "Newexten",
+        &trunk(),
+        &[
+            ("Extension", "4000"),
+            ("Application", "VoiceMail"),
+            ("AppData", "1001@default"),
+        ],
+    );
+    let c = unanswered("NOANSWER", vec![(vm, t(5))]);
+    assert_eq!(c.status, CallStatus::Voicemail);
+    assert!(c.recording_file.is_none());
+}
+
+#[test]
+fn recording_is_kept_only_for_answered_calls() {
+    let rec = |ch: &Ch| {
+        on_with(
+            "VarSet",
+            ch,
+            &[
+                ("Variable", "MIXMONITOR_FILENAME"),
+                ("Value", "/var/spool/asterisk/monitor/100.1.wav"),
+            ],
+        )
+    };
+    // Unanswered: the file holds no audio (MixMonitor option b).
+    let c = unanswered("NOANSWER", vec![(rec(&trunk()), t(1))]);
+    assert_eq!(c.recording_file, None);
+    // Answered: learned while ringing, attached at the answer.
+    let mut s = answered_inbound();
+    s.insert(2, (rec(&trunk()), t(0)));
+    s.extend(hangups(9));
+    let effects = run_script(&mut tracker(), &s);
+    let Some(Effect::CallUpdated(c)) = effects.get(1) else {
+        panic!("{effects:#?}")
+    };
+    assert_eq!(c.status, CallStatus::Answered);
+    assert_eq!(
+        c.recording_url.as_deref(),
+        Some("recordings/company-1/2026/11/100.1.wav")
+    );
+}
+
+#[test]
+fn duplicated_events_change_nothing() {
+    let mut s = answered_inbound();
+    s.push((on("Hold", &agent1001().up()), t(5)));
+    s.push((on("Unhold", &agent1001().up()), t(6)));
+    s.extend(hangups(9));
+    let once = run_script(&mut tracker(), &s);
+    // Every event twice in a row.
+    let doubled: Script = s.iter().flat_map(|x| [x.clone(), x.clone()]).collect();
+    assert_eq!(run_script(&mut tracker(), &doubled), once);
+    // The whole call again after it ended (replay after a reconnect).
+    let mut t2 = tracker();
+    run_script(&mut t2, &s);
+    let again = run_script(&mut t2, &s);
+    assert!(again.is_empty(), "{again:#?}");
+}
+
+#[test]
+fn joined_mid_call() {
+    // The tracker starts while the call is already up: the first thing it
+    // sees is the agent's leg entering the bridge.
+    let a = Ch {
+        connected: "+5511999990001",
+        ..agent1001().up()
+    };
+    let s: Script = vec![
+        (bridge_enter(&a, "b1"), t(10)),
+        (bridge_enter(&trunk().up(), "b1"), t(10)),
+        (on("Hold", &a), t(11)),
+        (on("Unhold", &a), t(12)),
+        (hangup(&a, "16"), t(20)),
+        (hangup(&trunk().up(), "16"), t(20)),
+    ];
+    let effects = run_script(&mut tracker(), &s);
+    let Some(Effect::CallStarted(c)) = effects.first() else {
+        panic!("{effects:#?}")
+    };
+    assert_eq!(c.direction, Direction::Inbound);
+    assert_eq!(c.status, CallStatus::Answered);
+    assert_eq!(c.agent_extension.as_deref(), Some("1001"));
+    assert_eq!(c.caller_id, "+5511999990001");
+    let c = last_ended(&effects);
+    assert_eq!(c.status, CallStatus::Completed);
+    assert_eq!((c.duration, c.hold_time, c.talk_time), (10, 1, 9));
+
+    // A hangup alone never creates a call.
+    let mut t2 = tracker();
+    assert!(t2.handle(&hangup(&trunk(), "16"), t(1)).is_empty());
+    assert!(t2.live_calls().is_empty());
+}
+
+#[test]
+fn lost_events_ask_for_reconciliation() {
+    let mut tr = tracker();
+    assert!(tr.handle_marker(Marker::Reconnected, t(0)).is_empty());
+    run_script(&mut tr, &answered_inbound());
+    for marker in [Marker::Lagged { missed: 3 }, Marker::Reconnected] {
+        assert_eq!(
+            tr.handle_marker(marker, t(3)),
+            vec![Effect::NeedsReconciliation {
+                unique_ids: vec!["100.1".into()]
+            }]
+        );
+    }
+    // The PBX no longer has it: close it.
+    let closed = tr.close_call("100.1", t(30));
+    let c = last_ended(&closed);
+    assert!(c.reconciled);
+    assert_eq!((c.status, c.duration), (CallStatus::Completed, 30));
+    assert!(tr.live_calls().is_empty());
+    assert!(tr.close_call("100.1", t(31)).is_empty());
+}
+
+#[test]
+fn shutdown_ends_live_calls() {
+    let mut tr = tracker();
+    let mut before = run_script(&mut tr, &answered_inbound());
+    // A second call, still ringing.
+    let t2 = Ch::trunk("200.1", "200.1", "+5511999990009");
+    before.extend(run_script(&mut tr, &vec![(on("Newchannel", &t2), t(3))]));
+    let effects = tr.handle(
+        &system("Shutdown", &[("Shutdown", "Cleanly"), ("Restart", "True")]),
+        t(10),
+    );
+    before.extend(effects.iter().cloned());
+    assert_well_formed(&before);
+    let ended: Vec<(String, CallStatus)> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CallEnded(c) => Some((c.unique_id.clone(), c.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        vec![
+            ("100.1".to_owned(), CallStatus::Completed),
+            ("200.1".to_owned(), CallStatus::Failed)
+        ]
+    );
+    assert_eq!(effects.last(), Some(&Effect::PbxRestarted { at: t(10) }));
+    assert!(tr.live_calls().is_empty());
+    // The login after the restart reports Uptime 0: not a second restart.
+    let fb = system(
+        "FullyBooted",
+        &[("Status", "Fully Booted"), ("Uptime", "0")],
+    );
+    assert!(tr.handle(&fb, t(12)).is_empty());
+}
+
+#[test]
+fn fully_booted_uptime_drop_is_a_restart() {
+    let fb = |u: &str| system("FullyBooted", &[("Status", "Fully Booted"), ("Uptime", u)]);
+    let mut tr = tracker();
+    assert!(tr.handle(&fb("100"), t(0)).is_empty());
+    run_script(&mut tr, &answered_inbound());
+    // Reconnected 30 s later to the same process: nothing.
+    assert!(tr.handle(&fb("130"), t(30)).is_empty());
+    assert_eq!(tr.live_calls().len(), 1);
+    // Uptime 5 at t=40: a new process that started at t=35.
+    let effects = tr.handle(&fb("5"), t(40));
+    let c = last_ended(&effects);
+    assert_eq!(
+        (c.status, c.ended_at, c.reconciled),
+        (CallStatus::Completed, Some(t(35)), true)
+    );
+    assert_eq!(effects.last(), Some(&Effect::PbxRestarted { at: t(40) }));
+    // Garbage uptimes are ignored.
+    assert!(tr.handle(&fb("soon"), t(41)).is_empty());
+}
+
+#[test]
+fn restart_captures_end_the_call_once() {
+    // As recorded: the hangups arrive before Shutdown, so the call ends by
+    // its events, and the Shutdown only reports the restart.
+    let mut tr = Tracker::new(TrackerConfig::default());
+    let mut effects = feed(&mut tr, &load("restart-during-call"));
+    effects.extend(feed(&mut tr, &load("restart-during-call-after")));
+    assert_well_formed(&effects);
+    let restarts = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::PbxRestarted { .. }))
+        .count();
+    assert_eq!(restarts, 1);
+    let c = last_ended(&effects);
+    assert_eq!(
+        (c.status, c.duration, c.talk_time),
+        (CallStatus::Completed, 3, 2)
+    );
+    assert!(!c.reconciled);
+
+    // Had the connection dropped before the hangups and the Shutdown, the
+    // re-login's FullyBooted (Uptime 0) reveals the restart and ends it.
+    let before: Script = load("restart-during-call")
+        .into_iter()
+        .take_while(|(m, _)| !m.is_event("SoftHangupRequest"))
+        .collect();
+    let mut tr = Tracker::new(TrackerConfig::default());
+    let mut effects = feed(&mut tr, &before);
+    assert_eq!(tr.live_calls().len(), 1);
+    effects.extend(feed(&mut tr, &load("restart-during-call-after")));
+    assert_well_formed(&effects);
+    let c = last_ended(&effects);
+    assert_eq!(c.status, CallStatus::Completed);
+    assert!(c.reconciled);
+    assert!(c.ended_at.expect("ended") >= c.answered_at.expect("answered"));
+    assert!(matches!(effects.last(), Some(Effect::PbxRestarted { .. })));
+    assert!(tr.live_calls().is_empty());
+}
+
+#[test]
+fn live_calls_are_capped() {
+    let cfg = TrackerConfig {
+        max_live_calls: 2,
+        ..TrackerConfig::default()
+    };
+    let mut tr = Tracker::new(cfg);
+    let chans = [
+        Ch::trunk("1.1", "1.1", "+551"),
+        Ch::trunk("2.1", "2.1", "+552"),
+        Ch::trunk("3.1", "3.1", "+553"),
+    ];
+    let mut effects = Vec::new();
+    for (i, ch) in chans.iter().enumerate() {
+        effects.extend(tr.handle(&on("Newchannel", ch), t(i as i64)));
+    }
+    assert!(effects.contains(&Effect::NeedsReconciliation {
+        unique_ids: vec!["1.1".into()]
+    }));
+    let live: Vec<&str> = tr
+        .live_calls()
+        .iter()
+        .map(|c| c.unique_id.as_str())
+        .collect();
+    assert_eq!(live, vec!["2.1", "3.1"]);
+    // The forgotten call's later events are ignored.
+    assert!(tr.handle(&hangup(&chans[0], "16"), t(5)).is_empty());
+}
+
+#[test]
+fn agent_to_agent_calls_are_not_reported() {
+    let a = Ch {
+        exten: "1002",
+        ..Ch::agent("PJSIP/agent1001-00000009", "1001", "300.1", "300.1")
+    };
+    let b = Ch::agent("PJSIP/agent1002-0000000a", "1002", "300.2", "300.1");
+    let s: Script = vec![
+        (on("Newchannel", &a), t(0)),
+        (on("Newchannel", &b), t(0)),
+        (dial("DialBegin", Some(&a), &b, None), t(0)),
+        (
+            dial("DialEnd", Some(&a), &b.clone().up(), Some("ANSWER")),
+            t(1),
+        ),
+        (hangup(&b, "16"), t(3)),
+        (hangup(&a, "16"), t(3)),
+    ];
+    let effects = run_script(&mut tracker(), &s);
+    assert!(effects.is_empty(), "{effects:#?}");
+}
+
+#[test]
+fn agent_dials_out_from_the_phone() {
+    let a = Ch {
+        exten: "+55 11 98888-0000",
+        ..Ch::agent("PJSIP/agent1001-00000009", "1001", "400.1", "400.1")
+    };
+    let cust = Ch {
+        name: "PJSIP/trunk-0000000a",
+        cid: "+5511988880000",
+        ..Ch::trunk("400.2", "400.1", "")
+    };
+    let s: Script = vec![
+        (on("Newchannel", &a), t(0)),
+        (on("Newchannel", &cust), t(0)),
+        (dial("DialBegin", Some(&a), &cust, None), t(0)),
+        (
+            dial("DialEnd", Some(&a), &cust.clone().up(), Some("ANSWER")),
+            t(3),
+        ),
+        (hangup(&cust, "16"), t(10)),
+        (hangup(&a, "16"), t(10)),
+    ];
+    let effects = run_script(&mut tracker(), &s);
+    let c = last_ended(&effects);
+    assert_eq!(c.direction, Direction::Outbound);
+    assert_eq!(
+        (c.caller_id.as_str(), c.called_number.as_str()),
+        ("1001", "+5511988880000")
+    );
+    assert_eq!(c.contact_number, "+5511988880000");
+    assert_eq!(
+        (c.agent_extension.as_deref(), c.user_id),
+        (Some("1001"), Some(11))
+    );
+    assert_eq!(
+        (c.status, c.duration, c.talk_time),
+        (CallStatus::Completed, 10, 7)
+    );
+    // Busy customer.
+    let s: Script = vec![
+        (on("Newchannel", &a), t(0)),
+        (on("Newchannel", &cust), t(0)),
+        (dial("DialBegin", Some(&a), &cust, None), t(0)),
+        (dial("DialEnd", Some(&a), &cust, Some("BUSY")), t(1)),
+        (hangup(&cust, "17"), t(1)),
+        (hangup(&a, "16"), t(2)),
+    ];
+    assert_eq!(
+        last_ended(&run_script(&mut tracker(), &s)).status,
+        CallStatus::Busy
+    );
+}
+
+#[test]
+fn events_time_comes_from_timestamp_when_present() {
+    let mut tr = tracker();
+    let m = {
+        let mut h = kv(&[("Timestamp", "1795515100.250000")]);
+        h.extend(
+            on("Newchannel", &trunk())
+                .headers()
+                .skip(2)
+                .map(|h| (h.name.to_string(), h.value.to_string())),
+        );
+        ev("Newchannel", h)
+    };
+    let effects = tr.handle(&m, t(0));
+    let Some(Effect::CallStarted(c)) = effects.first() else {
+        panic!("{effects:#?}")
+    };
+    assert_eq!(c.started_at.timestamp_millis(), 1_795_515_100_250);
+}
