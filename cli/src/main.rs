@@ -1,6 +1,122 @@
-//! The `bigchat-voice` binary (commands arrive with the CLI issue).
+//! The `bigchat-voice` binary: a thin `main` over one module per command.
+//! See `exit.rs` for the exit codes.
 
-fn main() {
-    eprintln!("bigchat-voice: the command-line interface is not implemented yet");
-    std::process::exit(2);
+mod ami;
+mod args;
+mod cmd_calls;
+mod cmd_check;
+mod cmd_db;
+mod cmd_events;
+mod cmd_listen;
+mod cmd_originate;
+mod cmd_sync;
+mod config;
+mod exit;
+mod publish;
+mod signal;
+mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use args::{Cli, Command, DbCommand, LogFormat};
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.verbose, cli.quiet) {
+        (0, 0) => "info",
+        (1, _) => "debug",
+        (v, _) if v >= 2 => "trace",
+        (_, 1) => "warn",
+        _ => "error",
+    };
+    // RUST_LOG, when set, wins (e.g. RUST_LOG=ami_client=trace).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},sqlx=warn,hyper=warn,reqwest=warn,rustls=warn"
+        ))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_target(false).init(),
+    }
+}
+
+/// Hides the password of a database URL for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = config::Settings::load(&cli)
+        .map_err(|e| exit::coded(exit::Code::Usage, format!("{e:#}")))?;
+    match &cli.command {
+        Command::Listen(a) => cmd_listen::run(&settings, a).await,
+        Command::Originate(a) => cmd_originate::run(&settings, a).await,
+        Command::Sync(a) => cmd_sync::run(&settings, a).await,
+        Command::Events(a) => cmd_events::run(&settings, a).await,
+        Command::Calls(a) => cmd_calls::run(&settings, a).await,
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => cmd_db::migrate(&settings).await,
+        Command::Check(a) => cmd_check::run(&settings, a).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bigchat-voice: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::Code::Failure as u8);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = exit::code_for(&err);
+            // The whole chain, outermost first: "cannot log in …: authentication failed".
+            eprintln!("bigchat-voice: {err:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://bigchat:s3cret@db:5432/bigchat"),
+            "postgres://bigchat:***@db:5432/bigchat"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+    }
 }

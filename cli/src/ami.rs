@@ -1,0 +1,50 @@
+//! Turning a configured server into a running AMI client.
+
+use std::time::Duration;
+
+use ami_client::{AuthMode, Client, ClientConfig, EventStream};
+use anyhow::Context;
+
+use crate::config::Server;
+
+/// Client settings for `server`. `events` is the event mask to ask for.
+pub fn client_config(server: &Server, events: Option<&str>) -> anyhow::Result<ClientConfig> {
+    let c = &server.config;
+    let auth = match c.auth.as_str() {
+        "md5" => AuthMode::Md5,
+        "plain" => AuthMode::Plain,
+        _ => AuthMode::Auto,
+    };
+    let mut b = ClientConfig::builder(c.host.clone(), c.port)
+        .name(c.name.clone())
+        .username(c.username.clone())
+        .secret(server.secret.clone())
+        .auth(auth)
+        .connect_timeout(Duration::from_secs(10))
+        .action_timeout(Duration::from_secs(15))
+        .keepalive(Duration::from_secs(20), Duration::from_secs(10))
+        .backoff(Duration::from_millis(500), Duration::from_secs(30))
+        .event_buffer(65_536);
+    if let Some(mask) = events.or(c.events.as_deref()) {
+        b = b.events(mask.to_owned());
+    }
+    if c.tls {
+        b = b.tls(crate::tls::client_tls(&c.host)?);
+    }
+    Ok(b.build())
+}
+
+/// Connects and logs in once (failing fast with a clear error), then keeps
+/// the connection up in the background.
+pub async fn connect(
+    server: &Server,
+    events: Option<&str>,
+) -> anyhow::Result<(Client, EventStream)> {
+    let config = client_config(server, events)?;
+    Client::connect(config).await.with_context(|| {
+        format!(
+            "cannot log in to Asterisk {:?} at {}:{} as {:?}",
+            server.config.name, server.config.host, server.config.port, server.config.username
+        )
+    })
+}

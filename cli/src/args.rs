@@ -1,0 +1,223 @@
+//! Every clap type of the command line, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// bigchat-voice: brings Asterisk calls into BigChat.
+///
+/// Configuration comes from a TOML file (`--config`, default
+/// `bigchat-voice.toml` when present), overridden by `BIGCHAT_VOICE_*`
+/// environment variables, overridden by flags.
+#[derive(Debug, Parser)]
+#[command(name = "bigchat-voice", version, about, long_about = None)]
+#[command(propagate_version = true, arg_required_else_help = true)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "BIGCHAT_VOICE_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// More log output (-v debug, -vv trace).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log output (-q warnings and errors only, -qq errors only).
+    #[arg(long, short = 'q', global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "BIGCHAT_VOICE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "BIGCHAT_VOICE_DATABASE_URL",
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the connector: track calls, store them, publish notifications.
+    Listen(ListenArgs),
+    /// Click-to-call: ring the agent's phone, then the customer.
+    Originate(OriginateArgs),
+    /// Reconcile the database with the calls the PBX has right now.
+    Sync(SyncArgs),
+    /// Show raw AMI events as they arrive (debugging).
+    Events(EventsArgs),
+    /// List recent call records.
+    Calls(CallsArgs),
+    /// Database maintenance.
+    Db {
+        /// What to do with the database.
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Check the configuration, the AMI login and rights, and the database.
+    Check(ServerArgs),
+}
+
+/// Database subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create or upgrade the schema.
+    Migrate,
+}
+
+/// Selecting or defining an Asterisk server by flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Use only this server of the configuration file.
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// AMI host (a single server given by flags).
+    #[arg(long, env = "BIGCHAT_VOICE_AMI_HOST")]
+    pub ami_host: Option<String>,
+    /// AMI port.
+    #[arg(long, env = "BIGCHAT_VOICE_AMI_PORT")]
+    pub ami_port: Option<u16>,
+    /// AMI user name. The secret comes from `BIGCHAT_VOICE_AMI_SECRET`,
+    /// `--ami-secret-file` or the configuration file, never from a flag.
+    #[arg(long, env = "BIGCHAT_VOICE_AMI_USERNAME")]
+    pub ami_username: Option<String>,
+    /// File holding the AMI secret (first line).
+    #[arg(long, env = "BIGCHAT_VOICE_AMI_SECRET_FILE", value_name = "FILE")]
+    pub ami_secret_file: Option<PathBuf>,
+}
+
+/// `listen` options.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// The servers to listen to.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Read a recorded AMI byte stream (`*.server.ami`) instead of a
+    /// socket, process it to the end and exit.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Print notifications to stdout as JSON Lines.
+    #[arg(long, env = "BIGCHAT_VOICE_NOTIFY_STDOUT")]
+    pub notify_stdout: bool,
+    /// Append notifications to this file as JSON Lines.
+    #[arg(long, env = "BIGCHAT_VOICE_NOTIFY_FILE", value_name = "FILE")]
+    pub notify_file: Option<PathBuf>,
+    /// POST notifications to this URL (signed with
+    /// `BIGCHAT_VOICE_WEBHOOK_SECRET`).
+    #[arg(long, env = "BIGCHAT_VOICE_WEBHOOK_URL", value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// Do not reconcile with the PBX after each (re)connect.
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+/// `originate` options.
+#[derive(Debug, Args)]
+pub struct OriginateArgs {
+    /// The server to use.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The agent's extension (rung first), e.g. `1001`.
+    #[arg(long, value_name = "EXTENSION")]
+    pub from: String,
+    /// The number to call, e.g. `+5511999990002`.
+    #[arg(long, value_name = "NUMBER")]
+    pub to: String,
+    /// The BigChat ticket this call belongs to.
+    #[arg(long)]
+    pub ticket: Option<i64>,
+    /// Channel variable for the call (repeatable): `--var NAME=VALUE`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// How long the agent's phone may ring, e.g. `30s`.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Wait for the outcome (OriginateResponse) and exit non-zero if the
+    /// call failed.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `sync` options.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The servers to reconcile.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Show what would change without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `events` options.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The server to watch.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Only these events (repeatable, case-insensitive), e.g. `--event Hangup`.
+    #[arg(long = "event", value_name = "NAME")]
+    pub events: Vec<String>,
+    /// Only events with this header value (repeatable), e.g.
+    /// `--match Linkedid=1795515777.0`.
+    #[arg(long = "match", value_name = "KEY=VALUE")]
+    pub matches: Vec<String>,
+    /// One JSON object per event instead of readable blocks.
+    #[arg(long)]
+    pub json: bool,
+    /// Read a recorded AMI stream instead of a socket.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// `calls` options.
+#[derive(Debug, Args)]
+pub struct CallsArgs {
+    /// Only calls in this state (`ringing`, `answered`, `completed`, `no_answer`, …).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only `inbound` or `outbound` calls.
+    #[arg(long)]
+    pub direction: Option<String>,
+    /// Only calls of this agent extension.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only calls started at or after this time (RFC 3339, e.g. `2026-11-24T10:00:00Z`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only calls started before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many calls, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// JSON Lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

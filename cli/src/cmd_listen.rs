@@ -1,0 +1,406 @@
+//! `bigchat-voice listen`: the daemon.
+//!
+//! One task per Asterisk server: connect and log in, mark the server
+//! CONNECTED, reconcile with the PBX, then feed every event to the call
+//! tracker and every effect to the background writer (which stores it,
+//! retrying while the database is away, and publishes notifications once
+//! stored). On SIGINT/SIGTERM: stop reading, store what is in flight, flush
+//! the sinks, Logoff, mark the servers DISCONNECTED, exit 0.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ami_client::{ConnectionState, StreamItem};
+use anyhow::Context;
+use bigchat_voice::model::{Call, Effect};
+use bigchat_voice::replay::Replay;
+use bigchat_voice::store::writer::{Writer, WriterConfig, WriterHooks};
+use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
+use bigchat_voice::tracker::{Marker, Tracker, event_time};
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::args::ListenArgs;
+use crate::config::{Server, Settings, clock};
+use crate::exit::{Code, coded};
+use crate::publish::Publisher;
+
+/// How long shutdown waits for the database to take what is in flight.
+const DRAIN_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs the command.
+pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
+    let store = AnyStore::connect(&settings.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::redact_url(&settings.database_url)
+            )
+        })?;
+    let publisher = Arc::new(Publisher::from_settings(settings, args)?);
+    let hooks = {
+        let p = publisher.clone();
+        let dead = publisher.clone();
+        WriterHooks {
+            on_applied: Some(Box::new(move |job, applied| p.applied(job, applied))),
+            on_dead_letter: Some(Box::new(move |letter| dead.dead_letter(letter))),
+        }
+    };
+    let writer = Arc::new(Writer::spawn(store.clone(), WriterConfig::default(), hooks));
+
+    let outcome = match &args.replay {
+        Some(path) => replay(settings, args, &store, &writer, path, publisher.uses_stdout).await,
+        None => live(settings, args, &store, &writer, &publisher).await,
+    };
+
+    let drained = match Arc::try_unwrap(writer) {
+        Ok(writer) => writer.shutdown(DRAIN_GRACE).await,
+        Err(shared) => {
+            // A server task is still holding it (it should not be): at
+            // least store what was queued.
+            shared.flush().await;
+            Ok(shared.stats())
+        }
+    };
+    publisher.close().await;
+    store.close().await;
+    match drained {
+        Ok(stats) => {
+            tracing::info!(
+                stored = stats.applied,
+                retries = stats.retries,
+                refused = stats.dead_letters,
+                "all effects handled"
+            );
+            if stats.dead_letters > 0 && outcome.is_ok() {
+                return Err(coded(
+                    Code::Database,
+                    format!(
+                        "{} effect(s) could not be stored (see the log)",
+                        stats.dead_letters
+                    ),
+                ));
+            }
+        }
+        Err(lost) => {
+            return Err(coded(
+                Code::Database,
+                format!(
+                    "the database stayed unreachable: {lost} effect(s) not stored (see the log)"
+                ),
+            ));
+        }
+    }
+    outcome
+}
+
+/// The calls seen during a replay, for the closing summary.
+#[derive(Default)]
+struct Seen {
+    calls: BTreeMap<String, Call>,
+}
+
+impl Seen {
+    fn note(&mut self, effect: &Effect) {
+        match effect {
+            Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => {
+                self.calls.insert(c.unique_id.clone(), c.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
+        if self.calls.is_empty() {
+            return writeln!(out, "no calls");
+        }
+        writeln!(
+            out,
+            "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}",
+            "UNIQUEID", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
+        )?;
+        let mut calls: Vec<&Call> = self.calls.values().collect();
+        calls.sort_by_key(|c| c.started_at);
+        for c in calls {
+            writeln!(
+                out,
+                "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}",
+                c.unique_id,
+                c.direction.as_str(),
+                c.status.as_str(),
+                c.caller_id,
+                c.called_number,
+                c.agent_extension.as_deref().unwrap_or("-"),
+                clock(c.duration),
+                clock(c.talk_time)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+async fn replay(
+    settings: &Settings,
+    args: &ListenArgs,
+    store: &AnyStore,
+    writer: &Arc<Writer>,
+    path: &std::path::Path,
+    summary_to_stderr: bool,
+) -> anyhow::Result<()> {
+    let source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
+    // A replay belongs to a named server so that replaying the same file
+    // again finds the same rows (idempotent).
+    let name = args
+        .server
+        .server
+        .clone()
+        .unwrap_or_else(|| "replay".to_owned());
+    let asterisk_id = store
+        .ensure_asterisk(&name, "replay", 0, "replay", settings.company_id)
+        .await?;
+    let mut tracker = Tracker::new(settings.tracker.clone());
+    let mut effects = Vec::new();
+    let mut seen = Seen::default();
+    let mut messages = 0u64;
+    let shutdown = crate::signal::shutdown();
+    tokio::pin!(shutdown);
+    for (msg, at) in source {
+        messages += 1;
+        let at = at.unwrap_or_else(|| event_time(&msg, Utc::now()));
+        tracker.handle_into(&msg, at, &mut effects);
+        for effect in effects.drain(..) {
+            seen.note(&effect);
+            writer
+                .send(asterisk_id, settings.company_id, effect)
+                .await
+                .map_err(|_| coded(Code::Database, "the database writer stopped"))?;
+        }
+        // Let Ctrl-C stop a long replay between messages.
+        if messages % 1024 == 0 {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => {
+                    tracing::warn!(messages, "interrupted; storing what was read");
+                    break;
+                }
+                _ = tokio::task::yield_now() => {}
+            }
+        }
+    }
+    writer.flush().await;
+    tracing::info!(messages, calls = seen.calls.len(), file = %path.display(), "replay finished");
+    let mut text = Vec::new();
+    seen.print(&mut text)?;
+    if summary_to_stderr {
+        std::io::stderr().write_all(&text)?;
+    } else {
+        std::io::stdout().write_all(&text)?;
+    }
+    Ok(())
+}
+
+async fn live(
+    settings: &Settings,
+    args: &ListenArgs,
+    store: &AnyStore,
+    writer: &Arc<Writer>,
+    publisher: &Arc<Publisher>,
+) -> anyhow::Result<()> {
+    let servers = settings.servers(&args.server)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for server in servers {
+        let ctx = ServerTask {
+            server,
+            settings_company: settings.company_id,
+            tracker: Tracker::new(settings.tracker.clone()),
+            store: store.clone(),
+            writer: writer.clone(),
+            publisher: publisher.clone(),
+            sync: !args.no_sync,
+            stop: stop_rx.clone(),
+        };
+        tasks.spawn(ctx.run());
+    }
+    let mut first_error = None;
+    let signal = crate::signal::shutdown();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            _ = &mut signal, if !*stop_tx.borrow() => {
+                tracing::info!("stopping: finishing what is in flight");
+                let _ = stop_tx.send(true);
+            }
+            done = tasks.join_next() => match done {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::error!("{e:#}");
+                    first_error.get_or_insert(e);
+                    let _ = stop_tx.send(true);
+                }
+                Some(Err(join)) => {
+                    let e = anyhow::anyhow!("a server task failed: {join}");
+                    first_error.get_or_insert(e);
+                    let _ = stop_tx.send(true);
+                }
+            },
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Everything one server's task needs.
+struct ServerTask {
+    server: Server,
+    settings_company: i64,
+    tracker: Tracker,
+    store: AnyStore,
+    writer: Arc<Writer>,
+    publisher: Arc<Publisher>,
+    sync: bool,
+    stop: watch::Receiver<bool>,
+}
+
+impl ServerTask {
+    async fn status(&self, asterisk_id: i64, status: AsteriskStatus) {
+        match self.store.set_asterisk_status(asterisk_id, status).await {
+            Ok(row) => self.publisher.asterisk(&row),
+            Err(e) => tracing::warn!("cannot record the connection status: {e}"),
+        }
+    }
+
+    async fn submit(&self, asterisk_id: i64, effects: Vec<Effect>) -> anyhow::Result<bool> {
+        let mut reconcile = false;
+        for effect in effects {
+            if matches!(effect, Effect::NeedsReconciliation { .. }) {
+                reconcile = true;
+            }
+            self.writer
+                .send(asterisk_id, self.settings_company, effect)
+                .await
+                .map_err(|_| coded(Code::Database, "the database writer stopped"))?;
+        }
+        Ok(reconcile)
+    }
+
+    async fn reconcile(&mut self, client: &ami_client::Client, asterisk_id: i64) {
+        if !self.sync {
+            return;
+        }
+        // Effects already queued must be stored before comparing.
+        self.writer.flush().await;
+        let writer = self.writer.clone();
+        let company = self.settings_company;
+        let result = crate::cmd_sync::reconcile(
+            client,
+            &self.store,
+            asterisk_id,
+            company,
+            &mut self.tracker,
+            false,
+            |effect| {
+                let writer = writer.clone();
+                async move {
+                    writer
+                        .send(asterisk_id, company, effect)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("the database writer stopped"))
+                }
+            },
+        )
+        .await;
+        match result {
+            Ok(summary) => tracing::info!(server = %self.server.config.name, "sync: {summary}"),
+            Err(e) => tracing::warn!(server = %self.server.config.name, "sync failed: {e:#}"),
+        }
+    }
+
+    async fn run(mut self) -> anyhow::Result<()> {
+        let c = self.server.config.clone();
+        let span = tracing::info_span!("asterisk", server = %c.name);
+        let _enter = span.enter();
+        drop(_enter);
+        let asterisk_id = self
+            .store
+            .ensure_asterisk(&c.name, &c.host, c.port, &c.username, self.settings_company)
+            .await?;
+        self.status(asterisk_id, AsteriskStatus::Connecting).await;
+        let (client, mut stream) = match crate::ami::connect(&self.server, None).await {
+            Ok(x) => x,
+            Err(e) => {
+                self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+                return Err(e);
+            }
+        };
+        tracing::info!(server = %c.name, version = %client.banner_version().unwrap_or_default(), "connected");
+        self.status(asterisk_id, AsteriskStatus::Connected).await;
+        self.reconcile(&client, asterisk_id).await;
+        let mut state = client.state();
+        let mut stop = self.stop.clone();
+        let mut effects = Vec::new();
+        let result: anyhow::Result<()> = loop {
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break Ok(()),
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        break Ok(());
+                    }
+                    let now = state.borrow_and_update().clone();
+                    match now {
+                        ConnectionState::Disconnected { reason } => {
+                            tracing::warn!(server = %c.name, %reason, "disconnected; reconnecting");
+                            self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+                        }
+                        ConnectionState::Connecting => {
+                            self.status(asterisk_id, AsteriskStatus::Connecting).await;
+                        }
+                        _ => {}
+                    }
+                }
+                item = stream.recv() => match item {
+                    Some(StreamItem::Event(msg)) => {
+                        let at = event_time(&msg, Utc::now());
+                        self.tracker.handle_into(&msg, at, &mut effects);
+                        if !effects.is_empty() {
+                            let batch = std::mem::take(&mut effects);
+                            match self.submit(asterisk_id, batch).await {
+                                Ok(true) => self.reconcile(&client, asterisk_id).await,
+                                Ok(false) => {}
+                                Err(e) => break Err(e),
+                            }
+                        }
+                    }
+                    Some(StreamItem::Lagged { missed }) => {
+                        let e = self.tracker.handle_marker(Marker::Lagged { missed }, Utc::now());
+                        match self.submit(asterisk_id, e).await {
+                            Ok(_) => self.reconcile(&client, asterisk_id).await,
+                            Err(e) => break Err(e),
+                        }
+                    }
+                    Some(StreamItem::Reconnected { version }) => {
+                        tracing::info!(server = %c.name, %version, "reconnected");
+                        self.status(asterisk_id, AsteriskStatus::Connected).await;
+                        let e = self.tracker.handle_marker(Marker::Reconnected, Utc::now());
+                        match self.submit(asterisk_id, e).await {
+                            Ok(_) => self.reconcile(&client, asterisk_id).await,
+                            Err(e) => break Err(e),
+                        }
+                    }
+                    Some(_) => {}
+                    None => break Ok(()),
+                },
+            }
+        };
+        client.close().await;
+        self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+        result
+    }
+}

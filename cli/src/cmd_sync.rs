@@ -1,0 +1,169 @@
+//! `bigchat-voice sync`: reconcile the database with the live PBX.
+//!
+//! The PBX is asked for its channels (`CoreShowChannels`). Its list items
+//! are fed to the call tracker, which rebuilds the calls it did not know
+//! (they are created in the database, flagged `reconciled`). Records the
+//! database holds as live but whose call the PBX no longer has are ended
+//! (flagged `reconciled`, with the last time the tracker heard of them, or
+//! now). Running it twice changes nothing the second time.
+
+use std::collections::HashSet;
+
+use ami_client::Client;
+use ami_proto::Action;
+use anyhow::Context;
+use bigchat_voice::model::Effect;
+use bigchat_voice::store::{AnyStore, Store};
+use bigchat_voice::tracker::Tracker;
+use chrono::Utc;
+
+use crate::args::SyncArgs;
+use crate::config::Settings;
+
+/// What reconciliation found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Calls the PBX has right now.
+    pub pbx_calls: usize,
+    /// Records the database held as live before.
+    pub db_live: usize,
+    /// Live calls the database did not know, now created.
+    pub created: usize,
+    /// Live records the PBX no longer has, now ended.
+    pub closed: usize,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PBX has {} live call(s); database had {} live record(s); {} created, {} ended",
+            self.pbx_calls, self.db_live, self.created, self.closed
+        )
+    }
+}
+
+/// Reconciles one server. Effects (created or ended calls) are handed to
+/// `apply` in order; records only the database knows are closed directly.
+/// With `dry_run`, nothing is applied or closed.
+pub async fn reconcile<F, Fut>(
+    client: &Client,
+    store: &AnyStore,
+    asterisk_id: i64,
+    company_id: i64,
+    tracker: &mut Tracker,
+    dry_run: bool,
+    mut apply: F,
+) -> anyhow::Result<Summary>
+where
+    F: FnMut(Effect) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let list = client
+        .send_list(Action::core_show_channels())
+        .await
+        .context("CoreShowChannels failed (the AMI user needs `reporting` write rights)")?;
+    let now = Utc::now();
+    let mut pbx: HashSet<String> = HashSet::new();
+    let known_before: HashSet<String> = tracker
+        .live_calls()
+        .iter()
+        .map(|c| c.unique_id.clone())
+        .collect();
+    let db_live = store.live_calls(asterisk_id).await?;
+    let db_ids: HashSet<String> = db_live.iter().map(|r| r.unique_id.clone()).collect();
+    let mut summary = Summary {
+        db_live: db_live.len(),
+        ..Summary::default()
+    };
+    let mut effects = Vec::new();
+    for item in &list.items {
+        if let Some(linked) = item.get("Linkedid") {
+            pbx.insert(linked.to_string());
+        }
+        effects.extend(tracker.handle(item, now));
+    }
+    summary.pbx_calls = pbx.len();
+    for id in &pbx {
+        if !db_ids.contains(id) && !known_before.contains(id) {
+            summary.created += 1;
+        }
+    }
+    // Calls the tracker follows but the PBX does not have: end them.
+    let gone: Vec<String> = tracker
+        .live_calls()
+        .iter()
+        .map(|c| c.unique_id.clone())
+        .filter(|id| !pbx.contains(id))
+        .collect();
+    for id in &gone {
+        effects.extend(tracker.close_call(id, now));
+    }
+    if !dry_run {
+        for e in effects {
+            apply(e).await?;
+        }
+    }
+    // Records only the database holds as live.
+    for row in &db_live {
+        if pbx.contains(&row.unique_id) {
+            continue;
+        }
+        summary.closed += 1;
+        if gone.contains(&row.unique_id) || dry_run {
+            continue;
+        }
+        let ended = row.updated_at.max(row.started_at).min(now);
+        store
+            .close_reconciled(asterisk_id, company_id, &row.unique_id, ended)
+            .await?;
+    }
+    Ok(summary)
+}
+
+/// Runs the command.
+pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<()> {
+    let servers = settings.servers(&args.server)?;
+    let store = AnyStore::connect(&settings.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::redact_url(&settings.database_url)
+            )
+        })?;
+    for server in &servers {
+        let c = &server.config;
+        let asterisk_id = store
+            .ensure_asterisk(&c.name, &c.host, c.port, &c.username, settings.company_id)
+            .await?;
+        let (client, _events) = crate::ami::connect(server, Some("off")).await?;
+        let mut tracker = Tracker::new(settings.tracker.clone());
+        let store_ref = &store;
+        let result = reconcile(
+            &client,
+            &store,
+            asterisk_id,
+            settings.company_id,
+            &mut tracker,
+            args.dry_run,
+            |effect| async move {
+                store_ref
+                    .apply(asterisk_id, settings.company_id, &effect)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            },
+        )
+        .await;
+        client.close().await;
+        let summary = result.with_context(|| format!("sync of {:?} failed", c.name))?;
+        println!(
+            "{}{}: {summary}",
+            c.name,
+            if args.dry_run { " (dry run)" } else { "" }
+        );
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! The configuration file, environment overrides and flags, resolved into
+//! one [`Settings`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use bigchat_voice::tracker::TrackerConfig;
+use serde::Deserialize;
+
+use crate::args::{Cli, ServerArgs};
+
+/// Default AMI port.
+pub const DEFAULT_AMI_PORT: u16 = 5038;
+/// Default database when none is configured: a file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://bigchat-voice.db";
+/// The configuration file read when `--config` is not given, if present.
+pub const DEFAULT_CONFIG_FILE: &str = "bigchat-voice.toml";
+
+/// The TOML file, as written by the operator (see
+/// `bigchat-voice.example.toml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// BigChat company of every call.
+    pub company_id: Option<i64>,
+    /// Database URL.
+    pub database_url: Option<String>,
+    /// Asterisk servers.
+    #[serde(default, rename = "asterisk")]
+    pub servers: Vec<ServerConfig>,
+    /// Click-to-call settings.
+    #[serde(default)]
+    pub originate: OriginateConfig,
+    /// Notification sinks.
+    #[serde(default)]
+    pub notify: NotifyConfig,
+    /// Call tracking (trunks, contexts, agents, recordings).
+    pub tracker: Option<TrackerConfig>,
+}
+
+/// One Asterisk server.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Name shown in logs and stored in `Asterisks.name`.
+    pub name: String,
+    /// Host name or address.
+    pub host: String,
+    /// AMI port (5038; 5039 is the usual TLS port).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// AMI user.
+    pub username: String,
+    /// AMI secret (prefer `secret_file` or `BIGCHAT_VOICE_AMI_SECRET`).
+    pub secret: Option<String>,
+    /// File whose first line is the secret.
+    pub secret_file: Option<PathBuf>,
+    /// `auto` (MD5 challenge when offered), `md5`, or `plain`.
+    #[serde(default = "default_auth")]
+    pub auth: String,
+    /// AMI over TLS.
+    #[serde(default)]
+    pub tls: bool,
+    /// Event classes to receive (`Events:` on login).
+    pub events: Option<String>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_file", &self.secret_file)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+fn default_port() -> u16 {
+    DEFAULT_AMI_PORT
+}
+
+fn default_auth() -> String {
+    "auto".to_owned()
+}
+
+/// Click-to-call settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginateConfig {
+    /// The agent's phone: `{ext}` is replaced by `--from`.
+    pub channel: String,
+    /// Dialplan context that dials the customer (with MixMonitor).
+    pub context: String,
+    /// Priority in that context.
+    pub priority: String,
+    /// Caller ID shown on the agent's phone: `{to}` is the customer number.
+    pub caller_id: String,
+}
+
+impl Default for OriginateConfig {
+    fn default() -> Self {
+        OriginateConfig {
+            channel: "PJSIP/{ext}".to_owned(),
+            context: "outbound".to_owned(),
+            priority: "1".to_owned(),
+            caller_id: "\"Call {to}\" <{to}>".to_owned(),
+        }
+    }
+}
+
+/// Notification sinks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// Print notifications to stdout as JSON Lines.
+    pub stdout: bool,
+    /// Append them to this file as JSON Lines.
+    pub file: Option<PathBuf>,
+    /// POST them to this URL.
+    pub webhook_url: Option<String>,
+    /// File holding the webhook's HMAC secret (or `BIGCHAT_VOICE_WEBHOOK_SECRET`).
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// A server with its secret resolved.
+#[derive(Clone)]
+pub struct Server {
+    /// The configuration entry.
+    pub config: ServerConfig,
+    /// The secret (never logged).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything resolved: file < environment < flags.
+#[derive(Debug)]
+pub struct Settings {
+    /// Where the file came from, if any.
+    pub config_path: Option<PathBuf>,
+    /// BigChat company.
+    pub company_id: i64,
+    /// Database URL.
+    pub database_url: String,
+    /// File settings.
+    pub file: FileConfig,
+    /// Tracker settings (with `company_id` applied).
+    pub tracker: TrackerConfig,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    /// Loads the file (if any) and applies environment and global flags.
+    pub fn load(cli: &Cli) -> anyhow::Result<Settings> {
+        let (path, text) = match &cli.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                (Some(p.clone()), Some(text))
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                (Some(p), Some(text))
+            }
+            None => (None, None),
+        };
+        let file: FileConfig = match (&path, text) {
+            (Some(p), Some(text)) => toml::from_str(&text)
+                .with_context(|| format!("invalid configuration file {}", p.display()))?,
+            _ => FileConfig::default(),
+        };
+        let company_id = match env("BIGCHAT_VOICE_COMPANY_ID") {
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("BIGCHAT_VOICE_COMPANY_ID={v:?} is not a number"))?,
+            None => file.company_id.unwrap_or(1),
+        };
+        let database_url = cli
+            .database_url
+            .clone()
+            .or_else(|| env("DATABASE_URL"))
+            .or_else(|| file.database_url.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let mut tracker = file.tracker.clone().unwrap_or_default();
+        tracker.company_id = company_id;
+        if let Some(base) = env("BIGCHAT_VOICE_RECORDING_BASE_URL") {
+            tracker.recording.base_url = Some(base);
+        }
+        let mut names = std::collections::HashSet::new();
+        for s in &file.servers {
+            if !names.insert(s.name.as_str()) {
+                bail!(
+                    "configuration: two [[asterisk]] servers are named {:?}",
+                    s.name
+                );
+            }
+        }
+        Ok(Settings {
+            config_path: path,
+            company_id,
+            database_url,
+            file,
+            tracker,
+        })
+    }
+
+    /// The servers selected by `args`: one given entirely by flags, or the
+    /// file's (all, or the one named by `--server`). Flags override the
+    /// selected file entry field by field.
+    pub fn servers(&self, args: &ServerArgs) -> anyhow::Result<Vec<Server>> {
+        let mut selected: Vec<ServerConfig> = match &args.server {
+            Some(name) => match self.file.servers.iter().find(|s| &s.name == name) {
+                Some(s) => vec![s.clone()],
+                None => bail!(
+                    "no server named {name:?} in the configuration (known: {})",
+                    self.file
+                        .servers
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            None => self.file.servers.clone(),
+        };
+        if let Some(host) = &args.ami_host {
+            if selected.len() > 1 {
+                bail!(
+                    "--ami-host given but the configuration has several servers; pick one with --server"
+                );
+            }
+            match selected.first_mut() {
+                Some(s) => s.host = host.clone(),
+                None => selected.push(ServerConfig {
+                    name: host.clone(),
+                    host: host.clone(),
+                    port: DEFAULT_AMI_PORT,
+                    username: String::new(),
+                    secret: None,
+                    secret_file: None,
+                    auth: default_auth(),
+                    tls: false,
+                    events: None,
+                }),
+            }
+        }
+        if selected.is_empty() {
+            bail!(
+                "no Asterisk server configured: give --ami-host/--ami-username (secret in \
+                 BIGCHAT_VOICE_AMI_SECRET) or add an [[asterisk]] section to the configuration file"
+            );
+        }
+        let mut out = Vec::new();
+        for mut s in selected {
+            if let Some(p) = args.ami_port {
+                s.port = p;
+            }
+            if let Some(u) = &args.ami_username {
+                s.username = u.clone();
+            }
+            if let Some(f) = &args.ami_secret_file {
+                s.secret_file = Some(f.clone());
+            }
+            if s.username.is_empty() {
+                bail!(
+                    "server {:?}: no AMI user name (--ami-username or username = …)",
+                    s.name
+                );
+            }
+            let secret = resolve_secret(&s)?;
+            if !matches!(s.auth.as_str(), "auto" | "md5" | "plain") {
+                bail!(
+                    "server {:?}: auth must be auto, md5 or plain, not {:?}",
+                    s.name,
+                    s.auth
+                );
+            }
+            out.push(Server { config: s, secret });
+        }
+        Ok(out)
+    }
+}
+
+fn resolve_secret(s: &ServerConfig) -> anyhow::Result<String> {
+    if let Some(path) = &s.secret_file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "server {:?}: cannot read secret file {}",
+                s.name,
+                path.display()
+            )
+        })?;
+        return Ok(text.lines().next().unwrap_or("").to_owned());
+    }
+    if let Some(v) = env("BIGCHAT_VOICE_AMI_SECRET") {
+        return Ok(v);
+    }
+    match &s.secret {
+        Some(v) => Ok(v.clone()),
+        None => bail!(
+            "server {:?}: no AMI secret (set BIGCHAT_VOICE_AMI_SECRET, secret_file or secret)",
+            s.name
+        ),
+    }
+}
+
+/// Parses `NAME=VALUE`.
+pub fn parse_pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => bail!("{what} must look like NAME=VALUE, got {s:?}"),
+    }
+}
+
+/// A short duration for humans (`3:12`, `1:02:03`).
+pub fn clock(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}

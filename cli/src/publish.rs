@@ -1,0 +1,115 @@
+//! Notification sinks for `listen`, built from the configuration.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use bigchat_voice::notify::{JsonLinesSink, Notifier, WebhookConfig, WebhookSink};
+use bigchat_voice::store::writer::{DeadLetter, Job};
+use bigchat_voice::store::{Applied, AsteriskRow};
+
+use crate::args::ListenArgs;
+use crate::config::Settings;
+use crate::exit::{Code, coded};
+
+/// Publishes notifications to the configured sinks.
+#[derive(Debug)]
+pub struct Publisher {
+    notifier: Notifier,
+    company_id: i64,
+    webhook: Mutex<Option<Arc<WebhookSink>>>,
+    /// Notifications go to stdout (so summaries go to stderr).
+    pub uses_stdout: bool,
+}
+
+impl Publisher {
+    /// Sinks from the file, environment and flags.
+    pub fn from_settings(settings: &Settings, args: &ListenArgs) -> anyhow::Result<Publisher> {
+        let n = &settings.file.notify;
+        let mut notifier = Notifier::new();
+        let uses_stdout = args.notify_stdout || n.stdout;
+        if uses_stdout {
+            notifier.add_sink(Arc::new(JsonLinesSink::stdout()));
+        }
+        if let Some(path) = args.notify_file.as_ref().or(n.file.as_ref()) {
+            let sink = JsonLinesSink::file(path).map_err(|e| {
+                coded(
+                    Code::Usage,
+                    format!("notification file {}: {e}", path.display()),
+                )
+            })?;
+            notifier.add_sink(Arc::new(sink));
+        }
+        let mut webhook = None;
+        if let Some(url) = args.webhook_url.as_ref().or(n.webhook_url.as_ref()) {
+            let secret = match (
+                &n.webhook_secret_file,
+                std::env::var("BIGCHAT_VOICE_WEBHOOK_SECRET"),
+            ) {
+                (Some(path), _) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read webhook secret file {}", path.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+                (None, Ok(s)) if !s.is_empty() => s,
+                _ => {
+                    return Err(coded(
+                        Code::Usage,
+                        "a webhook needs a secret: set BIGCHAT_VOICE_WEBHOOK_SECRET or notify.webhook_secret_file",
+                    ));
+                }
+            };
+            let sink = WebhookSink::spawn(WebhookConfig::new(url.clone(), secret))
+                .map_err(|e| coded(Code::Usage, format!("webhook {url}: {e}")))?;
+            let sink = Arc::new(sink);
+            notifier.add_sink(sink.clone());
+            webhook = Some(sink);
+        }
+        Ok(Publisher {
+            notifier,
+            company_id: settings.company_id,
+            webhook: Mutex::new(webhook),
+            uses_stdout,
+        })
+    }
+
+    /// What a stored effect changed.
+    pub fn applied(&self, job: &Job, applied: &Applied) {
+        self.notifier.publish_applied(job.company_id, applied);
+    }
+
+    /// An effect the database refused for good: logged loudly, never silent.
+    pub fn dead_letter(&self, letter: &DeadLetter) {
+        let effect = serde_json::to_string(&letter.job.effect).unwrap_or_default();
+        tracing::error!(
+            asterisk_id = letter.job.asterisk_id,
+            error = %letter.error,
+            effect = %effect,
+            "an effect could not be stored"
+        );
+    }
+
+    /// An Asterisk connection's status changed.
+    pub fn asterisk(&self, row: &AsteriskRow) {
+        self.notifier.publish_asterisk(self.company_id, row);
+    }
+
+    /// Sends what the webhook still holds (bounded wait).
+    pub async fn close(&self) {
+        let webhook = self.webhook.lock().ok().and_then(|mut w| w.take());
+        if let Some(sink) = webhook {
+            match Arc::try_unwrap(sink) {
+                Ok(sink) => {
+                    let stats = sink.shutdown(Duration::from_secs(10)).await;
+                    tracing::info!(?stats, "webhook closed");
+                }
+                Err(shared) => {
+                    if !shared.flush(Duration::from_secs(10)).await {
+                        tracing::warn!("webhook notifications still queued at exit");
+                    }
+                }
+            }
+        }
+    }
+}

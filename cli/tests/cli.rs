@@ -1,0 +1,274 @@
+//! Black-box tests: the `bigchat-voice` binary, run as ops run it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn bin() -> Command {
+    let mut c = Command::cargo_bin("bigchat-voice").expect("binary built");
+    // A clean environment: nothing from the developer's shell leaks in.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BIGCHAT_VOICE_") || k == "DATABASE_URL" || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures")
+}
+
+fn expected(name: &str) -> Option<Vec<serde_json::Value>> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/expected")
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(p).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("binary runs")
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = run(bin().arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in [
+        "listen",
+        "originate",
+        "sync",
+        "events",
+        "calls",
+        "db",
+        "check",
+    ] {
+        assert!(help.contains(cmd), "help lacks {cmd}: {help}");
+    }
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = run(bin().args(["calls", "--no-such-flag"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--no-such-flag"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn malformed_config_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "company_id = \"one\"\n[[asterisk]\n").unwrap();
+    let out = run(bin().arg("--config").arg(&cfg).arg("calls"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bad.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&cfg, "no_such_key = 1\n").unwrap();
+    let out = run(bin().arg("--config").arg(&cfg).arg("calls"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no_such_key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn missing_secret_is_a_clear_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = run(bin().args([
+        "listen",
+        "--database-url",
+        &db,
+        "--ami-host",
+        "127.0.0.1",
+        "--ami-username",
+        "bigchat",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("BIGCHAT_VOICE_AMI_SECRET"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn unreachable_pbx_exits_3() {
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = run(bin()
+        .args([
+            "listen",
+            "--database-url",
+            &db,
+            "--ami-host",
+            "127.0.0.1",
+            "--ami-username",
+            "bigchat",
+        ])
+        .args(["--ami-port", &port.to_string()])
+        .env("BIGCHAT_VOICE_AMI_SECRET", "s3cret-value"));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(!err.contains("s3cret-value"), "secret leaked: {err}");
+}
+
+#[test]
+fn originate_refuses_injection_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    for (from, to) in [
+        ("1001", "+5511999990002\r\nAction: Command"),
+        ("1001", "abc"),
+        ("10 01", "+5511999990002"),
+    ] {
+        let out = run(bin()
+            .args([
+                "originate",
+                "--database-url",
+                &db,
+                "--ami-host",
+                "127.0.0.1",
+                "--ami-port",
+                "1",
+            ])
+            .args(["--ami-username", "bigchat", "--from", from, "--to", to])
+            .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{from:?} {to:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(bin()
+        .args([
+            "originate",
+            "--database-url",
+            &db,
+            "--ami-host",
+            "127.0.0.1",
+            "--ami-port",
+            "1",
+        ])
+        .args([
+            "--ami-username",
+            "bigchat",
+            "--from",
+            "1001",
+            "--to",
+            "+5511999990002",
+        ])
+        .args(["--var", "A=1\nAction: Logoff"])
+        .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+fn call_captures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(captures())
+        .unwrap()
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().to_string_lossy().into_owned();
+            let name = n.strip_suffix(".server.ami")?.to_owned();
+            expected(&name).map(|_| name)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 10, "{names:?}");
+    names
+}
+
+fn calls_json(db: &str) -> Vec<serde_json::Value> {
+    let out = run(bin().args(["calls", "--json", "--limit", "1000", "--database-url", db]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// Every shared capture replayed through `listen --replay` into SQLite
+/// gives the expected call records; replaying again changes nothing.
+#[test]
+fn replay_every_capture_into_sqlite_is_exact_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let mut want_total = 0;
+    for name in call_captures() {
+        let file = captures().join(format!("{name}.server.ami"));
+        let out = run(bin()
+            .args(["listen", "--database-url", &db, "--replay"])
+            .arg(&file));
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let expected = expected(&name).unwrap();
+        for call in &expected {
+            let id = call["uniqueId"].as_str().unwrap();
+            assert!(
+                text(&out.stdout).contains(id),
+                "{name}: summary lacks {id}: {}",
+                text(&out.stdout)
+            );
+        }
+        want_total += expected.len();
+    }
+    let first = calls_json(&db);
+    assert_eq!(first.len(), want_total);
+    for name in call_captures() {
+        for want in expected(&name).unwrap() {
+            let id = want["uniqueId"].as_str().unwrap();
+            let got = first
+                .iter()
+                .find(|c| c["uniqueId"] == id)
+                .unwrap_or_else(|| panic!("{name}: no record {id}"));
+            for field in [
+                "direction",
+                "status",
+                "callerId",
+                "calledNumber",
+                "duration",
+                "talkTime",
+            ] {
+                assert_eq!(got[field], want[field], "{name} {id}: {field}");
+            }
+        }
+    }
+    // Again: same rows.
+    for name in call_captures() {
+        let file = captures().join(format!("{name}.server.ami"));
+        let out = run(bin()
+            .args(["listen", "--database-url", &db, "--replay"])
+            .arg(&file));
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    }
+    assert_eq!(calls_json(&db), first);
+
+    // The table view reads.
+    let out = run(bin().args(["calls", "--database-url", &db, "--status", "completed"]));
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("completed"));
+    let out = run(bin().args(["calls", "--database-url", &db, "--status", "nonsense"]));
+    assert_eq!(out.status.code(), Some(2));
+}
