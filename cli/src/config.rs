@@ -224,6 +224,11 @@ impl Settings {
     /// file's (all, or the one named by `--server`). Flags override the
     /// selected file entry field by field.
     pub fn servers(&self, args: &ServerArgs) -> anyhow::Result<Vec<Server>> {
+        self.select_servers(args)
+            .map_err(|e| crate::exit::coded(crate::exit::Code::Usage, format!("{e:#}")))
+    }
+
+    fn select_servers(&self, args: &ServerArgs) -> anyhow::Result<Vec<Server>> {
         let mut selected: Vec<ServerConfig> = match &args.server {
             Some(name) => match self.file.servers.iter().find(|s| &s.name == name) {
                 Some(s) => vec![s.clone()],

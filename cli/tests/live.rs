@@ -1,0 +1,642 @@
+//! Black-box tests of the binary against the fake Asterisk of
+//! `ami-client`'s testkit: the daemon end to end, signals, PBX restarts,
+//! click-to-call outcomes, bad credentials, PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use ami_client::testkit::{
+    FakeAsterisk, ReplayOptions, Reply, Restart, event, load_capture, response,
+};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bigchat-voice");
+const SECRET: &str = "bigchat-secret";
+
+fn captures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures")
+}
+
+fn cmd() -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BIGCHAT_VOICE_") || k == "DATABASE_URL" || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c.env("BIGCHAT_VOICE_AMI_SECRET", SECRET);
+    c.kill_on_drop(true);
+    c
+}
+
+async fn fake() -> FakeAsterisk {
+    FakeAsterisk::builder()
+        .user("bigchat", SECRET)
+        .reply(
+            "CoreShowChannels",
+            Reply::list("CoreShowChannelsComplete", vec![]),
+        )
+        .start()
+        .await
+        .expect("fake asterisk")
+}
+
+fn server_args(fake: &FakeAsterisk) -> Vec<String> {
+    vec![
+        "--ami-host".into(),
+        "127.0.0.1".into(),
+        "--ami-port".into(),
+        fake.port().to_string(),
+        "--ami-username".into(),
+        "bigchat".into(),
+    ]
+}
+
+async fn calls(db: &str) -> Vec<serde_json::Value> {
+    let out = cmd()
+        .args(["calls", "--json", "--limit", "1000", "--database-url", db])
+        .output()
+        .await
+        .expect("calls runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// Polls `calls` until `pred` holds (at most 60 s: generous for a loaded CI).
+async fn wait_calls(
+    db: &str,
+    what: &str,
+    pred: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
+    for _ in 0..600 {
+        let c = calls(db).await;
+        if pred(&c) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}: {:?}", calls(db).await);
+}
+
+async fn wait_for(what: &str, mut pred: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if pred() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn sigterm(child: &Child) {
+    let pid = child.id().expect("running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+async fn finish(mut child: Child) -> (Option<i32>, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), async {
+        let status = child.wait().await.expect("wait");
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = e.read_to_string(&mut err).await;
+        }
+        (status.code(), err)
+    })
+    .await;
+    out.expect("the daemon exits after SIGTERM")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_end_to_end_into_sqlite_then_sigterm() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let notes = dir.path().join("notifications.jsonl");
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .arg("--notify-file")
+        .arg(&notes)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Logged in and reconciled before events flow.
+    wait_for("sync after login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    let n = fake
+        .replay(
+            captures().join("inbound-answered-recorded.server.ami"),
+            ReplayOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(n > 80);
+    let got = wait_calls(&db, "a completed call", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    assert_eq!(got.len(), 1);
+    let r = &got[0];
+    assert_eq!(r["direction"], "inbound");
+    assert_eq!(r["callerId"], "+5511999990001");
+    assert_eq!(r["calledNumber"], "4000");
+    assert_eq!(r["agentExtension"], "1001");
+
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    // Logoff was sent on the way out.
+    assert!(!fake.actions_named("Logoff").is_empty(), "{err}");
+    let notes = std::fs::read_to_string(&notes).unwrap();
+    assert!(notes.contains("company-1-call"), "{notes}");
+    assert!(notes.contains("\"completed\""), "{notes}");
+    assert!(notes.contains("company-1-asterisk"), "{notes}");
+    assert!(notes.contains("DISCONNECTED"), "{notes}");
+    assert!(
+        !notes.contains(SECRET) && !err.contains(SECRET),
+        "secret leaked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let capture = load_capture(
+        &captures().join("inbound-answered-recorded.server.ami"),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .unwrap();
+    // Split the call after the parties are bridged.
+    let split = capture
+        .messages
+        .iter()
+        .position(|m| m.bytes.starts_with(b"Event: BridgeEnter"))
+        .expect("a BridgeEnter")
+        + 2;
+    let (first, rest) = capture.messages.split_at(split);
+
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    for m in first {
+        fake.emit_raw(m.bytes.clone()).await;
+    }
+    wait_calls(&db, "an answered call", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "answered")
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    let stored = calls(&db).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["status"], "answered",
+        "the live call was kept as it stood"
+    );
+
+    // The daemon comes back while the call goes on: the PBX still lists it,
+    // so sync keeps it; the rest of its events complete the same record.
+    let bridge = "a416ddf6-3284-4365-b75e-8c0ec3896a2d";
+    let chans = vec![
+        event(
+            "CoreShowChannel",
+            &[
+                ("Channel", "PJSIP/trunk-00000000"),
+                ("ChannelState", "6"),
+                ("ChannelStateDesc", "Up"),
+                ("CallerIDNum", "+5511999990001"),
+                ("ConnectedLineNum", "1001"),
+                ("Context", "from-trunk"),
+                ("Exten", "4000"),
+                ("Uniqueid", "1795515777.0"),
+                ("Linkedid", "1795515777.0"),
+                ("Application", "Dial"),
+                ("ApplicationData", "PJSIP/agent1001,10"),
+                ("Duration", "00:00:03"),
+                ("BridgeId", bridge),
+            ],
+        ),
+        event(
+            "CoreShowChannel",
+            &[
+                ("Channel", "PJSIP/agent1001-00000001"),
+                ("ChannelState", "6"),
+                ("ChannelStateDesc", "Up"),
+                ("CallerIDNum", "1001"),
+                ("ConnectedLineNum", "+5511999990001"),
+                ("Context", "agents"),
+                ("Exten", ""),
+                ("Uniqueid", "1795515777.1"),
+                ("Linkedid", "1795515777.0"),
+                ("Application", "AppDial"),
+                ("ApplicationData", "(Outgoing Line)"),
+                ("Duration", "00:00:01"),
+                ("BridgeId", bridge),
+            ],
+        ),
+    ];
+    fake.set_reply(
+        "CoreShowChannels",
+        Reply::list("CoreShowChannelsComplete", chans),
+    );
+    let before = fake.actions_named("CoreShowChannels").len();
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("second login", || {
+        fake.actions_named("CoreShowChannels").len() > before
+    })
+    .await;
+    for m in rest {
+        fake.emit_raw(m.bytes.clone()).await;
+    }
+    let got = wait_calls(&db, "the call completed", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    assert_eq!(got.len(), 1, "no duplicate record: {got:?}");
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_restart_during_listen_reconnects_and_reconciles() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    // A call that is up, then the PBX restarts under it (no hangups seen).
+    let capture = load_capture(
+        &captures().join("inbound-answered-recorded.server.ami"),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .unwrap();
+    let split = capture
+        .messages
+        .iter()
+        .position(|m| m.bytes.starts_with(b"Event: BridgeEnter"))
+        .unwrap()
+        + 2;
+    for m in &capture.messages[..split] {
+        fake.emit_raw(m.bytes.clone()).await;
+    }
+    wait_calls(&db, "an answered call", |c| {
+        c.iter().any(|r| r["status"] == "answered")
+    })
+    .await;
+    let logins = fake.logins().len();
+    fake.restart(Restart {
+        shutdown_event: true,
+        refuse_for: Duration::from_millis(300),
+    })
+    .await;
+    wait_for("reconnect", || fake.logins().len() > logins).await;
+    // After the restart the PBX has no channel: the call is ended, once.
+    let got = wait_calls(&db, "the call ended", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+}
+
+fn originate_reply(success: bool) -> Reply {
+    let outcome = if success {
+        event(
+            "OriginateResponse",
+            &[
+                ("Response", "Success"),
+                ("Channel", "PJSIP/1001-0000000a"),
+                ("Context", "outbound"),
+                ("Exten", "+5511999990002"),
+                ("Reason", "4"),
+                ("Uniqueid", "x"),
+                ("CallerIDNum", "+5511999990002"),
+                ("CallerIDName", "<unknown>"),
+            ],
+        )
+    } else {
+        event(
+            "OriginateResponse",
+            &[
+                ("Response", "Failure"),
+                ("Channel", "PJSIP/1001"),
+                ("Context", "outbound"),
+                ("Exten", "+5511999990002"),
+                ("Reason", "0"),
+                ("Uniqueid", "<unknown>"),
+                ("CallerIDNum", "<unknown>"),
+                ("CallerIDName", "<unknown>"),
+            ],
+        )
+    };
+    Reply::Messages(vec![
+        response("Success", &[("Message", "Originate successfully queued")]),
+        outcome,
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originate_success_and_failure_exit_codes() {
+    for (success, want) in [(true, 0), (false, 7)] {
+        let fake = fake().await;
+        fake.set_reply("Originate", originate_reply(success));
+        let dir = tempfile::tempdir().unwrap();
+        let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+        let out = cmd()
+            .args(["originate", "--database-url", &db])
+            .args(server_args(&fake))
+            .args([
+                "--from",
+                "1001",
+                "--to",
+                "+55 11 99999-0002",
+                "--wait",
+                "--var",
+                "CAMPAIGN=spring",
+            ])
+            .output()
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "success={success}: {err}");
+        let sent = fake.actions_named("Originate");
+        assert_eq!(sent.len(), 1);
+        let a = &sent[0];
+        assert_eq!(a.get("Channel").as_deref(), Some("PJSIP/1001"));
+        assert_eq!(a.get("Exten").as_deref(), Some("+5511999990002"));
+        assert_eq!(a.get("Context").as_deref(), Some("outbound"));
+        assert_eq!(a.get("Async").as_deref(), Some("true"));
+        assert_eq!(a.get("Variable").as_deref(), Some("CAMPAIGN=spring"));
+        let records = calls(&db).await;
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0]["direction"], "outbound");
+        assert_eq!(records[0]["calledNumber"], "+5511999990002");
+        assert_eq!(
+            records[0]["status"],
+            if success { "ringing" } else { "failed" }
+        );
+        if !success {
+            assert!(err.contains("failed"), "{err}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_exits_4_without_leaking_it() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let out = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .env("BIGCHAT_VOICE_AMI_SECRET", "not-the-secret")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.to_lowercase().contains("auth"), "{err}");
+    assert!(!err.contains("not-the-secret"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_missing_rights() {
+    let fake = fake().await;
+    fake.set_reply("Originate", Reply::error("Permission denied"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let out = cmd()
+        .args(["check", "--database-url", &db])
+        .args(server_args(&fake))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("originate"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    database"), "{stdout}");
+}
+
+/// `listen --replay` into PostgreSQL gives the same records as into SQLite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_into_postgres_matches_sqlite() {
+    if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+        eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipped");
+        return;
+    }
+    use sqlx::Connection;
+    let base = std::env::var("BIGCHAT_VOICE_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable at {base} ({e}); start it with `bash .ci/services`")
+        });
+    let schema = format!("cli_{:016x}", rand::random::<u64>());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pg = format!("{base}?options=-csearch_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let lite = format!("sqlite://{}", dir.path().join("calls.db").display());
+    for name in [
+        "inbound-answered-recorded",
+        "inbound-busy",
+        "queue-answered",
+        "outbound-click-to-call",
+    ] {
+        for db in [&pg, &lite, &pg] {
+            let out = cmd()
+                .args(["listen", "--database-url", db, "--replay"])
+                .arg(captures().join(format!("{name}.server.ami")))
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let strip = |mut v: Vec<serde_json::Value>| {
+        for r in &mut v {
+            if let Some(o) = r.as_object_mut() {
+                for k in ["id", "ticketId", "contactId", "asteriskId"] {
+                    o.remove(k);
+                }
+            }
+        }
+        v.sort_by_key(|r| r["uniqueId"].as_str().unwrap_or_default().to_owned());
+        v
+    };
+    let a = strip(calls(&pg).await);
+    let b = strip(calls(&lite).await);
+    assert_eq!(a.len(), 4);
+    assert_eq!(a, b);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
+
+/// `sync` ends records the PBX no longer has, creates live calls the
+/// database does not know, prints a summary, and is idempotent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_reconciles_and_is_idempotent() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    // A record left live in the database: the daemon died mid-call.
+    let capture = load_capture(
+        &captures().join("inbound-busy.server.ami"),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .unwrap();
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    for m in capture.messages.iter().take(6) {
+        fake.emit_raw(m.bytes.clone()).await;
+    }
+    wait_calls(&db, "a ringing call", |c| {
+        c.iter().any(|r| r["status"] == "ringing")
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+
+    // Now the PBX has another call, and not that one.
+    fake.set_reply(
+        "CoreShowChannels",
+        Reply::list(
+            "CoreShowChannelsComplete",
+            vec![event(
+                "CoreShowChannel",
+                &[
+                    ("Channel", "PJSIP/trunk-00000077"),
+                    ("ChannelState", "4"),
+                    ("ChannelStateDesc", "Ring"),
+                    ("CallerIDNum", "+5511999990077"),
+                    ("Context", "from-trunk"),
+                    ("Exten", "4000"),
+                    ("Uniqueid", "1795519999.7"),
+                    ("Linkedid", "1795519999.7"),
+                    ("Application", "Dial"),
+                    ("Duration", "00:00:05"),
+                    ("BridgeId", ""),
+                ],
+            )],
+        ),
+    );
+    let out = cmd()
+        .args(["sync", "--database-url", &db])
+        .args(server_args(&fake))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("1 created") && stdout.contains("1 ended"),
+        "{stdout}"
+    );
+    let after = calls(&db).await;
+    assert_eq!(after.len(), 2, "{after:?}");
+    let old = after
+        .iter()
+        .find(|r| r["callerId"] != "+5511999990077")
+        .unwrap();
+    assert_ne!(old["status"], "ringing", "{old:?}");
+    assert_eq!(old["reconciled"], true, "{old:?}");
+    let new = after
+        .iter()
+        .find(|r| r["callerId"] == "+5511999990077")
+        .unwrap();
+    assert_eq!(new["uniqueId"], "1795519999.7");
+
+    let out = cmd()
+        .args(["sync", "--database-url", &db])
+        .args(server_args(&fake))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("0 created") && stdout.contains("0 ended"),
+        "{stdout}"
+    );
+    assert_eq!(calls(&db).await, after);
+}
