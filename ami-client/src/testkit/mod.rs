@@ -496,10 +496,16 @@ impl FakeAsterisk {
         self.broadcast(false, || SessionCmd::Resume).await;
     }
 
-    /// Closes every connection at once (no Goodbye).
+    /// Closes every connection at once (no Goodbye); returns once they
+    /// are gone (new ones may already be open again).
     pub async fn close_all(&self) {
+        let ids: Vec<u64> = lock(&self.inner.sessions).keys().copied().collect();
         self.broadcast(false, || SessionCmd::Close).await;
-        self.wait_until(|f| f.session_count() == 0).await;
+        self.wait_until(|f| {
+            let open = lock(&f.inner.sessions);
+            ids.iter().all(|id| !open.contains_key(id))
+        })
+        .await;
     }
 
     /// Refuse new connections (accept and close at once) until told
