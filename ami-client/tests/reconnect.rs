@@ -383,3 +383,52 @@ async fn fail_fast_when_disconnected() {
     assert_eq!(start.elapsed(), Duration::ZERO);
     client.close().await;
 }
+
+/// `written` tells apart actions that reached the socket from those still
+/// queued in the client when the connection died: with the server stalled,
+/// the socket buffers fill up, the keepalive declares the connection dead,
+/// and the actions queued behind the full buffers are reported unsent.
+#[tokio::test(start_paused = true)]
+async fn connection_lost_says_which_actions_were_written() {
+    const N: usize = 1_500;
+    let fake = FakeAsterisk::start().await.unwrap();
+    let config = fake
+        .client_config()
+        .keepalive(Duration::from_secs(5), Duration::from_secs(2))
+        .action_timeout(Duration::from_secs(60))
+        .build();
+    let (client, _events) = Client::connect(config).await.unwrap();
+    fake.stall().await;
+
+    let blob = "x".repeat(32 * 1024);
+    // join_all polls in order, so the actions are queued in index order.
+    let results = futures::future::join_all((0..N).map(|i| {
+        client.send(
+            Action::new("UserEvent")
+                .header("N", i.to_string())
+                .header("Blob", blob.as_str()),
+        )
+    }))
+    .await;
+    let written: Vec<bool> = results
+        .iter()
+        .map(|r| match r {
+            Err(ClientError::ConnectionLost { written }) => *written,
+            other => panic!("expected ConnectionLost, got {other:?}"),
+        })
+        .collect();
+    let k = written.iter().take_while(|w| **w).count();
+    assert!(k > 0, "nothing was written before the buffers filled");
+    assert!(
+        k < N,
+        "all {N} actions ({} MB) fit in the socket buffers",
+        N * 32 / 1024
+    );
+    assert!(
+        written[k..].iter().all(|w| !w),
+        "written flags are not a prefix: {k}"
+    );
+    assert!(matches!(&results[N - 1], Err(e) if e.is_retryable()));
+    drop(fake);
+    client.close().await;
+}
