@@ -127,6 +127,8 @@ pub struct FakeAsteriskBuilder {
     handler: Option<Handler>,
     replies: HashMap<String, Reply>,
     login_events: Vec<Message>,
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl fmt::Debug for FakeAsteriskBuilder {
@@ -197,6 +199,14 @@ impl FakeAsteriskBuilder {
         self
     }
 
+    /// Speaks AMI over TLS with this server configuration (features
+    /// `testkit` + `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(config));
+        self
+    }
+
     /// Binds `127.0.0.1:0` and starts accepting.
     pub async fn start(self) -> std::io::Result<FakeAsterisk> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -210,6 +220,8 @@ impl FakeAsteriskBuilder {
             handler: Mutex::new(self.handler),
             replies: Mutex::new(self.replies),
             login_events: self.login_events,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
             sessions: Mutex::new(HashMap::new()),
             actions: Mutex::new(Vec::new()),
             logins: Mutex::new(Vec::new()),
@@ -241,6 +253,8 @@ pub(crate) struct Inner {
     pub(crate) handler: Mutex<Option<Handler>>,
     pub(crate) replies: Mutex<HashMap<String, Reply>>,
     pub(crate) login_events: Vec<Message>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
     pub(crate) sessions: Mutex<HashMap<u64, SessionHandle>>,
     pub(crate) actions: Mutex<Vec<ReceivedAction>>,
     pub(crate) logins: Mutex<Vec<LoginRecord>>,
@@ -326,6 +340,8 @@ impl FakeAsterisk {
             handler: None,
             replies: HashMap::new(),
             login_events: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ami_proto::bytes::{Bytes, BytesMut};
 use ami_proto::{AmiCodec, Frame, Message, encode_banner};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -35,9 +35,10 @@ pub(crate) struct SessionHandle {
 pub(crate) fn spawn(inner: Arc<Inner>, stream: TcpStream, id: u64) {
     let (tx, rx) = mpsc::unbounded_channel();
     let logged_in = Arc::new(AtomicBool::new(false));
+    let _ = stream.set_nodelay(true);
     // Register before the task can finish and unregister itself.
     let mut sessions = lock(&inner.sessions);
-    let task = tokio::spawn(run(inner.clone(), stream, id, rx, logged_in.clone()));
+    let task = tokio::spawn(serve(inner.clone(), stream, id, rx, logged_in.clone()));
     sessions.insert(
         id,
         SessionHandle {
@@ -46,6 +47,30 @@ pub(crate) fn spawn(inner: Arc<Inner>, stream: TcpStream, id: u64) {
             task,
         },
     );
+}
+
+type CmdRx = mpsc::UnboundedReceiver<(SessionCmd, Option<oneshot::Sender<()>>)>;
+
+/// Runs a connection, after the TLS handshake if the server has TLS.
+async fn serve(
+    inner: Arc<Inner>,
+    stream: TcpStream,
+    id: u64,
+    rx: CmdRx,
+    logged_in: Arc<AtomicBool>,
+) {
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = inner.tls.clone() {
+        if let Ok(tls) = acceptor.accept(stream).await {
+            run(inner.clone(), tls, id, rx, logged_in).await;
+        }
+        lock(&inner.sessions).remove(&id);
+        inner.changed();
+        return;
+    }
+    run(inner.clone(), stream, id, rx, logged_in).await;
+    lock(&inner.sessions).remove(&id);
+    inner.changed();
 }
 
 struct State {
@@ -61,15 +86,11 @@ enum After {
     CloseLater(Duration),
 }
 
-async fn run(
-    inner: Arc<Inner>,
-    stream: TcpStream,
-    id: u64,
-    mut rx: mpsc::UnboundedReceiver<(SessionCmd, Option<oneshot::Sender<()>>)>,
-    logged_in: Arc<AtomicBool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+async fn run<S>(inner: Arc<Inner>, stream: S, id: u64, mut rx: CmdRx, logged_in: Arc<AtomicBool>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut state = State {
         id,
         logged_in,
@@ -155,10 +176,7 @@ async fn run(
             }
         }
     }
-    drop(wr);
-    drop(rd);
-    lock(&inner.sessions).remove(&id);
-    inner.changed();
+    let _ = wr.shutdown().await;
 }
 
 fn record(inner: &Inner, state: &State, action: &Message) {

@@ -1,0 +1,101 @@
+//! AMI over TLS against the fake Asterisk (features `tls` + `testkit`).
+//!
+//! `tests/data/` holds a test-only CA and a `localhost`/`127.0.0.1` server
+//! certificate signed by it (valid until 2126); the keys protect nothing.
+#![cfg(feature = "tls")]
+
+use std::sync::Arc;
+
+use ami_client::ami_proto::Action;
+use ami_client::testkit::FakeAsterisk;
+use ami_client::{Client, ClientError, TlsConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+const CA: &[u8] = include_bytes!("data/ca.pem");
+const CERT: &[u8] = include_bytes!("data/server.pem");
+const KEY: &[u8] = include_bytes!("data/server.key");
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config() -> Arc<rustls::ServerConfig> {
+    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    Arc::new(config)
+}
+
+fn client_tls(server_name: &str, trust_ca: bool) -> TlsConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    if trust_ca {
+        roots
+            .add(CertificateDer::from_pem_slice(CA).unwrap())
+            .unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConfig::new(Arc::new(config), server_name)
+}
+
+#[tokio::test]
+async fn md5_login_and_actions_over_tls() {
+    let fake = FakeAsterisk::builder()
+        .tls(server_config())
+        .start()
+        .await
+        .unwrap();
+    let config = fake
+        .client_config()
+        .tls(client_tls("localhost", true))
+        .build();
+    let (client, mut events) = Client::connect(config).await.unwrap();
+    assert_eq!(client.banner_version().as_deref(), Some("11.0.0"));
+    assert!(events.next_event().await.unwrap().is_event("FullyBooted"));
+    assert!(fake.logins()[0].md5 && fake.logins()[0].accepted);
+    let pong = client.send(Action::ping()).await.unwrap();
+    assert_eq!(pong.get("Ping").unwrap(), "Pong");
+
+    // Reconnects over TLS too.
+    fake.close_all().await;
+    assert!(matches!(
+        events.recv().await.unwrap(),
+        ami_client::StreamItem::Reconnected { .. }
+    ));
+    assert_eq!(fake.logins().len(), 2);
+    client.close().await;
+    assert_eq!(fake.actions_named("Logoff").len(), 1);
+}
+
+#[tokio::test]
+async fn untrusted_certificate_is_a_tls_error() {
+    let fake = FakeAsterisk::builder()
+        .tls(server_config())
+        .start()
+        .await
+        .unwrap();
+    let config = fake
+        .client_config()
+        .tls(client_tls("localhost", false))
+        .build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+    assert!(fake.logins().is_empty());
+
+    // Wrong name: the certificate is for localhost / 127.0.0.1 only.
+    let config = fake
+        .client_config()
+        .tls(client_tls("pbx.example.com", true))
+        .build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+}
