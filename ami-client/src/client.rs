@@ -127,7 +127,12 @@ impl Client {
     ///
     /// `Response: Error` comes back as [`ClientError::ServerError`]; see
     /// [`ClientError`] for the rest. Sending `Events` or `Filter` here also
-    /// changes what is re-applied after a reconnect.
+    /// changes what is re-applied after a reconnect. Do not send `Logoff`
+    /// this way (the server would hang up and the client reconnect): use
+    /// [`close`](Self::close).
+    ///
+    /// The action is sent once at most: it is never retried, whatever
+    /// happens to the connection.
     pub async fn send(&self, action: Action) -> Result<Message, ClientError> {
         self.send_with_timeout(action, self.shared.action_timeout)
             .await

@@ -42,7 +42,7 @@
 //! # Behavior
 //!
 //! **Connect and login.** TCP, or TLS with the `tls` feature
-//! ([`ClientConfigBuilder::tls`]). After the banner (its version is
+//! (`ClientConfigBuilder::tls`). After the banner (its version is
 //! [`Client::banner_version`]) the client logs in with the MD5 challenge
 //! ([`AuthMode::Auto`] tries it and falls back to a plain `Login` if the
 //! server refuses the challenge; [`AuthMode::Md5`] and [`AuthMode::Plain`]
@@ -116,8 +116,8 @@
 //! redacts it.
 //!
 //! ## Features
-//! * `tls`: AMI over TLS with rustls ([`TlsConfig`]).
-//! * `testkit`: [`testkit::FakeAsterisk`], an in-process AMI server for
+//! * `tls`: AMI over TLS with rustls (`TlsConfig`).
+//! * `testkit`: `testkit::FakeAsterisk`, an in-process AMI server for
 //!   tests (yours too).
 #![warn(missing_docs)]
 

@@ -40,6 +40,11 @@
 //! a success), `Ping`, `Events`, `Filter`, `Logoff` (`Goodbye`, then the
 //! socket closes); anything else before login gets `Permission denied`, and
 //! unknown actions get Asterisk's `Invalid/unknown command` error.
+//!
+//! With the `tls` feature too, `FakeAsteriskBuilder::tls` makes it speak
+//! AMI over TLS. The fake records filters and event masks but does not
+//! apply them, and `ReceivedAction` keeps actions verbatim (a plain
+//! `Login`'s `Secret` included): it is for tests only.
 
 mod replay;
 mod reply;
