@@ -60,8 +60,8 @@
 //! covers the whole wait, including waiting for a reconnect. A server
 //! refusal (`Response: Error`) is [`ClientError::ServerError`], distinct
 //! from transport failures. [`Client::send_list`] collects an event list
-//! (`EventList: start` … `EventList: Complete`); its items are not put on
-//! the event stream.
+//! (`EventList: start` … `EventList: Complete`, or a pre-13.2 `…Complete`
+//! event without that header); its items are not put on the event stream.
 //!
 //! **Disconnects and in-flight actions.** A closed socket, an I/O error, an
 //! Asterisk `Shutdown` event or a missed keepalive all end the session the

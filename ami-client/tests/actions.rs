@@ -243,6 +243,42 @@ async fn real_capture_list_replies() {
     client.close().await;
 }
 
+/// Before Asterisk 13.2 some lists ended with a `…Complete` event without
+/// `EventList: Complete`.
+#[tokio::test]
+async fn legacy_list_end_without_eventlist_header() {
+    let fake = FakeAsterisk::builder()
+        .reply(
+            "QueueStatus",
+            Reply::Messages(vec![
+                response(
+                    "Success",
+                    &[
+                        ("EventList", "start"),
+                        ("Message", "Queue status will follow"),
+                    ],
+                ),
+                event("QueueParams", &[("Queue", "support")]),
+                event(
+                    "QueueMember",
+                    &[("Queue", "support"), ("Name", "Agent 1001")],
+                ),
+                event("QueueStatusComplete", &[]),
+            ]),
+        )
+        .start()
+        .await
+        .unwrap();
+    let (client, mut events) = Client::connect(fake.client_config().build()).await.unwrap();
+    skip_boot(&mut events).await;
+    let list = client.send_list(Action::queue_status(None)).await.unwrap();
+    assert_eq!(list.items.len(), 2);
+    assert!(list.complete.unwrap().is_event("QueueStatusComplete"));
+    fake.emit(&event("Newchannel", &[])).await;
+    assert_eq!(name(&next_event(&mut events).await), "Newchannel");
+    client.close().await;
+}
+
 #[tokio::test]
 async fn server_refusal_is_distinct_from_transport_errors() {
     let fake = FakeAsterisk::builder()

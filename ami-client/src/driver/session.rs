@@ -460,7 +460,12 @@ impl Session {
             if let Some(p) = self.pending.get_mut(&id) {
                 if let Kind::List { response, items } = &mut p.kind {
                     if response.is_some() {
-                        if m.is_list_complete() {
+                        // Lists before Asterisk 13.2 may end with a
+                        // `…Complete` event that lacks `EventList: Complete`.
+                        let legacy_end = m.get("EventList").is_none()
+                            && m.event_name()
+                                .is_some_and(|n| n.as_bytes().ends_with(b"Complete"));
+                        if m.is_list_complete() || legacy_end {
                             if let Some(mut p) = self.pending.remove(&id) {
                                 if let Kind::List { response, items } = &mut p.kind {
                                     let reply = Reply {
