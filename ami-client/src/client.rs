@@ -55,7 +55,7 @@ impl Client {
     ///
     /// Must be called inside a tokio runtime.
     pub fn start(config: ClientConfig) -> (Client, EventStream) {
-        let (client, stream, _) = Client::spawn(config, None);
+        let (client, stream) = Client::spawn(config, None);
         (client, stream)
     }
 
@@ -66,7 +66,7 @@ impl Client {
     /// error is returned and nothing keeps running.
     pub async fn connect(config: ClientConfig) -> Result<(Client, EventStream), ClientError> {
         let (tx, rx) = oneshot::channel();
-        let (client, stream, _) = Client::spawn(config, Some(tx));
+        let (client, stream) = Client::spawn(config, Some(tx));
         match rx.await {
             Ok(Ok(())) => Ok((client, stream)),
             Ok(Err(e)) => {
@@ -80,7 +80,7 @@ impl Client {
     fn spawn(
         config: ClientConfig,
         first_attempt: Option<oneshot::Sender<Result<(), ClientError>>>,
-    ) -> (Client, EventStream, ()) {
+    ) -> (Client, EventStream) {
         let prefix = config
             .action_id_prefix
             .clone()
@@ -118,7 +118,7 @@ impl Client {
             *d = Some(handle);
         }
         let stream = EventStream::new(queue, tx.clone());
-        (Client { shared, tx }, stream, ())
+        (Client { shared, tx }, stream)
     }
 
     /// Sends an action and waits for its response, up to the configured
