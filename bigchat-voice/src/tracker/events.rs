@@ -1,7 +1,7 @@
 //! What each AMI event does to the calls.
 
-use ami_proto::{ChannelBlock, DialStatus, Event, Message};
-use chrono::{DateTime, Duration, Utc};
+use ami_proto::{ChannelBlock, Event, Message};
+use chrono::{DateTime, Utc};
 
 use crate::model::{CallStatus, Direction, Effect};
 
@@ -10,7 +10,7 @@ use super::number::normalize_bytes;
 use super::registry::Create;
 use super::{Tracker, event_time};
 
-const MIXMONITOR_FILENAME: &str = "MIXMONITOR_FILENAME";
+pub(crate) const MIXMONITOR_FILENAME: &str = "MIXMONITOR_FILENAME";
 
 impl Tracker {
     pub(crate) fn dispatch(
@@ -45,11 +45,10 @@ impl Tracker {
                 self.on_new_callerid(&e.channel(), at, out);
             }
             Event::Newexten(e) => {
-                let at = event_time(msg, arrival);
                 let voicemail = e
                     .application()
                     .is_some_and(|a| a.eq_ignore_case("VoiceMail"));
-                self.on_newexten(&e.channel(), voicemail, at, out);
+                self.on_newexten(&e.channel(), voicemail, msg, arrival, out);
             }
             Event::DialBegin(e) => {
                 let at = event_time(msg, arrival);
@@ -190,7 +189,7 @@ impl Tracker {
         self.touch(block, at, Create::Join(None), out);
     }
 
-    fn on_recording(
+    pub(crate) fn on_recording(
         &mut self,
         block: &ChannelBlock<'_>,
         file: &str,
@@ -239,7 +238,8 @@ impl Tracker {
         &mut self,
         block: &ChannelBlock<'_>,
         voicemail: bool,
-        at: DateTime<Utc>,
+        msg: &Message,
+        arrival: DateTime<Utc>,
         out: &mut Vec<Effect>,
     ) {
         if !voicemail && self.undecided == 0 {
@@ -251,6 +251,7 @@ impl Tracker {
                 }
             }
         }
+        let at = event_time(msg, arrival);
         let Some(lid) = self.touch(block, at, Create::Join(None), out) else {
             return;
         };
@@ -269,210 +270,6 @@ impl Tracker {
                 lc.decide(Direction::Outbound);
                 self.start_if_decided(lid, out);
             }
-        }
-    }
-
-    fn on_dial_begin(
-        &mut self,
-        caller: &ChannelBlock<'_>,
-        dest: &ChannelBlock<'_>,
-        dial_string: &str,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        if !caller.is_present() {
-            // Originate: the dialled channel is the call's first channel.
-            if let Some(lid) = self.touch(dest, at, Create::Join(None), out) {
-                if let Some(lc) = self.calls.get_mut(lid) {
-                    lc.originated = true;
-                }
-            }
-            return;
-        }
-        let Some(lid) = self.touch(caller, at, Create::Join(None), out) else {
-            return;
-        };
-        self.touch(dest, at, Create::No, out);
-        let dest_external = text(dest.uniqueid())
-            .and_then(|u| self.channels.get(u))
-            .is_some_and(|c| c.external);
-        let Some(lc) = self.calls.get_mut(lid) else {
-            return;
-        };
-        if dest_external && lc.call.direction == Direction::Outbound {
-            lc.customer_dialled = true;
-            if !lc.decided || lc.call.called_number.is_empty() {
-                let mut number = normalize_bytes(dest.exten().map_or(&b""[..], |v| v.as_bytes()));
-                if number.is_empty() {
-                    number =
-                        normalize_bytes(dial_string.split('@').next().unwrap_or("").as_bytes());
-                }
-                lc.call.called_number = number;
-                lc.decide(Direction::Outbound);
-                self.start_if_decided(lid, out);
-            }
-        }
-    }
-
-    fn on_dial_end(
-        &mut self,
-        caller: &ChannelBlock<'_>,
-        dest: &ChannelBlock<'_>,
-        status: DialStatus<'_>,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        if !caller.is_present() {
-            // The Originate's own leg (the agent's phone): answering it only
-            // means the customer is being dialled next.
-            let Some(lid) = self.touch(dest, at, Create::Join(None), out) else {
-                return;
-            };
-            if let Some(lc) = self.calls.get_mut(lid) {
-                lc.originated = true;
-                if status != DialStatus::Answer && !lc.is_answered() {
-                    lc.originate_failed = true;
-                }
-            }
-            return;
-        }
-        let Some(lid) = self.touch(caller, at, Create::Join(None), out) else {
-            return;
-        };
-        self.touch(dest, at, Create::No, out);
-        let (dest_external, dest_local, dest_ext) =
-            match text(dest.uniqueid()).and_then(|u| self.channels.get(u)) {
-                Some(c) => (
-                    c.external,
-                    c.local,
-                    c.extension.as_deref().map(str::to_owned),
-                ),
-                None => {
-                    let name = text(dest.channel()).unwrap_or("");
-                    (
-                        self.cfg.is_trunk_channel(name),
-                        super::channel::is_local(name),
-                        extension_of(dest, &self.cfg),
-                    )
-                }
-            };
-        let Some(lc) = self.calls.get_mut(lid) else {
-            return;
-        };
-        let inbound = lc.decided && lc.call.direction == Direction::Inbound;
-        // For outbound calls only the customer's (trunk) leg tells the outcome.
-        let customer_leg = inbound || dest_external;
-        match status {
-            DialStatus::Answer if !lc.is_answered() && customer_leg => {
-                let agent = if inbound && !dest_external {
-                    dest_ext
-                } else {
-                    None
-                };
-                if !lc.decided {
-                    lc.decide(Direction::Outbound);
-                }
-                self.answer_if_ringing(lid, agent, at, out);
-            }
-            // Already answered: a transfer target picked up.
-            DialStatus::Answer
-                if lc.is_answered()
-                    && !dest_external
-                    && !dest_local
-                    && lc.set_agent(dest_ext, &self.cfg) =>
-            {
-                self.updated(lid, out);
-            }
-            DialStatus::Busy if customer_leg => lc.note_outcome(CallStatus::Busy),
-            DialStatus::NoAnswer | DialStatus::Cancel if customer_leg => {
-                lc.note_outcome(CallStatus::NoAnswer)
-            }
-            DialStatus::Congestion | DialStatus::ChanUnavail if customer_leg => {
-                lc.note_outcome(CallStatus::Failed)
-            }
-            _ => {}
-        }
-    }
-
-    /// Marks a ringing call answered (once) and reports it.
-    pub(crate) fn answer_if_ringing(
-        &mut self,
-        lid: &str,
-        agent: Option<String>,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        let Some(lc) = self.calls.get_mut(lid) else {
-            return;
-        };
-        if lc.is_answered() {
-            return;
-        }
-        lc.answer(at, agent, &self.cfg);
-        if lc.decided && !lc.started {
-            self.start_if_decided(lid, out);
-        } else {
-            self.updated(lid, out);
-        }
-    }
-
-    fn on_bridge_enter(
-        &mut self,
-        block: &ChannelBlock<'_>,
-        bridge: &str,
-        holding: bool,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        let Some(lid) = self.touch(block, at, Create::Join(None), out) else {
-            return;
-        };
-        if let Some(file) = text(block.chan_variable(MIXMONITOR_FILENAME)) {
-            self.on_recording(block, file, at, out);
-        }
-        let uid = text(block.uniqueid()).unwrap_or("");
-        if let Some(ch) = self.channels.get_mut(uid) {
-            ch.bridge = Some(bridge.into());
-        }
-        let Some(lc) = self.calls.get(lid) else {
-            return;
-        };
-        if holding || lc.is_answered() {
-            return;
-        }
-        // Fallback answer: two channels of this call meet in a bridge, one
-        // of them the customer's.
-        let inbound = lc.call.direction == Direction::Inbound;
-        let mut members = 0;
-        let mut customer = false;
-        let mut agent = None;
-        for cid in &lc.channels {
-            let Some(ch) = self.channels.get(cid) else {
-                continue;
-            };
-            if ch.bridge.as_deref() != Some(bridge) {
-                continue;
-            }
-            members += 1;
-            let is_customer = if inbound {
-                &**cid == lid || ch.external
-            } else {
-                ch.external && &**cid != lid
-            };
-            if is_customer {
-                customer = true;
-            } else if agent.is_none() && !ch.external && !ch.local {
-                agent = ch.extension.as_deref().map(str::to_owned);
-            }
-        }
-        if members >= 2 && (customer || lc.joined) {
-            let agent = if inbound { agent } else { None };
-            if !lc.decided {
-                if let Some(lc) = self.calls.get_mut(lid) {
-                    lc.decide(Direction::Outbound);
-                }
-            }
-            self.answer_if_ringing(lid, agent, at, out);
         }
     }
 
@@ -533,9 +330,7 @@ impl Tracker {
             return;
         };
         lc.channels.retain(|c| &**c != uid);
-        if info.on_hold {
-            lc.unhold(at);
-        }
+        let unheld = info.on_hold && lc.unhold(at);
         if info.external || lc.call.hangup_cause.is_none() {
             if let Some(c) = cause {
                 lc.call.hangup_cause = Some(c);
@@ -543,112 +338,9 @@ impl Tracker {
         }
         if lc.channels.is_empty() {
             self.end_call(&lid, at, None, false, out);
+        } else if unheld {
+            // The held party left; the others go on talking.
+            self.updated(&lid, out);
         }
-    }
-
-    fn on_transfer(
-        &mut self,
-        transferer: &ChannelBlock<'_>,
-        transferee: &ChannelBlock<'_>,
-        target: Option<&ChannelBlock<'_>>,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        let lid = match self.touch(transferer, at, Create::No, out) {
-            Some(l) => l,
-            None => match self.touch(transferee, at, Create::No, out) {
-                Some(l) => l,
-                None => return,
-            },
-        };
-        let agent = target
-            .filter(|t| t.is_present())
-            .and_then(|t| extension_of(t, &self.cfg));
-        let Some(lc) = self.calls.get_mut(lid) else {
-            return;
-        };
-        if !lc.is_answered() {
-            return;
-        }
-        if lc.call.status == crate::model::CallStatus::OnHold {
-            lc.status_before_hold = CallStatus::Transferred;
-        } else {
-            lc.call.status = CallStatus::Transferred;
-        }
-        lc.set_agent(agent, &self.cfg);
-        self.updated(lid, out);
-    }
-
-    fn on_originate_response(
-        &mut self,
-        uid: Option<&str>,
-        channel: &str,
-        exten: String,
-        success: bool,
-        at: DateTime<Utc>,
-        out: &mut Vec<Effect>,
-    ) {
-        // By Uniqueid (success, or an Originate with ChannelId); else the
-        // oldest unanswered originated call on the requested endpoint.
-        let by_uid = uid
-            .and_then(|u| self.channels.get(u))
-            .map(|c| c.linkedid.clone());
-        let lid: Box<str> = match by_uid {
-            Some(l) => l,
-            None => {
-                let prefix_ok = |name: &str| {
-                    !channel.is_empty()
-                        && name.len() > channel.len()
-                        && name.as_bytes()[..channel.len()].eq_ignore_ascii_case(channel.as_bytes())
-                        && name.as_bytes()[channel.len()] == b'-'
-                };
-                let found = self
-                    .calls
-                    .iter()
-                    .filter(|&(_, c)| {
-                        c.awaits_originate_response()
-                            && c.originator_name.as_deref().is_some_and(prefix_ok)
-                    })
-                    .min_by_key(|&(_, c)| c.seq)
-                    .map(|(k, _)| k.clone());
-                match found {
-                    Some(l) => l,
-                    None => return,
-                }
-            }
-        };
-        let Some(lc) = self.calls.get_mut(&*lid) else {
-            return;
-        };
-        lc.originated = true;
-        lc.originate_responded = true;
-        if !success && !lc.is_answered() {
-            lc.originate_failed = true;
-        }
-        if lc.call.called_number.is_empty() && !exten.is_empty() {
-            lc.call.called_number = exten;
-            lc.refresh_contact();
-        }
-        if !lc.decided {
-            lc.decide(Direction::Outbound);
-            self.start_if_decided(&lid, out);
-        }
-        let _ = at;
-    }
-
-    fn on_fully_booted(&mut self, uptime: u64, at: DateTime<Utc>, out: &mut Vec<Effect>) {
-        if let Some((last, last_at)) = self.last_uptime {
-            let elapsed = u64::try_from((at - last_at).num_seconds()).unwrap_or(0);
-            let expected = last.saturating_add(elapsed);
-            if uptime.saturating_add(self.cfg.restart_uptime_slack_secs) < expected {
-                tracing::warn!(uptime, expected, "Asterisk restarted; ending live calls");
-                // The new process started `uptime` seconds ago: no channel of
-                // the old one lived past that.
-                let booted = at - Duration::seconds(i64::try_from(uptime).unwrap_or(0));
-                self.end_all(booted.max(last_at), true, out);
-                out.push(Effect::PbxRestarted { at });
-            }
-        }
-        self.last_uptime = Some((uptime, at));
     }
 }

@@ -69,8 +69,10 @@
 mod call;
 mod channel;
 mod config;
+mod dial;
 mod events;
 mod fast_hash;
+mod lifecycle;
 mod number;
 mod recent;
 mod registry;
