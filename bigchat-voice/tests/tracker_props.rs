@@ -97,6 +97,8 @@ proptest! {
 fn arb_channel() -> impl Strategy<Value = Ch> {
     let names = prop::sample::select(vec![
         "PJSIP/trunk-00000001",
+        "PJSIP/agent\u{e9}1001-05",
+        "PJSIP/\u{e9}",
         "PJSIP/agent1001-00000002",
         "PJSIP/agent1002-00000003",
         "Local/1001@agents-00000004;1",
@@ -198,6 +200,10 @@ fn arb_step() -> impl Strategy<Value = Step> {
         "MIXMONITOR_FILENAME",
         "",
         "16",
+        "18446744073709551615",
+        "9223372036854775807",
+        "99:99:99",
+        "1e300",
         "99999999999",
     ]);
     prop_oneof![
@@ -205,14 +211,23 @@ fn arb_step() -> impl Strategy<Value = Step> {
             .prop_map(|(n, c, d, x)| Step::Event(n, c, d, x)),
         1 => (
             prop::sample::select(vec!["FullyBooted", "Shutdown"]),
-            prop::sample::select(vec!["0", "5", "100", "-1", "x", ""]),
+            prop::sample::select(vec![
+                "0",
+                "5",
+                "100",
+                "-1",
+                "x",
+                "",
+                "18446744073709551615",
+                "9223372036854775807",
+            ]),
         )
             .prop_map(|(n, u)| Step::System(n, u)),
         1 => any::<bool>().prop_map(Step::Marker),
     ]
 }
 
-fn message(step: &Step) -> Option<Message> {
+fn message(step: &Step, timestamp: Option<&str>) -> Option<Message> {
     match step {
         Step::Event(name, ch, dest, extra) => {
             let mut h: Vec<(String, String)> = on(name, ch)
@@ -250,6 +265,9 @@ fn message(step: &Step) -> Option<Message> {
             ] {
                 h.push((k.to_owned(), (*extra).to_owned()));
             }
+            if let Some(ts) = timestamp {
+                h.push(("Timestamp".to_owned(), ts.to_owned()));
+            }
             Some(ev(name, h))
         }
         Step::System(name, uptime) => Some(system(
@@ -277,7 +295,7 @@ proptest! {
             // Time never goes backwards here (it may stand still).
             clock += secs % 5;
             let secs = &clock;
-            match (step, message(step)) {
+            match (step, message(step, None)) {
                 (Step::Marker(lagged), _) => {
                     let m = if *lagged { Marker::Lagged { missed: 1 } } else { Marker::Reconnected };
                     effects.extend(t.handle_marker(m, t0(*secs)));
@@ -301,4 +319,38 @@ proptest! {
 
 fn t0(secs: i64) -> DateTime<Utc> {
     t(secs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Garbage `Timestamp` headers (time jumping around, out of range) may
+    /// give odd times but never a panic or a negative duration.
+    #[test]
+    fn garbage_timestamps_never_panic(
+        steps in prop::collection::vec(
+            (
+                arb_step(),
+                prop::sample::select(vec![
+                    "0", "1e300", "-5", "NaN", "inf", "1795515000.5", "17.x", "",
+                    "9223372036854775807", "1795514000",
+                ]),
+            ),
+            0..120,
+        )
+    ) {
+        let cfg = TrackerConfig { max_live_calls: 3, remember_ended_calls: 4, ..TrackerConfig::default() };
+        let mut t = Tracker::new(cfg);
+        let mut effects = Vec::new();
+        for (i, (step, ts)) in steps.iter().enumerate() {
+            if let Some(m) = message(step, Some(ts)) {
+                t.handle_into(&m, t0(i as i64), &mut effects);
+            }
+        }
+        for e in &effects {
+            if let Effect::CallEnded(c) = e {
+                prop_assert!(c.duration >= 0 && c.talk_time >= 0 && c.hold_time >= 0);
+            }
+        }
+    }
 }

@@ -73,8 +73,10 @@ pub(crate) fn extension_of_name(name: &str, cfg: &TrackerConfig) -> Option<Strin
         return Some(endpoint.to_owned());
     }
     let digits_from = endpoint
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let digits = &endpoint[digits_from..];
     (digits_from > 0 && cfg.is_internal_extension(digits)).then(|| digits.to_owned())
 }
@@ -118,5 +120,10 @@ mod tests {
         assert_eq!(extension_of_name("PJSIP/trunk-0000000b", &c), None);
         assert_eq!(extension_of_name("", &c), None);
         assert_eq!(extension_of_name("PJSIP/5511999990001-01", &c), None);
+        assert_eq!(
+            extension_of_name("PJSIP/agenté1001-01", &c).as_deref(),
+            Some("1001")
+        );
+        assert_eq!(extension_of_name("PJSIP/é-01", &c), None);
     }
 }

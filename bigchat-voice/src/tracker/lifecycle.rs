@@ -114,7 +114,11 @@ impl Tracker {
                 tracing::warn!(uptime, expected, "Asterisk restarted; ending live calls");
                 // The new process started `uptime` seconds ago: no channel of
                 // the old one lived past that.
-                let booted = at - Duration::seconds(i64::try_from(uptime).unwrap_or(0));
+                let booted = i64::try_from(uptime)
+                    .ok()
+                    .and_then(Duration::try_seconds)
+                    .and_then(|d| at.checked_sub_signed(d))
+                    .unwrap_or(last_at);
                 self.end_all(booted.max(last_at), true, out);
                 out.push(Effect::PbxRestarted { at });
             }

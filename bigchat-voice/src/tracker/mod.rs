@@ -127,7 +127,7 @@ pub fn event_time(msg: &Message, arrival: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Unix seconds (fractional) to a UTC time, microsecond precision.
 pub(crate) fn unix_seconds_to_time(secs: f64) -> Option<DateTime<Utc>> {
-    if !secs.is_finite() || !(0.0..=1.0e13).contains(&secs) {
+    if !secs.is_finite() || !(0.0..=1.0e12).contains(&secs) {
         return None;
     }
     DateTime::from_timestamp_micros((secs * 1_000_000.0).round() as i64)

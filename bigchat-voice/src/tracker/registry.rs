@@ -90,11 +90,17 @@ impl Tracker {
         out: &mut Vec<Effect>,
     ) {
         self.evict_if_full(out);
-        let age = match create {
-            Create::Join(Some(secs)) => Duration::seconds(i64::try_from(secs).unwrap_or(0)),
-            _ => Duration::zero(),
+        // A channel's age (Status, CoreShowChannel) dates the call back; an
+        // absurd age is ignored rather than trusted.
+        let started_at = match create {
+            Create::Join(Some(secs)) => i64::try_from(secs)
+                .ok()
+                .and_then(Duration::try_seconds)
+                .and_then(|d| at.checked_sub_signed(d))
+                .unwrap_or(at),
+            _ => at,
         };
-        let mut lc = LiveCall::new(lid, at - age, self.next_seq);
+        let mut lc = LiveCall::new(lid, started_at, self.next_seq);
         self.next_seq += 1;
         let cfg = &self.cfg;
         let info = ChannelInfo::from_block(block, lid, cfg);
