@@ -548,3 +548,30 @@ fn events_time_comes_from_timestamp_when_present() {
     };
     assert_eq!(c.started_at.timestamp_millis(), 1_795_515_100_250);
 }
+
+#[test]
+fn announced_originate_is_reported_at_once() {
+    let items = load("outbound-click-to-call");
+    let mut tr = Tracker::new(TrackerConfig::default());
+    tr.expect_originate("1795515825.10", "+55 11 99999-0002");
+    let effects = feed(&mut tr, &items);
+    assert_well_formed(&effects);
+    let Some(Effect::CallStarted(c)) = effects.first() else {
+        panic!("{effects:#?}")
+    };
+    // Reported on the agent channel's Newchannel, before the agent answers.
+    assert_eq!(c.started_at.timestamp_millis(), 1_795_515_825_529);
+    assert_eq!(
+        (c.status, c.direction),
+        (CallStatus::Ringing, Direction::Outbound)
+    );
+    assert_eq!(c.called_number, "+5511999990002");
+    // Same final record as without the announcement.
+    let unannounced = last_ended(&run("outbound-click-to-call"));
+    assert_eq!(last_ended(&effects), unannounced);
+    // An announcement that never matches is bounded and harmless.
+    for i in 0..2000 {
+        tr.expect_originate(&format!("x.{i}"), "1");
+    }
+    assert!(feed(&mut tr, &load("inbound-busy")).len() >= 2);
+}

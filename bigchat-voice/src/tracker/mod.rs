@@ -37,6 +37,12 @@
 //!   the call inbound; an agent channel dialling an external number, or an
 //!   Originate, makes it outbound. A call whose parties are all internal
 //!   extensions (agent to agent) is not reported.
+//! * **Click-to-call**: an Originate's call is reported once the number it
+//!   dials is known (dialplan, `OriginateResponse`, the trunk leg), or at
+//!   once if the connector announced it with
+//!   [`Tracker::expect_originate`]. A failed `OriginateResponse` is matched
+//!   by its `Uniqueid` (the Originate's `ChannelId`), else to the oldest
+//!   unanswered Originate on the same endpoint.
 //! * **Answered** when a caller-side `DialEnd ANSWER` connects the customer
 //!   with someone (inbound: any callee; outbound: the trunk leg), when a
 //!   queue `AgentConnect` arrives, or when two channels of the call meet in
@@ -77,7 +83,7 @@ mod number;
 mod recent;
 mod registry;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use ami_proto::Message;
 use chrono::{DateTime, Utc};
@@ -145,7 +151,15 @@ pub struct Tracker {
     undecided: usize,
     /// Last `FullyBooted` uptime and when it was seen.
     last_uptime: Option<(u64, DateTime<Utc>)>,
+    /// Originates announced by the connector: `ChannelId` → number dialled.
+    expected_originates: HashMap<Box<str>, String, FastBuild>,
+    /// Their order, to forget the oldest beyond [`MAX_EXPECTED_ORIGINATES`].
+    expected_order: VecDeque<Box<str>>,
 }
+
+/// Most Originates announced with [`Tracker::expect_originate`] that are
+/// remembered while their channel has not appeared.
+pub const MAX_EXPECTED_ORIGINATES: usize = 1024;
 
 impl Tracker {
     /// A tracker with no call.
@@ -158,6 +172,8 @@ impl Tracker {
             next_seq: 0,
             undecided: 0,
             last_uptime: None,
+            expected_originates: HashMap::with_hasher(FastBuild),
+            expected_order: VecDeque::new(),
         }
     }
 
@@ -211,6 +227,37 @@ impl Tracker {
         } else {
             vec![Effect::NeedsReconciliation { unique_ids }]
         }
+    }
+
+    /// Announces an Originate the connector sent with `ChannelId:
+    /// channel_id` to call `number` (click-to-call). When that channel
+    /// appears, its call is reported at once (outbound, ringing, with this
+    /// number) instead of when the agent picks up and the dialplan reveals
+    /// the number. Without it the tracker finds the number itself
+    /// (OriginateResponse, dialplan, Dial of the trunk). At most
+    /// [`MAX_EXPECTED_ORIGINATES`] announcements wait; the oldest go first.
+    pub fn expect_originate(&mut self, channel_id: &str, number: &str) {
+        if channel_id.is_empty() || self.expected_originates.contains_key(channel_id) {
+            return;
+        }
+        while self.expected_order.len() >= MAX_EXPECTED_ORIGINATES {
+            if let Some(old) = self.expected_order.pop_front() {
+                self.expected_originates.remove(&old);
+            }
+        }
+        self.expected_originates
+            .insert(channel_id.into(), normalize_number(number));
+        self.expected_order.push_back(channel_id.into());
+    }
+
+    /// Takes the announcement for `channel_id`, if any.
+    pub(crate) fn take_expected_originate(&mut self, channel_id: &str) -> Option<String> {
+        if self.expected_originates.is_empty() {
+            return None;
+        }
+        let number = self.expected_originates.remove(channel_id)?;
+        self.expected_order.retain(|c| &**c != channel_id);
+        Some(number)
     }
 
     /// The calls in progress that have been reported (`CallStarted`), oldest

@@ -102,6 +102,11 @@ impl Tracker {
         };
         let mut lc = LiveCall::new(lid, started_at, self.next_seq);
         self.next_seq += 1;
+        let announced = if uid == lid {
+            self.take_expected_originate(uid)
+        } else {
+            None
+        };
         let cfg = &self.cfg;
         let info = ChannelInfo::from_block(block, lid, cfg);
         lc.joined = create != Create::New || uid != lid;
@@ -111,7 +116,7 @@ impl Tracker {
         if uid == lid {
             lc.originator_name = Some(info.name.clone());
             let inbound_ctx = text(block.context()).is_some_and(|c| cfg.is_inbound_context(c));
-            if info.external || inbound_ctx {
+            if (info.external || inbound_ctx) && announced.is_none() {
                 lc.call.caller_id = cid_num;
                 lc.call.caller_name = cid_name;
                 lc.call.called_number = exten;
@@ -121,7 +126,12 @@ impl Tracker {
                 lc.call.caller_id = ext.clone().unwrap_or(cid_num);
                 lc.call.caller_name = cid_name;
                 lc.set_agent(ext, cfg);
-                if !exten.is_empty() && !cfg.is_internal_extension(&exten) {
+                if let Some(number) = announced {
+                    // Click-to-call announced by the connector.
+                    lc.originated = true;
+                    lc.call.called_number = number;
+                    lc.decide(Direction::Outbound);
+                } else if !exten.is_empty() && !cfg.is_internal_extension(&exten) {
                     lc.call.called_number = exten;
                     lc.decide(Direction::Outbound);
                 }
