@@ -12,7 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod model;
+pub mod notify;
 pub mod replay;
 pub mod store;
-pub mod notify;
 pub mod tracker;

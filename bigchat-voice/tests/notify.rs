@@ -399,3 +399,41 @@ async fn bad_webhook_urls_are_rejected() {
     let dbg = format!("{:?}", WebhookConfig::new("http://x/", "topsecret"));
     assert!(!dbg.contains("topsecret"), "{dbg}");
 }
+
+#[tokio::test]
+async fn writer_publishes_what_it_stores() {
+    use bigchat_voice::store::writer::{Writer, WriterConfig};
+    let store = AnyStore::connect("sqlite::memory:").await.unwrap();
+    let ast = store
+        .ensure_asterisk("pbx", "h", 5038, "u", 1)
+        .await
+        .unwrap();
+    let sink = Arc::new(MemorySink::new());
+    let hooks = Notifier::new().with_sink(sink.clone()).writer_hooks();
+    let writer = Writer::spawn(store, WriterConfig::default(), hooks);
+    let c = inbound("1700000001.1", "+5511999990001", 0);
+    let e = ended(&c, CallStatus::NoAnswer, 30);
+    for effect in [
+        Effect::CallStarted(c),
+        Effect::CallEnded(e.clone()),
+        Effect::CallEnded(e),
+    ] {
+        writer.send(ast, 1, effect).await.unwrap();
+    }
+    writer.flush().await;
+    let got: Vec<(String, Value)> = sink
+        .take()
+        .into_iter()
+        .map(|n| (n.room, n.payload["action"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("company-1-call".to_string(), json!("ringing")),
+            ("company-1-ticket".to_string(), json!("update")),
+            ("company-1-call".to_string(), json!("no_answer")),
+            ("company-1-ticket".to_string(), json!("update")),
+        ],
+        "the replayed end publishes nothing"
+    );
+}

@@ -828,6 +828,53 @@ async fn data_errors_are_not_retryable(backend: Backend) {
     db.finish().await;
 }
 
+async fn apply_many_is_all_or_nothing(backend: Backend) {
+    use bigchat_voice::store::writer::Job;
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let job = |asterisk_id, effect| Job {
+        asterisk_id,
+        company_id: COMPANY,
+        effect,
+    };
+    // The second job violates a foreign key: nothing of the batch is kept.
+    let batch = vec![
+        job(ast, Effect::CallStarted(inbound("u1", "+5511999990001", 0))),
+        job(
+            4242,
+            Effect::CallStarted(inbound("u2", "+5511999990002", 0)),
+        ),
+    ];
+    let err = db.store.apply_many(&batch).await.expect_err("refused");
+    assert!(!err.is_retryable());
+    assert_eq!(db.count("CallRecords").await, 0);
+    assert_eq!(db.count("Contacts").await, 0);
+
+    // A whole scenario in one transaction equals applying it effect by effect.
+    let effects = scenario();
+    let jobs: Vec<Job> = effects.iter().map(|e| job(ast, e.clone())).collect();
+    let applied = db.store.apply_many(&jobs).await.unwrap();
+    assert_eq!(applied.len(), jobs.len());
+    assert!(applied[0].record_created);
+    let Some((single, ast2)) = setup(backend).await else {
+        return;
+    };
+    apply_all(&single, ast2, &effects).await;
+    // (PostgreSQL sequences are not rolled back: compare without surrogate keys.)
+    let (a, b) = (db.dump_content().await, single.dump_content().await);
+    for table in TABLES {
+        assert_eq!(sorted(&a[table]), sorted(&b[table]), "{table}");
+    }
+    // And replaying the batch changes nothing.
+    let before = db.dump().await;
+    let again = db.store.apply_many(&jobs).await.unwrap();
+    assert!(again.iter().all(|a| a.is_noop()));
+    assert_eq!(before, db.dump().await);
+    single.finish().await;
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -862,6 +909,7 @@ suite!(
     recent_calls_filters,
     asterisk_rows_and_status,
     data_errors_are_not_retryable,
+    apply_many_is_all_or_nothing,
 );
 
 #[tokio::test]

@@ -93,6 +93,7 @@ fn fast() -> WriterConfig {
         capacity: 64,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(200),
+        ..WriterConfig::default()
     }
 }
 

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::store::writer::WriterHooks;
 use crate::store::{Applied, AsteriskRow, CallRecordRow, TicketRow};
 
 pub use jsonl::JsonLinesSink;
@@ -167,6 +168,17 @@ impl Notifier {
     pub fn publish_applied(&self, company_id: i64, applied: &Applied) {
         for n in Notification::from_applied(company_id, applied) {
             self.publish(&n);
+        }
+    }
+
+    /// Writer hooks that publish what each stored effect changed
+    /// (`on_applied`); dead letters are left to the writer's own log.
+    pub fn writer_hooks(self) -> WriterHooks {
+        WriterHooks {
+            on_applied: Some(Box::new(move |job, applied| {
+                self.publish_applied(job.company_id, applied)
+            })),
+            on_dead_letter: None,
         }
     }
 

@@ -69,31 +69,40 @@ fn sqlx_error_is_retryable(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(db) => match db.code() {
-            Some(code) => database_code_is_retryable(&code),
-            None => false,
-        },
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                sqlite_code_is_retryable(&code)
+            } else {
+                postgres_code_is_retryable(&code)
+            }
+        }
         _ => false,
     }
 }
 
-/// SQLite reports numeric (extended) result codes, PostgreSQL five-character
-/// SQLSTATEs; the two never look alike.
-fn database_code_is_retryable(code: &str) -> bool {
-    if let Ok(n) = code.parse::<u32>() {
-        // SQLite primary code = low byte of the extended code.
-        return matches!(
-            n & 0xff,
-            5  // SQLITE_BUSY
-            | 6  // SQLITE_LOCKED
-            | 7  // SQLITE_NOMEM
-            | 8  // SQLITE_READONLY (file or directory made read-only)
-            | 10 // SQLITE_IOERR
-            | 13 // SQLITE_FULL
-            | 14 // SQLITE_CANTOPEN
-            | 15 // SQLITE_PROTOCOL
-        );
-    }
+/// SQLite's extended result code (a number); its primary code is the low byte.
+fn sqlite_code_is_retryable(code: &str) -> bool {
+    let Ok(n) = code.parse::<u32>() else {
+        return false;
+    };
+    matches!(
+        n & 0xff,
+        5  // SQLITE_BUSY
+        | 6  // SQLITE_LOCKED
+        | 7  // SQLITE_NOMEM
+        | 8  // SQLITE_READONLY (file or directory made read-only)
+        | 10 // SQLITE_IOERR
+        | 13 // SQLITE_FULL
+        | 14 // SQLITE_CANTOPEN
+        | 15 // SQLITE_PROTOCOL
+    )
+}
+
+/// PostgreSQL's five-character SQLSTATE.
+fn postgres_code_is_retryable(code: &str) -> bool {
     code.starts_with("08") // connection exception
         || code == "40001" // serialization_failure
         || code == "40P01" // deadlock_detected
@@ -108,16 +117,19 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
-        assert!(database_code_is_retryable("5")); // SQLITE_BUSY
-        assert!(database_code_is_retryable("517")); // SQLITE_BUSY_SNAPSHOT
-        assert!(database_code_is_retryable("1032")); // SQLITE_READONLY_DBMOVED
-        assert!(!database_code_is_retryable("2067")); // SQLITE_CONSTRAINT_UNIQUE
-        assert!(!database_code_is_retryable("19")); // SQLITE_CONSTRAINT
-        assert!(database_code_is_retryable("08006"));
-        assert!(database_code_is_retryable("57P01"));
-        assert!(database_code_is_retryable("40P01"));
-        assert!(!database_code_is_retryable("23505")); // unique_violation
-        assert!(!database_code_is_retryable("42P01")); // undefined_table
+        assert!(sqlite_code_is_retryable("5")); // SQLITE_BUSY
+        assert!(sqlite_code_is_retryable("517")); // SQLITE_BUSY_SNAPSHOT
+        assert!(sqlite_code_is_retryable("1032")); // SQLITE_READONLY_DBMOVED
+        assert!(!sqlite_code_is_retryable("2067")); // SQLITE_CONSTRAINT_UNIQUE
+        assert!(!sqlite_code_is_retryable("787")); // SQLITE_CONSTRAINT_FOREIGNKEY
+        assert!(!sqlite_code_is_retryable("19")); // SQLITE_CONSTRAINT
+        assert!(postgres_code_is_retryable("08006")); // connection_failure
+        assert!(postgres_code_is_retryable("40001")); // serialization_failure
+        assert!(postgres_code_is_retryable("57P01")); // admin_shutdown
+        assert!(postgres_code_is_retryable("40P01")); // deadlock_detected
+        assert!(!postgres_code_is_retryable("23505")); // unique_violation
+        assert!(!postgres_code_is_retryable("23503")); // foreign_key_violation
+        assert!(!postgres_code_is_retryable("42P01")); // undefined_table
     }
 
     #[test]

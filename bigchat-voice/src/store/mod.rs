@@ -26,6 +26,46 @@
 //! * Times `createdAt`/`updatedAt` are the wall clock when a row is written.
 //!
 //! For never losing an effect when the database is down, see [`writer`].
+//!
+//! # Example
+//! ```
+//! use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
+//! use bigchat_voice::store::{AnyStore, Store};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), bigchat_voice::store::StoreError> {
+//! let store = AnyStore::connect("sqlite::memory:").await?;
+//! let pbx = store.ensure_asterisk("main-pbx", "10.0.0.5", 5038, "bigchat", 1).await?;
+//! let call = Call {
+//!     unique_id: "1732443200.17".into(),
+//!     direction: Direction::Inbound,
+//!     status: CallStatus::Ringing,
+//!     caller_id: "+5511999990001".into(),
+//!     caller_name: Some("Maria".into()),
+//!     called_number: "4000".into(),
+//!     contact_number: "+5511999990001".into(),
+//!     contact_name: Some("Maria".into()),
+//!     agent_extension: None,
+//!     user_id: None,
+//!     started_at: chrono::Utc::now(),
+//!     answered_at: None,
+//!     ended_at: None,
+//!     duration: 0,
+//!     hold_time: 0,
+//!     talk_time: 0,
+//!     recording_file: None,
+//!     recording_url: None,
+//!     queue: None,
+//!     hangup_cause: None,
+//!     reconciled: false,
+//! };
+//! let applied = store.apply(pbx, 1, &Effect::CallStarted(call.clone())).await?;
+//! assert!(applied.record_created && applied.ticket_created);
+//! assert_eq!(applied.ticket.unwrap().last_message.as_deref(), Some("Incoming call"));
+//! // The same effect again changes nothing.
+//! assert!(store.apply(pbx, 1, &Effect::CallStarted(call)).await?.is_noop());
+//! # Ok(())
+//! # }
+//! ```
 
 #[macro_use]
 mod ops;
@@ -87,6 +127,30 @@ pub trait Store: Send + Sync + 'static {
         company_id: i64,
         effect: &Effect,
     ) -> impl Future<Output = Result<Applied, StoreError>> + Send;
+
+    /// Applies several effects, in order, in **one** transaction: all are
+    /// stored or none (on any error nothing is kept). Same results as
+    /// [`apply`](Store::apply) on each, with one commit instead of one per
+    /// effect — what the [`writer`] uses to keep up with bursts (a commit
+    /// costs an fsync on PostgreSQL).
+    ///
+    /// The default implementation applies them one by one (not atomic);
+    /// [`SqliteStore`], [`PgStore`] and [`AnyStore`] override it.
+    fn apply_many(
+        &self,
+        jobs: &[writer::Job],
+    ) -> impl Future<Output = Result<Vec<Applied>, StoreError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                out.push(
+                    self.apply(job.asterisk_id, job.company_id, &job.effect)
+                        .await?,
+                );
+            }
+            Ok(out)
+        }
+    }
 
     /// Call records matching `filter`, newest first.
     fn recent_calls(
@@ -202,6 +266,10 @@ impl Store for AnyStore {
         effect: &Effect,
     ) -> Result<Applied, StoreError> {
         dispatch!(self, s => s.apply(asterisk_id, company_id, effect).await)
+    }
+
+    async fn apply_many(&self, jobs: &[writer::Job]) -> Result<Vec<Applied>, StoreError> {
+        dispatch!(self, s => s.apply_many(jobs).await)
     }
 
     async fn recent_calls(&self, filter: &CallFilter) -> Result<Vec<CallRecordRow>, StoreError> {

@@ -408,6 +408,26 @@ macro_rules! impl_store {
                 Ok(applied)
             }
 
+            async fn apply_many(
+                &self,
+                jobs: &[$crate::store::writer::Job],
+            ) -> Result<Vec<$crate::store::Applied>, $crate::store::StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let mut out = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let Some((call, kind)) = $crate::store::ops::call_effect(&job.effect) else {
+                        out.push($crate::store::Applied::default());
+                        continue;
+                    };
+                    out.push(
+                        Self::apply_call(&mut tx, job.asterisk_id, job.company_id, call, kind)
+                            .await?,
+                    );
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
             async fn recent_calls(
                 &self,
                 filter: &$crate::store::CallFilter,
@@ -502,7 +522,7 @@ macro_rules! impl_store {
 use chrono::{DateTime, Utc};
 
 use super::{CallRecordRow, StoreError};
-use crate::model::{Call, CallStatus};
+use crate::model::{Call, CallStatus, Effect};
 
 /// Which effect a call change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,6 +530,16 @@ pub(crate) enum CallEffectKind {
     Started,
     Updated,
     Ended,
+}
+
+/// The call and kind of a call effect; `None` for the others.
+pub(crate) fn call_effect(effect: &Effect) -> Option<(&Call, CallEffectKind)> {
+    match effect {
+        Effect::CallStarted(c) => Some((c, CallEffectKind::Started)),
+        Effect::CallUpdated(c) => Some((c, CallEffectKind::Updated)),
+        Effect::CallEnded(c) => Some((c, CallEffectKind::Ended)),
+        _ => None,
+    }
 }
 
 /// The final state of a live record the PBX no longer knows.

@@ -5,8 +5,13 @@
 //! [`Store`] in a task and applies the effects sent to it, in order.
 //!
 //! # Behavior
-//! * **Order.** Effects are applied one at a time in the order sent (a
-//!   call's `CallEnded` is never applied before its `CallStarted`).
+//! * **Order.** Effects are applied in the order sent (a call's `CallEnded`
+//!   is never applied before its `CallStarted`).
+//! * **Batches.** What is waiting in the queue (up to
+//!   [`WriterConfig::batch_max`]) is stored in one transaction
+//!   ([`Store::apply_many`]): one commit for a burst instead of one per
+//!   effect. If the batch is refused for a non-retryable reason, its effects
+//!   are applied again one by one, so only the culprit is dead-lettered.
 //! * **Retry.** An error for which [`StoreError::is_retryable`] is true
 //!   (database unreachable, connection lost, pool timeout, busy/locked) keeps
 //!   the effect at the head of the queue and retries it with capped
@@ -64,6 +69,8 @@ pub struct WriterConfig {
     pub initial_backoff: Duration,
     /// Largest retry delay.
     pub max_backoff: Duration,
+    /// Most effects stored in one transaction (see [`Store::apply_many`]).
+    pub batch_max: usize,
 }
 
 impl Default for WriterConfig {
@@ -72,17 +79,23 @@ impl Default for WriterConfig {
             capacity: 10_000,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            batch_max: 256,
         }
     }
 }
+
+/// Hook called after each stored effect.
+pub type OnApplied = Box<dyn Fn(&Job, &Applied) + Send + Sync>;
+/// Hook called for each effect refused for good.
+pub type OnDeadLetter = Box<dyn Fn(&DeadLetter) + Send + Sync>;
 
 /// Callbacks run by the writer task (keep them quick: they run in line).
 #[derive(Default)]
 pub struct WriterHooks {
     /// Called after each stored effect (e.g. to publish notifications).
-    pub on_applied: Option<Box<dyn Fn(&Job, &Applied) + Send + Sync>>,
+    pub on_applied: Option<OnApplied>,
     /// Called for each effect refused for good.
-    pub on_dead_letter: Option<Box<dyn Fn(&DeadLetter) + Send + Sync>>,
+    pub on_dead_letter: Option<OnDeadLetter>,
 }
 
 impl fmt::Debug for WriterHooks {
@@ -132,6 +145,9 @@ struct Counters {
     full: AtomicBool,
 }
 
+// Nearly every command is an `Apply`: boxing it would only add an
+// allocation per effect.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Apply(Job),
     Flush(oneshot::Sender<()>),
@@ -271,45 +287,111 @@ async fn run<S: Store>(
     counters: Arc<Counters>,
     dead: Arc<Mutex<Vec<DeadLetter>>>,
 ) {
-    while let Some(cmd) = rx.recv().await {
-        let job = match cmd {
-            Command::Apply(job) => job,
-            Command::Flush(done) => {
-                let _ = done.send(());
-                continue;
+    let batch_max = config.batch_max.max(1);
+    let runner = Runner {
+        store,
+        config,
+        hooks,
+        counters,
+        dead,
+    };
+    let mut commands = Vec::with_capacity(batch_max);
+    let mut batch: Vec<Job> = Vec::with_capacity(batch_max);
+    while rx.recv_many(&mut commands, batch_max).await > 0 {
+        for cmd in commands.drain(..) {
+            match cmd {
+                Command::Apply(job) => batch.push(job),
+                Command::Flush(done) => {
+                    runner.store_batch(&batch).await;
+                    batch.clear();
+                    let _ = done.send(());
+                }
             }
-        };
-        let mut backoff = config.initial_backoff;
+        }
+        runner.store_batch(&batch).await;
+        batch.clear();
+    }
+}
+
+struct Runner<S> {
+    store: S,
+    config: WriterConfig,
+    hooks: WriterHooks,
+    counters: Arc<Counters>,
+    dead: Arc<Mutex<Vec<DeadLetter>>>,
+}
+
+impl<S: Store> Runner<S> {
+    /// Stores a batch in one transaction, retrying while the database is
+    /// unavailable; isolates the culprit when the batch is refused.
+    async fn store_batch(&self, batch: &[Job]) {
+        match batch {
+            [] => return,
+            [job] => return self.store_one(job).await,
+            _ => {}
+        }
+        let mut backoff = self.config.initial_backoff;
         let mut attempt: u64 = 0;
         loop {
-            match store
+            match self.store.apply_many(batch).await {
+                Ok(applied) => {
+                    self.counters
+                        .applied
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if attempt > 0 {
+                        tracing::info!(
+                            attempts = attempt + 1,
+                            effects = batch.len(),
+                            "database back: effects stored"
+                        );
+                    }
+                    if let Some(hook) = &self.hooks.on_applied {
+                        for (job, applied) in batch.iter().zip(&applied) {
+                            hook(job, applied);
+                        }
+                    }
+                    return;
+                }
+                Err(e) if e.is_retryable() => {
+                    attempt += 1;
+                    backoff = self.wait_retry(attempt, backoff, &e).await;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %chain(&e), effects = batch.len(), "batch refused; storing its effects one by one");
+                    for job in batch {
+                        self.store_one(job).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn store_one(&self, job: &Job) {
+        let mut backoff = self.config.initial_backoff;
+        let mut attempt: u64 = 0;
+        loop {
+            match self
+                .store
                 .apply(job.asterisk_id, job.company_id, &job.effect)
                 .await
             {
                 Ok(applied) => {
-                    counters.applied.fetch_add(1, Ordering::Relaxed);
+                    self.counters.applied.fetch_add(1, Ordering::Relaxed);
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "database back: effect stored");
                     }
-                    if let Some(hook) = &hooks.on_applied {
-                        hook(&job, &applied);
+                    if let Some(hook) = &self.hooks.on_applied {
+                        hook(job, &applied);
                     }
-                    break;
+                    return;
                 }
                 Err(e) if e.is_retryable() => {
                     attempt += 1;
-                    counters.retries.fetch_add(1, Ordering::Relaxed);
-                    let delay = jittered(backoff);
-                    if attempt % 10 == 0 {
-                        tracing::error!(attempt, error = %chain(&e), "database still unavailable; effects are queued, not lost");
-                    } else {
-                        tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %chain(&e), "database unavailable; will retry the effect");
-                    }
-                    tokio::time::sleep(delay).await;
-                    backoff = (backoff * 2).min(config.max_backoff);
+                    backoff = self.wait_retry(attempt, backoff, &e).await;
                 }
                 Err(e) => {
-                    counters.dead_letters.fetch_add(1, Ordering::Relaxed);
+                    self.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
                     let letter = DeadLetter {
                         job: job.clone(),
                         error: chain(&e),
@@ -320,16 +402,29 @@ async fn run<S: Store>(
                         error = %letter.error,
                         "effect refused by the database: dead-lettered, not stored"
                     );
-                    if let Some(hook) = &hooks.on_dead_letter {
+                    if let Some(hook) = &self.hooks.on_dead_letter {
                         hook(&letter);
                     }
-                    if let Ok(mut d) = dead.lock() {
+                    if let Ok(mut d) = self.dead.lock() {
                         d.push(letter);
                     }
-                    break;
+                    return;
                 }
             }
         }
+    }
+
+    /// Logs, counts and sleeps before a retry; returns the next backoff.
+    async fn wait_retry(&self, attempt: u64, backoff: Duration, e: &StoreError) -> Duration {
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        let delay = jittered(backoff);
+        if attempt % 10 == 0 {
+            tracing::error!(attempt, error = %chain(e), "database still unavailable; effects are queued, not lost");
+        } else {
+            tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %chain(e), "database unavailable; will retry");
+        }
+        tokio::time::sleep(delay).await;
+        (backoff * 2).min(self.config.max_backoff)
     }
 }
 
