@@ -575,3 +575,60 @@ fn announced_originate_is_reported_at_once() {
     }
     assert!(feed(&mut tr, &load("inbound-busy")).len() >= 2);
 }
+
+/// Reconciliation after a restart of the connector: `CoreShowChannels`
+/// lists both legs of a call in one bridge, so it was answered while we
+/// were away; its end is then `completed`, not `no_answer`.
+#[test]
+fn core_show_channels_with_a_shared_bridge_means_answered() {
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let (tr, a) = (trunk().up(), agent1001().up());
+    let script: Script = vec![
+        (
+            on_with(
+                "CoreShowChannel",
+                &tr,
+                &[("BridgeId", "b9"), ("Duration", "00:00:30")],
+            ),
+            t(30),
+        ),
+        (
+            on_with(
+                "CoreShowChannel",
+                &a,
+                &[("BridgeId", "b9"), ("Duration", "00:00:25")],
+            ),
+            t(30),
+        ),
+    ];
+    let effects = run_script(&mut tracker, &script);
+    let live = tracker.live_call("100.1").expect("the call is followed");
+    assert_eq!(live.status, CallStatus::Answered, "{effects:?}");
+    assert_eq!(live.agent_extension.as_deref(), Some("1001"));
+    let end = feed(&mut tracker, &hangups(40));
+    let ended = end
+        .iter()
+        .find_map(|e| match e {
+            Effect::CallEnded(c) => Some(c),
+            _ => None,
+        })
+        .expect("the call ends");
+    assert_eq!(ended.status, CallStatus::Completed);
+
+    // Channels of a call not in a bridge stay ringing.
+    let mut tracker = Tracker::new(TrackerConfig::default());
+    let ringing: Script = vec![(
+        on_with(
+            "CoreShowChannel",
+            &trunk(),
+            &[("BridgeId", ""), ("Duration", "00:00:03")],
+        ),
+        t(3),
+    )];
+    run_script(&mut tracker, &ringing);
+    assert!(
+        tracker
+            .live_call("100.1")
+            .is_none_or(|c| c.status == CallStatus::Ringing)
+    );
+}

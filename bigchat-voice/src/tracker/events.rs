@@ -146,12 +146,30 @@ impl Tracker {
             }
             Event::CoreShowChannel(e) => {
                 let at = event_time(msg, arrival);
-                self.touch(&e.channel(), at, Create::Join(e.duration_secs()), out);
+                let block = e.channel();
+                self.touch(&block, at, Create::Join(e.duration_secs()), out);
+                // Two channels of the call in one bridge: it was answered
+                // while we were away (the answer time is not known: now).
+                if let Some(bridge) = e
+                    .bridge_id()
+                    .and_then(|b| b.as_str())
+                    .filter(|b| !b.is_empty())
+                {
+                    self.on_bridge_enter(&block, bridge, false, at, out);
+                }
             }
             Event::Status(e) => {
                 let at = event_time(msg, arrival);
                 let age = e.seconds().and_then(|s| s.parse::<u64>());
-                self.touch(&e.channel(), at, Create::Join(age), out);
+                let block = e.channel();
+                self.touch(&block, at, Create::Join(age), out);
+                if let Some(bridge) = e
+                    .bridge_id()
+                    .and_then(|b| b.as_str())
+                    .filter(|b| !b.is_empty())
+                {
+                    self.on_bridge_enter(&block, bridge, false, at, out);
+                }
             }
             Event::FullyBooted(e) => {
                 let at = event_time(msg, arrival);
