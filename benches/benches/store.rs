@@ -9,6 +9,8 @@
 //! `writer`: the production path: effects sent to the background
 //! `Writer`, which stores what is queued in batches (one transaction per
 //! batch of up to 256 effects); timed until `flush()` returns.
+//! `writer_4_lanes`: the same with four lanes (four connections storing
+//! different contacts in parallel).
 //!
 //! Run: `cargo bench -p benches --bench store`
 
@@ -108,31 +110,33 @@ fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, stor
             })
         })
     });
-    group.bench_function("writer", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let writer = Writer::spawn(
-                    store.clone(),
-                    WriterConfig::default(),
-                    WriterHooks::default(),
-                );
-                let t = Instant::now();
-                for _ in 0..iters {
-                    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-                    for e in call_effects(n) {
-                        if writer.send(ast, COMPANY, e).await.is_err() {
-                            panic!("writer stopped");
+    for (name_lanes, lanes) in [("writer", 1), ("writer_4_lanes", 4)] {
+        group.bench_function(name_lanes, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let config = WriterConfig {
+                        lanes,
+                        ..WriterConfig::default()
+                    };
+                    let writer = Writer::spawn(store.clone(), config, WriterHooks::default());
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                        for e in call_effects(n) {
+                            if writer.send(ast, COMPANY, e).await.is_err() {
+                                panic!("writer stopped");
+                            }
                         }
                     }
-                }
-                writer.flush().await;
-                let elapsed = t.elapsed();
-                let stats = writer.stats();
-                assert_eq!((stats.applied, stats.dead_letters), (iters * 3, 0));
-                elapsed
+                    writer.flush().await;
+                    let elapsed = t.elapsed();
+                    let stats = writer.stats();
+                    assert_eq!((stats.applied, stats.dead_letters), (iters * 3, 0));
+                    elapsed
+                })
             })
-        })
-    });
+        });
+    }
     group.finish();
 }
 

@@ -384,3 +384,61 @@ async fn postgres_outage_effects_wait_and_are_stored_when_it_returns() {
     let _ = writer.shutdown(Duration::from_secs(5)).await;
     drop_pg_schema(&schema).await;
 }
+
+/// Several lanes: everything stored, and each call's effects in order.
+async fn lanes_keep_each_call_in_order(store: AnyStore) {
+    let ast = store
+        .ensure_asterisk("pbx", "h", 5038, "u", 1)
+        .await
+        .unwrap();
+    let seen: Arc<std::sync::Mutex<Vec<Effect>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let hooks = WriterHooks {
+        on_applied: Some(Box::new(move |job, _| {
+            log.lock().unwrap().push(job.effect.clone());
+        })),
+        on_dead_letter: None,
+    };
+    let config = WriterConfig {
+        lanes: 4,
+        batch_max: 8,
+        ..fast()
+    };
+    let writer = Writer::spawn(store.clone(), config, hooks);
+    let effects = calls(20);
+    for e in &effects {
+        writer.send(ast, 1, e.clone()).await.unwrap();
+    }
+    let stats = writer
+        .shutdown(Duration::from_secs(30))
+        .await
+        .expect("drained");
+    assert_eq!((stats.applied, stats.dead_letters), (60, 0));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 60);
+    for call in effects.chunks(3) {
+        let positions: Vec<usize> = call
+            .iter()
+            .map(|e| seen.iter().position(|s| s == e).expect("stored"))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    }
+    let rows = store.recent_calls(&CallFilter::default()).await.unwrap();
+    assert_eq!(rows.len(), 20);
+    assert!(rows.iter().all(|r| r.status == "completed"));
+}
+
+#[tokio::test]
+async fn sqlite_lanes_keep_each_call_in_order() {
+    let (store, _ast, _dir) = sqlite_store().await;
+    lanes_keep_each_call_in_order(store).await;
+}
+
+#[tokio::test]
+async fn postgres_lanes_keep_each_call_in_order() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    lanes_keep_each_call_in_order(db.store.clone()).await;
+    db.finish().await;
+}

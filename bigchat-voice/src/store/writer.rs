@@ -6,7 +6,9 @@
 //!
 //! # Behavior
 //! * **Order.** Effects are applied in the order sent (a call's `CallEnded`
-//!   is never applied before its `CallStarted`).
+//!   is never applied before its `CallStarted`). With several
+//!   [`lanes`](WriterConfig::lanes), the order is kept per contact number
+//!   (so per call); different contacts are stored in parallel.
 //! * **Batches.** What is waiting in the queue (up to
 //!   [`WriterConfig::batch_max`]) is stored in one transaction
 //!   ([`Store::apply_many`]): one commit for a burst instead of one per
@@ -71,6 +73,11 @@ pub struct WriterConfig {
     pub max_backoff: Duration,
     /// Most effects stored in one transaction (see [`Store::apply_many`]).
     pub batch_max: usize,
+    /// Parallel writers (each with its own connection and its share of
+    /// `capacity`). Effects are assigned by the contact's number, so a
+    /// contact's effects (hence a call's) keep their order. 1 suits SQLite
+    /// (one writer at a time anyway); 4 suits PostgreSQL.
+    pub lanes: usize,
 }
 
 impl Default for WriterConfig {
@@ -80,6 +87,7 @@ impl Default for WriterConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             batch_max: 256,
+            lanes: 1,
         }
     }
 }
@@ -156,34 +164,41 @@ enum Command {
 /// Handle to the background writer task. See the module docs.
 #[derive(Debug)]
 pub struct Writer {
-    tx: mpsc::Sender<Command>,
+    lanes: Vec<mpsc::Sender<Command>>,
     capacity: usize,
     counters: Arc<Counters>,
     dead: Arc<Mutex<Vec<DeadLetter>>>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Writer {
     /// Starts the writer task on the current tokio runtime.
-    pub fn spawn<S: Store>(store: S, config: WriterConfig, hooks: WriterHooks) -> Writer {
+    pub fn spawn<S: Store + Clone>(store: S, config: WriterConfig, hooks: WriterHooks) -> Writer {
         let capacity = config.capacity.max(1);
-        let (tx, rx) = mpsc::channel(capacity);
+        let lane_count = config.lanes.clamp(1, capacity);
         let counters = Arc::new(Counters::default());
         let dead = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(run(
-            store,
-            rx,
-            config,
-            hooks,
-            Arc::clone(&counters),
-            Arc::clone(&dead),
-        ));
+        let hooks = Arc::new(hooks);
+        let mut lanes = Vec::with_capacity(lane_count);
+        let mut tasks = Vec::with_capacity(lane_count);
+        for _ in 0..lane_count {
+            let (tx, rx) = mpsc::channel((capacity / lane_count).max(1));
+            let runner = Runner {
+                store: store.clone(),
+                config: config.clone(),
+                hooks: Arc::clone(&hooks),
+                counters: Arc::clone(&counters),
+                dead: Arc::clone(&dead),
+            };
+            lanes.push(tx);
+            tasks.push(tokio::spawn(run(runner, rx)));
+        }
         Writer {
-            tx,
+            lanes,
             capacity,
             counters,
             dead,
-            task,
+            tasks,
         }
     }
 
@@ -194,12 +209,13 @@ impl Writer {
         company_id: i64,
         effect: Effect,
     ) -> Result<(), WriterClosed> {
+        let tx = &self.lanes[lane_of(&effect, self.lanes.len())];
         let job = Job {
             asterisk_id,
             company_id,
             effect,
         };
-        let cmd = match self.tx.try_send(Command::Apply(job)) {
+        let cmd = match tx.try_send(Command::Apply(job)) {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
                 self.counters.full.store(false, Ordering::Relaxed);
@@ -220,7 +236,7 @@ impl Writer {
                 "store writer queue full: the database is not keeping up; call tracking waits"
             );
         }
-        match self.tx.send(cmd).await {
+        match tx.send(cmd).await {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -233,8 +249,14 @@ impl Writer {
     /// Waits until every effect sent before this call is stored or
     /// dead-lettered. Returns immediately if the writer has stopped.
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Flush(done)).await.is_ok() {
+        let mut waits = Vec::with_capacity(self.lanes.len());
+        for tx in &self.lanes {
+            let (done, wait) = oneshot::channel();
+            if tx.send(Command::Flush(done)).await.is_ok() {
+                waits.push(wait);
+            }
+        }
+        for wait in waits {
             let _ = wait.await;
         }
     }
@@ -262,13 +284,17 @@ impl Writer {
     pub async fn shutdown(self, grace: Duration) -> Result<WriterStats, u64> {
         let drained = tokio::time::timeout(grace, self.flush()).await.is_ok();
         let stats = self.stats();
-        let Writer { tx, task, .. } = self;
-        drop(tx);
+        let Writer { lanes, tasks, .. } = self;
+        drop(lanes);
         if drained {
-            let _ = task.await;
+            for task in tasks {
+                let _ = task.await;
+            }
             Ok(stats)
         } else {
-            task.abort();
+            for task in &tasks {
+                task.abort();
+            }
             let lost = stats.pending();
             tracing::error!(
                 unstored = lost,
@@ -279,22 +305,26 @@ impl Writer {
     }
 }
 
-async fn run<S: Store>(
-    store: S,
-    mut rx: mpsc::Receiver<Command>,
-    config: WriterConfig,
-    hooks: WriterHooks,
-    counters: Arc<Counters>,
-    dead: Arc<Mutex<Vec<DeadLetter>>>,
-) {
-    let batch_max = config.batch_max.max(1);
-    let runner = Runner {
-        store,
-        config,
-        hooks,
-        counters,
-        dead,
+/// The lane of an effect: by the digits of the contact's number (so `+55…`
+/// and `55…` share a lane), FNV-1a; effects without a call go to lane 0.
+fn lane_of(effect: &Effect, lanes: usize) -> usize {
+    if lanes <= 1 {
+        return 0;
+    }
+    let call = match effect {
+        Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => c,
+        _ => return 0,
     };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in call.contact_number.bytes().filter(u8::is_ascii_digit) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % lanes as u64) as usize
+}
+
+async fn run<S: Store>(runner: Runner<S>, mut rx: mpsc::Receiver<Command>) {
+    let batch_max = runner.config.batch_max.max(1);
     let mut commands = Vec::with_capacity(batch_max);
     let mut batch: Vec<Job> = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut commands, batch_max).await > 0 {
@@ -316,7 +346,7 @@ async fn run<S: Store>(
 struct Runner<S> {
     store: S,
     config: WriterConfig,
-    hooks: WriterHooks,
+    hooks: Arc<WriterHooks>,
     counters: Arc<Counters>,
     dead: Arc<Mutex<Vec<DeadLetter>>>,
 }
