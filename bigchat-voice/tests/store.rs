@@ -875,6 +875,37 @@ async fn apply_many_is_all_or_nothing(backend: Backend) {
     db.finish().await;
 }
 
+/// A late effect that knows nothing of the answer (a tracker that rejoined
+/// the call after a restart) never erases the answer already stored.
+async fn stored_answer_is_never_forgotten(backend: Backend) {
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let a = inbound("1700000009.1", "+55 11 99999-0009", 0);
+    let a_ans = answered(&a, 5, "1001", 7);
+    apply_all(
+        &db,
+        ast,
+        &[Effect::CallStarted(a.clone()), Effect::CallUpdated(a_ans)],
+    )
+    .await;
+    // The late view: never saw the answer, ends as not answered.
+    let late_end = ended(&a, CallStatus::NoAnswer, 65);
+    apply_all(&db, ast, &[Effect::CallEnded(late_end)]).await;
+    let rows = db
+        .store
+        .recent_calls(&CallFilter::default())
+        .await
+        .expect("calls");
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.status, "completed");
+    assert_eq!(r.answered_at, Some(t(5)));
+    assert_eq!(r.agent_extension.as_deref(), Some("1001"));
+    assert_eq!(r.talk_time, 60);
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -910,6 +941,7 @@ suite!(
     asterisk_rows_and_status,
     data_errors_are_not_retryable,
     apply_many_is_all_or_nothing,
+    stored_answer_is_never_forgotten,
 );
 
 #[tokio::test]

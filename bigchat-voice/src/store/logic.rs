@@ -198,3 +198,43 @@ mod tests {
         assert_ne!(new_uuid(), u);
     }
 }
+
+/// When the stored record was answered but the incoming call says nothing
+/// of it (an effect from a tracker that joined the call late), the call
+/// with the stored answer kept: answer time, agent, user and recording are
+/// filled in, a final "not answered" status becomes `completed`, a
+/// `ringing` one `answered`, and talk time is recomputed. `None` when
+/// there is nothing to keep.
+pub(crate) fn keep_answer(
+    old: &crate::store::CallRecordRow,
+    call: &crate::model::Call,
+) -> Option<crate::model::Call> {
+    use crate::model::CallStatus;
+    let answered_at = old.answered_at?;
+    if call.answered_at.is_some() {
+        return None;
+    }
+    let mut c = call.clone();
+    c.answered_at = Some(answered_at);
+    if c.agent_extension.is_none() {
+        c.agent_extension = old.agent_extension.clone();
+    }
+    if c.user_id.is_none() {
+        c.user_id = old.user_id;
+    }
+    if c.recording_url.is_none() {
+        c.recording_url = old.recording_url.clone();
+    }
+    if c.recording_file.is_none() {
+        c.recording_file = old.recording_file.clone();
+    }
+    c.status = match c.status {
+        CallStatus::Ringing => CallStatus::Answered,
+        CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Failed => CallStatus::Completed,
+        other => other,
+    };
+    if let Some(end) = c.ended_at {
+        c.talk_time = ((end - answered_at).num_seconds() - c.hold_time).max(0);
+    }
+    Some(c)
+}

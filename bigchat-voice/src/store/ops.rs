@@ -195,6 +195,19 @@ macro_rules! impl_store {
                     .bind(&call.unique_id)
                     .fetch_optional(&mut *conn)
                     .await?;
+                // Never forget an answer already stored (e.g. the tracker
+                // rejoined the call after a restart and missed it).
+                let merged;
+                let call: &$crate::model::Call = match existing
+                    .as_ref()
+                    .and_then(|old| logic::keep_answer(old, call))
+                {
+                    Some(m) => {
+                        merged = m;
+                        &merged
+                    }
+                    None => call,
+                };
                 // `before`: the record as it was before this effect (None: new).
                 let (before, after) = match existing {
                     Some(old) => {
