@@ -49,7 +49,21 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
             on_dead_letter: Some(Box::new(move |letter| dead.dead_letter(letter))),
         }
     };
-    let writer = Arc::new(Writer::spawn(store.clone(), WriterConfig::default(), hooks));
+    // SQLite has one writer at a time; PostgreSQL gains from parallel
+    // lanes (each call stays in order within its lane).
+    let lanes = if store.backend_name() == "postgres" {
+        4
+    } else {
+        1
+    };
+    let writer = Arc::new(Writer::spawn(
+        store.clone(),
+        WriterConfig {
+            lanes,
+            ..WriterConfig::default()
+        },
+        hooks,
+    ));
 
     let outcome = match &args.replay {
         Some(path) => replay(settings, args, &store, &writer, path, publisher.uses_stdout).await,
