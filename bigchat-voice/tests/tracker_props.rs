@@ -151,6 +151,7 @@ fn arb_channel() -> impl Strategy<Value = Ch> {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // test data, built once
 enum Step {
     Event(&'static str, Ch, Option<Ch>, &'static str),
     System(&'static str, &'static str),

@@ -67,16 +67,8 @@ pub fn filter(settings: &Settings, args: &CallsArgs) -> anyhow::Result<CallFilte
 pub fn print_table(out: &mut impl Write, rows: &[CallRecordRow]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  {}",
-        "STARTED (UTC)",
-        "DIRECTION",
-        "STATUS",
-        "CALLER",
-        "CALLED",
-        "AGENT",
-        "DURATION",
-        "TALK",
-        "UNIQUEID"
+        "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  UNIQUEID",
+        "STARTED (UTC)", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
     )?;
     for r in rows {
         writeln!(

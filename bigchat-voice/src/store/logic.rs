@@ -160,45 +160,6 @@ pub(crate) fn new_uuid() -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn normalises_numbers() {
-        assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
-        assert_eq!(normalize_number(" (11) 9.9999-0001"), "11999990001");
-        assert_eq!(normalize_number("5511999990001"), "5511999990001");
-        assert_eq!(normalize_number(""), ANONYMOUS_NUMBER);
-        assert_eq!(normalize_number("+"), ANONYMOUS_NUMBER);
-        assert_eq!(normalize_number("<unknown>"), ANONYMOUS_NUMBER);
-        assert_eq!(
-            number_spellings("+5511999990001"),
-            ("+5511999990001".to_string(), "5511999990001".to_string())
-        );
-        assert_eq!(
-            number_spellings("5511999990001"),
-            ("+5511999990001".to_string(), "5511999990001".to_string())
-        );
-    }
-
-    #[test]
-    fn formats_durations() {
-        assert_eq!(format_duration(0), "0:00");
-        assert_eq!(format_duration(192), "3:12");
-        assert_eq!(format_duration(3723), "1:02:03");
-        assert_eq!(format_duration(-5), "0:00");
-    }
-
-    #[test]
-    fn uuids_look_like_v4() {
-        let u = new_uuid();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(new_uuid(), u);
-    }
-}
-
 /// When the stored record was answered but the incoming call says nothing
 /// of it (an effect from a tracker that joined the call late), the call
 /// with the stored answer kept: answer time, agent, user and recording are
@@ -237,4 +198,43 @@ pub(crate) fn keep_answer(
         c.talk_time = ((end - answered_at).num_seconds() - c.hold_time).max(0);
     }
     Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_numbers() {
+        assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
+        assert_eq!(normalize_number(" (11) 9.9999-0001"), "11999990001");
+        assert_eq!(normalize_number("5511999990001"), "5511999990001");
+        assert_eq!(normalize_number(""), ANONYMOUS_NUMBER);
+        assert_eq!(normalize_number("+"), ANONYMOUS_NUMBER);
+        assert_eq!(normalize_number("<unknown>"), ANONYMOUS_NUMBER);
+        assert_eq!(
+            number_spellings("+5511999990001"),
+            ("+5511999990001".to_string(), "5511999990001".to_string())
+        );
+        assert_eq!(
+            number_spellings("5511999990001"),
+            ("+5511999990001".to_string(), "5511999990001".to_string())
+        );
+    }
+
+    #[test]
+    fn formats_durations() {
+        assert_eq!(format_duration(0), "0:00");
+        assert_eq!(format_duration(192), "3:12");
+        assert_eq!(format_duration(3723), "1:02:03");
+        assert_eq!(format_duration(-5), "0:00");
+    }
+
+    #[test]
+    fn uuids_look_like_v4() {
+        let u = new_uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert_ne!(new_uuid(), u);
+    }
 }
