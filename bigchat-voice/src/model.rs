@@ -148,6 +148,40 @@ pub struct Call {
     pub reconciled: bool,
 }
 
+impl Call {
+    /// A call that just started ringing: the given identity, everything
+    /// else empty (no answer, no agent, no recording, zero durations).
+    pub fn ringing(
+        unique_id: impl Into<String>,
+        direction: Direction,
+        started_at: DateTime<Utc>,
+    ) -> Call {
+        Call {
+            unique_id: unique_id.into(),
+            direction,
+            status: CallStatus::Ringing,
+            caller_id: String::new(),
+            caller_name: None,
+            called_number: String::new(),
+            contact_number: String::new(),
+            contact_name: None,
+            agent_extension: None,
+            user_id: None,
+            started_at,
+            answered_at: None,
+            ended_at: None,
+            duration: 0,
+            hold_time: 0,
+            talk_time: 0,
+            recording_file: None,
+            recording_url: None,
+            queue: None,
+            hangup_cause: None,
+            reconciled: false,
+        }
+    }
+}
+
 /// What the tracker asks the rest of the system to do. Effects are in
 /// order; applying the same effect twice must be harmless.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

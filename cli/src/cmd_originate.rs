@@ -130,27 +130,12 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
 
     let (client, mut stream) = crate::ami::connect(server, Some("call")).await?;
     let call = Call {
-        unique_id: unique_id.clone(),
-        direction: Direction::Outbound,
-        status: CallStatus::Ringing,
         caller_id: args.from.clone(),
-        caller_name: None,
         called_number: to.clone(),
         contact_number: to.clone(),
-        contact_name: None,
         agent_extension: Some(args.from.clone()),
         user_id: settings.tracker.user_for(&args.from),
-        started_at: started,
-        answered_at: None,
-        ended_at: None,
-        duration: 0,
-        hold_time: 0,
-        talk_time: 0,
-        recording_file: None,
-        recording_url: None,
-        queue: None,
-        hangup_cause: None,
-        reconciled: false,
+        ..Call::ringing(unique_id.clone(), Direction::Outbound, started)
     };
     let response = match client.send(action).await {
         Ok(r) => r,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use ami_client::ami_proto::bytes::Bytes;
 use ami_client::testkit::{
     FakeAsterisk, ReplayOptions, Reply, Restart, event, load_capture, response,
 };
@@ -16,6 +17,31 @@ const SECRET: &str = "bigchat-secret";
 
 fn captures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures")
+}
+
+/// The events of a capture, as raw messages.
+fn events_of(name: &str) -> Vec<Bytes> {
+    load_capture(
+        &captures().join(format!("{name}.server.ami")),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .expect("capture")
+    .messages
+    .into_iter()
+    .map(|m| m.bytes)
+    .collect()
+}
+
+/// Index just after the parties of the capture are bridged.
+fn after_bridge(capture: &[Bytes]) -> usize {
+    capture
+        .iter()
+        .position(|m| m.starts_with(b"Event: BridgeEnter"))
+        .expect("a BridgeEnter")
+        + 2
 }
 
 fn cmd() -> Command {
@@ -179,22 +205,10 @@ async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
     let fake = fake().await;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("calls.db").display());
-    let capture = load_capture(
-        &captures().join("inbound-answered-recorded.server.ami"),
-        &ReplayOptions {
-            pace: None,
-            events_only: true,
-        },
-    )
-    .unwrap();
+    let capture = events_of("inbound-answered-recorded");
     // Split the call after the parties are bridged.
-    let split = capture
-        .messages
-        .iter()
-        .position(|m| m.bytes.starts_with(b"Event: BridgeEnter"))
-        .expect("a BridgeEnter")
-        + 2;
-    let (first, rest) = capture.messages.split_at(split);
+    let split = after_bridge(&capture);
+    let (first, rest) = capture.split_at(split);
 
     let child = cmd()
         .args(["listen", "--database-url", &db])
@@ -207,7 +221,7 @@ async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
     })
     .await;
     for m in first {
-        fake.emit_raw(m.bytes.clone()).await;
+        fake.emit_raw(m.clone()).await;
     }
     wait_calls(&db, "an answered call", |c| {
         c.iter()
@@ -281,7 +295,7 @@ async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
     })
     .await;
     for m in rest {
-        fake.emit_raw(m.bytes.clone()).await;
+        fake.emit_raw(m.clone()).await;
     }
     let got = wait_calls(&db, "the call completed", |c| {
         c.iter()
@@ -310,22 +324,10 @@ async fn pbx_restart_during_listen_reconnects_and_reconciles() {
     })
     .await;
     // A call that is up, then the PBX restarts under it (no hangups seen).
-    let capture = load_capture(
-        &captures().join("inbound-answered-recorded.server.ami"),
-        &ReplayOptions {
-            pace: None,
-            events_only: true,
-        },
-    )
-    .unwrap();
-    let split = capture
-        .messages
-        .iter()
-        .position(|m| m.bytes.starts_with(b"Event: BridgeEnter"))
-        .unwrap()
-        + 2;
-    for m in &capture.messages[..split] {
-        fake.emit_raw(m.bytes.clone()).await;
+    let capture = events_of("inbound-answered-recorded");
+    let split = after_bridge(&capture);
+    for m in &capture[..split] {
+        fake.emit_raw(m.clone()).await;
     }
     wait_calls(&db, "an answered call", |c| {
         c.iter().any(|r| r["status"] == "answered")
@@ -545,14 +547,7 @@ async fn sync_reconciles_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("calls.db").display());
     // A record left live in the database: the daemon died mid-call.
-    let capture = load_capture(
-        &captures().join("inbound-busy.server.ami"),
-        &ReplayOptions {
-            pace: None,
-            events_only: true,
-        },
-    )
-    .unwrap();
+    let capture = events_of("inbound-busy");
     let child = cmd()
         .args(["listen", "--database-url", &db])
         .args(server_args(&fake))
@@ -563,8 +558,8 @@ async fn sync_reconciles_and_is_idempotent() {
         !fake.actions_named("CoreShowChannels").is_empty()
     })
     .await;
-    for m in capture.messages.iter().take(6) {
-        fake.emit_raw(m.bytes.clone()).await;
+    for m in capture.iter().take(6) {
+        fake.emit_raw(m.clone()).await;
     }
     wait_calls(&db, "a ringing call", |c| {
         c.iter().any(|r| r["status"] == "ringing")
