@@ -635,3 +635,45 @@ async fn sync_reconciles_and_is_idempotent() {
     );
     assert_eq!(calls(&db).await, after);
 }
+
+/// `events` tails the live stream with filters and stops after `--count`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_tail_filters_live_events() {
+    let fake = fake().await;
+    let child = cmd()
+        .args([
+            "events", "--event", "Hangup", "--match", "Cause=17", "--json", "--count", "1",
+        ])
+        .args(server_args(&fake))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("login", || {
+        fake.session_count() > 0 && !fake.logins().is_empty()
+    })
+    .await;
+    // Wait for the login to settle, then send the busy call: its agent leg
+    // hangs up with cause 17.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for m in events_of("inbound-busy") {
+        fake.emit_raw(m).await;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("events exits after --count")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["Event"], "Hangup");
+    assert_eq!(lines[0]["Cause"], "17");
+}
