@@ -72,22 +72,39 @@ struct TimelineEntry {
 /// The messages of a capture with their arrival times; an iterator of
 /// `(Message, Option<DateTime<Utc>>)` in arrival order (the banner is
 /// skipped; undecodable messages are skipped with a warning).
-#[derive(Debug)]
 pub struct Replay {
     codec: AmiCodec,
     buf: BytesMut,
+    /// Bytes taken from the source so far (the offset of `buf`'s end).
     total: usize,
     /// `(byte offset, at)` sorted by offset.
     timeline: Timeline,
+    /// Where more bytes come from (`None`: everything is in `buf`).
+    source: Option<Box<dyn std::io::Read + Send>>,
     done: bool,
 }
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("read", &self.total)
+            .field("buffered", &self.buf.len())
+            .field("timeline_entries", &self.timeline.len())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bytes read from a capture file at a time: the file is streamed, so a
+/// recording of any size replays in bounded memory.
+const READ_CHUNK: usize = if cfg!(test) { 777 } else { 256 * 1024 };
 
 impl Replay {
     /// Opens `path` (a `NAME.server.ami` file) and, if it exists,
     /// `NAME.timeline.jsonl` in the same directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Replay, ReplayError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ReplayError::Io {
+        let file = std::fs::File::open(path).map_err(|source| ReplayError::Io {
             path: path.to_owned(),
             source,
         })?;
@@ -108,7 +125,9 @@ impl Replay {
             }
             _ => None,
         };
-        Ok(Replay::from_parts(&bytes, timeline.unwrap_or_default()))
+        let mut replay = Replay::from_parts(&[], timeline.unwrap_or_default());
+        replay.source = Some(Box::new(file));
+        Ok(replay)
     }
 
     /// A replay of `server_bytes` (banner first) with the content of a
@@ -132,6 +151,7 @@ impl Replay {
             buf: BytesMut::from(bytes),
             total: bytes.len(),
             timeline,
+            source: None,
             done: false,
         }
     }
@@ -156,6 +176,9 @@ impl Iterator for Replay {
             let frame = match self.codec.decode_frame(&mut self.buf) {
                 Some(f) => f,
                 None => {
+                    if self.fill() {
+                        continue;
+                    }
                     self.done = true;
                     self.codec.decode_frame_eof(&mut self.buf)?
                 }
@@ -175,6 +198,37 @@ impl Iterator for Replay {
             }
         }
         None
+    }
+}
+
+impl Replay {
+    /// Reads the next chunk from the source into the buffer; false at the
+    /// end of the source (or on a read error, which is logged: what was
+    /// read so far is still replayed).
+    fn fill(&mut self) -> bool {
+        let Some(source) = self.source.as_mut() else {
+            return false;
+        };
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            match std::io::Read::read(source, &mut chunk) {
+                Ok(0) => {
+                    self.source = None;
+                    return false;
+                }
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.total += n;
+                    return true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, offset = self.total, "capture: read failed; replay stops here");
+                    self.source = None;
+                    return false;
+                }
+            }
+        }
     }
 }
 
@@ -206,6 +260,33 @@ fn parse_timeline(text: &str) -> Result<Timeline, (usize, serde_json::Error)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streaming the file in small chunks (777 bytes in tests) gives the
+    /// same messages and times as decoding it whole.
+    #[test]
+    fn streamed_file_equals_whole_bytes() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures");
+        for name in [
+            "inbound-answered-recorded",
+            "queue-answered",
+            "protocol-misc",
+        ] {
+            let path = dir.join(format!("{name}.server.ami"));
+            let bytes = std::fs::read(&path).unwrap();
+            let timeline =
+                std::fs::read_to_string(dir.join(format!("{name}.timeline.jsonl"))).unwrap();
+            let whole: Vec<_> = Replay::from_bytes(&bytes, Some(&timeline))
+                .unwrap()
+                .collect();
+            let streamed: Vec<_> = Replay::open(&path).unwrap().collect();
+            assert!(whole.len() > 50, "{name}");
+            assert_eq!(whole, streamed, "{name}");
+            assert!(
+                streamed.iter().filter(|(_, at)| at.is_some()).count() > 50,
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn pairs_messages_with_their_timeline_line() {
