@@ -9,9 +9,10 @@
 
 /// Implements [`Store`](super::Store) for `$store` (which has a `pool`
 /// field) over connections of type `$conn`, opening write transactions with
-/// `$begin`.
+/// `$begin` and upserting a call's message and tracking row with the SQL
+/// `$msg_track` (the one place where the backends' SQL differs).
 macro_rules! impl_store {
-    ($store:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $conn:ty, $begin:literal, $msg_track:expr) => {
         impl $store {
             async fn find_or_create_contact(
                 conn: &mut $conn,
@@ -72,25 +73,19 @@ macro_rules! impl_store {
                 use $crate::store::{TicketRow, logic, sql};
                 let last = logic::start_last_message(call.direction);
                 let from_me = call.direction == Direction::Outbound;
-                let found: Option<TicketRow> = sqlx::query_as(sql::FIND_TICKET)
+                let reused: Option<TicketRow> = sqlx::query_as(sql::REUSE_BEST_TICKET)
                     .bind(company_id)
                     .bind(contact_id)
+                    .bind(asterisk_id)
+                    .bind(call.direction.as_str())
+                    .bind(last)
+                    .bind(from_me)
+                    .bind(now)
                     .fetch_optional(&mut *conn)
                     .await?;
-                match found {
-                    Some(t) if matches!(t.status.as_str(), "open" | "pending" | "closed") => {
-                        let t: TicketRow = sqlx::query_as(sql::REUSE_TICKET)
-                            .bind(t.id)
-                            .bind(asterisk_id)
-                            .bind(call.direction.as_str())
-                            .bind(last)
-                            .bind(from_me)
-                            .bind(now)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        Ok((t, false))
-                    }
-                    _ => {
+                match reused {
+                    Some(t) => Ok((t, false)),
+                    None => {
                         let t: TicketRow = sqlx::query_as(sql::INSERT_TICKET)
                             .bind(last)
                             .bind(logic::new_uuid())
@@ -183,6 +178,7 @@ macro_rules! impl_store {
                 company_id: i64,
                 call: &$crate::model::Call,
                 kind: $crate::store::ops::CallEffectKind,
+                written: &mut $crate::store::ops::Written,
             ) -> Result<$crate::store::Applied, $crate::store::StoreError> {
                 use $crate::model::Direction;
                 use $crate::store::ops::CallEffectKind;
@@ -190,11 +186,19 @@ macro_rules! impl_store {
 
                 let now = chrono::Utc::now();
                 let mut out = Applied::default();
-                let existing: Option<CallRecordRow> = sqlx::query_as(sql::SELECT_RECORD)
-                    .bind(asterisk_id)
-                    .bind(&call.unique_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
+                // A record this transaction already wrote is known (and locked
+                // until the commit): no need to read it back.
+                let key = (asterisk_id, call.unique_id.clone());
+                let existing: Option<CallRecordRow> = match written.get(&key) {
+                    Some(row) => Some(row.clone()),
+                    None => {
+                        sqlx::query_as(sql::SELECT_RECORD)
+                            .bind(asterisk_id)
+                            .bind(&call.unique_id)
+                            .fetch_optional(&mut *conn)
+                            .await?
+                    }
+                };
                 // Never forget an answer already stored (e.g. the tracker
                 // rejoined the call after a restart and missed it).
                 let merged;
@@ -300,7 +304,7 @@ macro_rules! impl_store {
                     last_message = Some(logic::end_last_message(call));
                     if let Some(ticket_id) = record.ticket_id {
                         let from_me = call.direction == Direction::Outbound;
-                        sqlx::query(sql::UPSERT_MESSAGE)
+                        sqlx::query($msg_track)
                             .bind(logic::call_summary(call))
                             .bind(&call.recording_url)
                             .bind(from_me)
@@ -310,17 +314,10 @@ macro_rules! impl_store {
                             .bind(record.id)
                             .bind(company_id)
                             .bind(now)
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query(sql::UPSERT_TRAKING)
-                            .bind(ticket_id)
                             .bind(call.user_id)
                             .bind(call.started_at)
                             .bind(call.answered_at)
                             .bind(call.ended_at)
-                            .bind(record.id)
-                            .bind(company_id)
-                            .bind(now)
                             .execute(&mut *conn)
                             .await?;
                         if !before_final {
@@ -346,6 +343,7 @@ macro_rules! impl_store {
                         .await?;
                     out.ticket = Some(t);
                 }
+                written.insert(key, record.clone());
                 out.record = Some(record);
                 Ok(out)
             }
@@ -415,8 +413,15 @@ macro_rules! impl_store {
                     _ => return Ok($crate::store::Applied::default()),
                 };
                 let mut tx = self.pool.begin_with($begin).await?;
-                let applied =
-                    Self::apply_call(&mut tx, asterisk_id, company_id, call, kind).await?;
+                let applied = Self::apply_call(
+                    &mut tx,
+                    asterisk_id,
+                    company_id,
+                    call,
+                    kind,
+                    &mut $crate::store::ops::Written::new(),
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(applied)
             }
@@ -427,14 +432,22 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::store::Applied>, $crate::store::StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
                 let mut out = Vec::with_capacity(jobs.len());
+                let mut written = $crate::store::ops::Written::new();
                 for job in jobs {
                     let Some((call, kind)) = $crate::store::ops::call_effect(&job.effect) else {
                         out.push($crate::store::Applied::default());
                         continue;
                     };
                     out.push(
-                        Self::apply_call(&mut tx, job.asterisk_id, job.company_id, call, kind)
-                            .await?,
+                        Self::apply_call(
+                            &mut tx,
+                            job.asterisk_id,
+                            job.company_id,
+                            call,
+                            kind,
+                            &mut written,
+                        )
+                        .await?,
                     );
                 }
                 tx.commit().await?;
@@ -494,6 +507,7 @@ macro_rules! impl_store {
                     company_id,
                     &call,
                     CallEffectKind::Ended,
+                    &mut $crate::store::ops::Written::new(),
                 )
                 .await?;
                 tx.commit().await?;
@@ -536,6 +550,13 @@ use chrono::{DateTime, Utc};
 
 use super::{CallRecordRow, StoreError};
 use crate::model::{Call, CallStatus, Effect};
+
+/// The call records written (inserted or updated) by the current
+/// transaction, by (`asteriskId`, `uniqueId`), as their `RETURNING` gave
+/// them. Until the commit nobody else can change them (PostgreSQL holds the
+/// row locks, SQLite the write lock), so a later effect of the same call in
+/// the same batch reads them from here instead of the database.
+pub(crate) type Written = std::collections::HashMap<(i64, String), CallRecordRow>;
 
 /// Which effect a call change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,4 +43,9 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, sqlx::PgConnection, "BEGIN");
+impl_store!(
+    PgStore,
+    sqlx::PgConnection,
+    "BEGIN",
+    super::sql::UPSERT_MESSAGE_TRAKING_PG
+);

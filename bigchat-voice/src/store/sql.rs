@@ -132,23 +132,21 @@ pub(crate) const INSERT_CONTACT: &str = concat!(
     contact_cols!()
 );
 
-/// The contact's ticket to reuse: an open/pending one first, else its
-/// latest ticket (reopened when closed).
-pub(crate) const FIND_TICKET: &str = concat!(
-    "SELECT ",
-    ticket_cols!(),
-    r#" FROM "Tickets" WHERE "companyId" = $1 AND "contactId" = $2 AND "isGroup" = FALSE
- ORDER BY CASE WHEN "status" IN ('open', 'pending') THEN 0 ELSE 1 END, "id" DESC LIMIT 1"#
-);
-
-/// Reuses a ticket for a new call: a closed one is reopened as pending
-/// without its agent (BigChat's FindOrCreateTicket).
-pub(crate) const REUSE_TICKET: &str = concat!(
+/// Reuses the contact's ticket for a new call, in one statement: the
+/// contact's open/pending ticket first, else its latest ticket; a closed
+/// one is reopened as pending without its agent (BigChat's
+/// FindOrCreateTicket). Returns nothing when the contact has no ticket or
+/// its best one is in another state (a new ticket is then inserted).
+pub(crate) const REUSE_BEST_TICKET: &str = concat!(
     r#"UPDATE "Tickets" SET
  "status" = CASE WHEN "status" = 'closed' THEN 'pending' ELSE "status" END,
  "userId" = CASE WHEN "status" = 'closed' THEN NULL ELSE "userId" END,
- "asteriskId" = $2, "callType" = $3, "lastMessage" = $4, "fromMe" = $5, "updatedAt" = $6
- WHERE "id" = $1 RETURNING "#,
+ "asteriskId" = $3, "callType" = $4, "lastMessage" = $5, "fromMe" = $6, "updatedAt" = $7
+ WHERE "id" = (SELECT "t"."id" FROM "Tickets" AS "t"
+ WHERE "t"."companyId" = $1 AND "t"."contactId" = $2 AND "t"."isGroup" = FALSE
+ ORDER BY CASE WHEN "t"."status" IN ('open', 'pending') THEN 0 ELSE 1 END, "t"."id" DESC
+ LIMIT 1)
+ AND "status" IN ('open', 'pending', 'closed') RETURNING "#,
     ticket_cols!()
 );
 
@@ -180,7 +178,10 @@ pub(crate) const SELECT_TICKET: &str = concat!(
     r#" FROM "Tickets" WHERE "id" = $1"#
 );
 
-pub(crate) const UPSERT_MESSAGE: &str = r#"INSERT INTO "Messages" ("body", "mediaUrl",
+/// A call's message (`$1`..`$9`) …
+macro_rules! upsert_message {
+    () => {
+        r#"INSERT INTO "Messages" ("body", "mediaUrl",
  "mediaType", "fromMe", "read", "ticketId", "contactId", "queueId", "ack", "callRecordId",
  "companyId", "createdAt", "updatedAt")
  VALUES ($1, $2, 'audio/call', $3, $4, $5, $6, NULL, 0, $7, $8, $9, $9)
@@ -190,19 +191,42 @@ pub(crate) const UPSERT_MESSAGE: &str = r#"INSERT INTO "Messages" ("body", "medi
  WHERE "Messages"."body" IS DISTINCT FROM excluded."body"
  OR "Messages"."mediaUrl" IS DISTINCT FROM excluded."mediaUrl"
  OR "Messages"."fromMe" IS DISTINCT FROM excluded."fromMe"
- OR "Messages"."read" IS DISTINCT FROM excluded."read""#;
+ OR "Messages"."read" IS DISTINCT FROM excluded."read""#
+    };
+}
 
-pub(crate) const UPSERT_TRAKING: &str = r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
+/// … and its tracking row (ticket `$5`, record `$7`, company `$8`, now
+/// `$9`, user `$10`, queued/started/finished `$11`..`$13`).
+macro_rules! upsert_traking {
+    () => {
+        r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
  "whatsappId", "queuedAt", "startedAt", "finishedAt", "rated", "callRecordId", "companyId",
  "createdAt", "updatedAt")
- VALUES ($1, $2, NULL, $3, $4, $5, FALSE, $6, $7, $8, $8)
+ VALUES ($5, $10, NULL, $11, $12, $13, FALSE, $7, $8, $9, $9)
  ON CONFLICT ("callRecordId") DO UPDATE SET "userId" = excluded."userId",
  "queuedAt" = excluded."queuedAt", "startedAt" = excluded."startedAt",
  "finishedAt" = excluded."finishedAt", "updatedAt" = excluded."updatedAt"
  WHERE "TicketTraking"."userId" IS DISTINCT FROM excluded."userId"
  OR "TicketTraking"."queuedAt" IS DISTINCT FROM excluded."queuedAt"
  OR "TicketTraking"."startedAt" IS DISTINCT FROM excluded."startedAt"
- OR "TicketTraking"."finishedAt" IS DISTINCT FROM excluded."finishedAt""#;
+ OR "TicketTraking"."finishedAt" IS DISTINCT FROM excluded."finishedAt""#
+    };
+}
+
+/// Upserts a call's message and tracking row in one round trip
+/// (PostgreSQL: a data-modifying CTE, one prepared statement). Each upsert
+/// writes only when a value changed.
+pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
+    "WITH \"m\" AS (",
+    upsert_message!(),
+    ") ",
+    upsert_traking!()
+);
+
+/// The same for SQLite (no DML in CTEs): two statements run by one call
+/// into the connection's worker thread (`$N` parameters are absolute).
+pub(crate) const UPSERT_MESSAGE_TRAKING_SQLITE: &str =
+    concat!(upsert_message!(), ";\n", upsert_traking!());
 
 pub(crate) const FIND_ASTERISK: &str = r#"SELECT CAST("id" AS BIGINT) FROM "Asterisks"
  WHERE "companyId" = $1 AND "name" = $2"#;

@@ -77,4 +77,9 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, sqlx::SqliteConnection, "BEGIN IMMEDIATE");
+impl_store!(
+    SqliteStore,
+    sqlx::SqliteConnection,
+    "BEGIN IMMEDIATE",
+    super::sql::UPSERT_MESSAGE_TRAKING_SQLITE
+);
