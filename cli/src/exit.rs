@@ -11,7 +11,7 @@
 //! | 6 | the PBX refused an action (permission denied, invalid request) |
 //! | 7 | `originate --wait`: the call failed (busy, no answer, unreachable) |
 //! | 8 | timed out waiting for the PBX |
-//! | 130 | interrupted before finishing (`events`, `originate --wait`) |
+//! | 130 | interrupted before finishing (`originate --wait`; `events` and `listen` stop cleanly with 0) |
 
 use std::fmt;
 

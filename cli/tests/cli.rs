@@ -272,3 +272,16 @@ fn replay_every_capture_into_sqlite_is_exact_and_idempotent() {
     let out = run(bin().args(["calls", "--database-url", &db, "--status", "nonsense"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The annotated example configuration in the repository is valid.
+#[test]
+fn example_config_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bigchat-voice.example.toml");
+    let out = run(bin()
+        .arg("--config")
+        .arg(&example)
+        .args(["calls", "--database-url", &db]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
