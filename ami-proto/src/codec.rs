@@ -583,11 +583,6 @@ impl AmiCodec {
         }
         None
     }
-
-    /// Encodes an action (see [`Action`]) into `dst`.
-    pub fn encode_action(&self, action: &Action, dst: &mut BytesMut) -> Result<(), ProtoError> {
-        action.encode(dst)
-    }
 }
 
 #[inline]

@@ -209,21 +209,25 @@ impl Replay {
         let Some(source) = self.source.as_mut() else {
             return false;
         };
-        let mut chunk = vec![0u8; READ_CHUNK];
+        // Read straight into the decode buffer (no chunk allocation per read).
+        let filled = self.buf.len();
+        self.buf.resize(filled + READ_CHUNK, 0);
         loop {
-            match std::io::Read::read(source, &mut chunk) {
+            match std::io::Read::read(source, &mut self.buf[filled..]) {
                 Ok(0) => {
+                    self.buf.truncate(filled);
                     self.source = None;
                     return false;
                 }
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.truncate(filled + n);
                     self.total += n;
                     return true;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::error!(error = %e, offset = self.total, "capture: read failed; replay stops here");
+                    self.buf.truncate(filled);
                     self.source = None;
                     return false;
                 }

@@ -3,12 +3,12 @@
 use std::io::Write;
 
 use anyhow::Context;
-use bigchat_voice::model::{CallStatus, Direction};
-use bigchat_voice::store::{AnyStore, CallFilter, CallRecordRow, Store};
+use bigchat_voice::model::{Call, CallStatus, Direction};
+use bigchat_voice::store::{CallFilter, CallRecordRow, Store, format_duration};
 use chrono::{DateTime, Utc};
 
 use crate::args::CallsArgs;
-use crate::config::{Settings, clock};
+use crate::config::Settings;
 use crate::exit::{Code, coded};
 
 fn time_arg(flag: &str, v: &Option<String>) -> anyhow::Result<Option<DateTime<Utc>>> {
@@ -63,26 +63,29 @@ pub fn filter(settings: &Settings, args: &CallsArgs) -> anyhow::Result<CallFilte
     })
 }
 
-/// Prints rows as an aligned table.
-pub fn print_table(out: &mut impl Write, rows: &[CallRecordRow]) -> std::io::Result<()> {
+/// Prints calls as an aligned table (also the `listen --replay` summary).
+pub fn print_table<'a>(
+    out: &mut impl Write,
+    calls: impl IntoIterator<Item = &'a Call>,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  UNIQUEID",
         "STARTED (UTC)", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
     )?;
-    for r in rows {
+    for c in calls {
         writeln!(
             out,
             "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  {}",
-            r.started_at.format("%Y-%m-%d %H:%M:%S"),
-            r.direction,
-            r.status,
-            r.caller_id,
-            r.called_number,
-            r.agent_extension.as_deref().unwrap_or("-"),
-            clock(r.duration),
-            clock(r.talk_time),
-            r.unique_id
+            c.started_at.format("%Y-%m-%d %H:%M:%S"),
+            c.direction.as_str(),
+            c.status.as_str(),
+            c.caller_id,
+            c.called_number,
+            c.agent_extension.as_deref().unwrap_or("-"),
+            format_duration(c.duration),
+            format_duration(c.talk_time),
+            c.unique_id
         )?;
     }
     Ok(())
@@ -91,14 +94,7 @@ pub fn print_table(out: &mut impl Write, rows: &[CallRecordRow]) -> std::io::Res
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &CallsArgs) -> anyhow::Result<()> {
     let filter = filter(settings, args)?;
-    let store = AnyStore::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::redact_url(&settings.database_url)
-            )
-        })?;
+    let store = crate::open_store(settings).await?;
     let rows = store.recent_calls(&filter).await?;
     store.close().await;
     let stdout = std::io::stdout();
@@ -117,7 +113,11 @@ pub async fn run(settings: &Settings, args: &CallsArgs) -> anyhow::Result<()> {
     } else if rows.is_empty() {
         writeln!(out, "no calls")
     } else {
-        print_table(&mut out, &rows)
+        rows.iter()
+            .map(CallRecordRow::to_call)
+            .collect::<Result<Vec<Call>, _>>()
+            .map_err(std::io::Error::other)
+            .and_then(|calls| print_table(&mut out, &calls))
     };
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {

@@ -1,20 +1,12 @@
 //! `bigchat-voice db migrate`.
 
-use anyhow::Context;
-use bigchat_voice::store::{AnyStore, Store};
+use bigchat_voice::store::Store;
 
 use crate::config::Settings;
 
 /// Creates or upgrades the schema (the migrations run on connect).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = AnyStore::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot migrate {}",
-                crate::redact_url(&settings.database_url)
-            )
-        })?;
+    let store = crate::open_store(settings).await?;
     println!(
         "database {} ({}) is up to date",
         crate::redact_url(&settings.database_url),

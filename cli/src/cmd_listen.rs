@@ -13,17 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ami_client::{ConnectionState, StreamItem};
-use anyhow::Context;
 use bigchat_voice::model::{Call, Effect};
 use bigchat_voice::replay::Replay;
-use bigchat_voice::store::writer::{Writer, WriterConfig, WriterHooks};
+use bigchat_voice::store::writer::{Writer, WriterConfig};
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
-use bigchat_voice::tracker::{Marker, Tracker, event_time};
+use bigchat_voice::tracker::{Marker, Tracker};
 use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::args::ListenArgs;
-use crate::config::{Server, Settings, clock};
+use crate::config::{Server, Settings};
 use crate::exit::{Code, coded};
 use crate::publish::Publisher;
 
@@ -32,23 +31,11 @@ const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
-    let store = AnyStore::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::redact_url(&settings.database_url)
-            )
-        })?;
+    let store = crate::open_store(settings).await?;
     let publisher = Arc::new(Publisher::from_settings(settings, args)?);
-    let hooks = {
-        let p = publisher.clone();
-        let dead = publisher.clone();
-        WriterHooks {
-            on_applied: Some(Box::new(move |job, applied| p.applied(job, applied))),
-            on_dead_letter: Some(Box::new(move |letter| dead.dead_letter(letter))),
-        }
-    };
+    // Stored effects are published; refused ones are logged (with the
+    // effect) by the writer itself and counted below.
+    let hooks = publisher.notifier().writer_hooks();
     // SQLite has one writer at a time; PostgreSQL gains from parallel
     // lanes (each call stays in order within its lane).
     let lanes = if store.backend_name() == "postgres" {
@@ -131,28 +118,9 @@ impl Seen {
         if self.calls.is_empty() {
             return writeln!(out, "no calls");
         }
-        writeln!(
-            out,
-            "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}",
-            "UNIQUEID", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
-        )?;
         let mut calls: Vec<&Call> = self.calls.values().collect();
         calls.sort_by_key(|c| c.started_at);
-        for c in calls {
-            writeln!(
-                out,
-                "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}",
-                c.unique_id,
-                c.direction.as_str(),
-                c.status.as_str(),
-                c.caller_id,
-                c.called_number,
-                c.agent_extension.as_deref().unwrap_or("-"),
-                clock(c.duration),
-                clock(c.talk_time)
-            )?;
-        }
-        Ok(())
+        crate::cmd_calls::print_table(out, calls)
     }
 }
 
@@ -183,7 +151,8 @@ async fn replay(
     tokio::pin!(shutdown);
     for (msg, at) in source {
         messages += 1;
-        let at = at.unwrap_or_else(|| event_time(&msg, Utc::now()));
+        // Replay already fell back to the Timestamp header; else: now.
+        let at = at.unwrap_or_else(Utc::now);
         tracker.handle_into(&msg, at, &mut effects);
         for effect in effects.drain(..) {
             seen.note(&effect);
@@ -381,8 +350,8 @@ impl ServerTask {
                 }
                 item = stream.recv() => match item {
                     Some(StreamItem::Event(msg)) => {
-                        let at = event_time(&msg, Utc::now());
-                        self.tracker.handle_into(&msg, at, &mut effects);
+                        // The tracker prefers the event's own Timestamp header.
+                        self.tracker.handle_into(&msg, Utc::now(), &mut effects);
                         if !effects.is_empty() {
                             let batch = std::mem::take(&mut effects);
                             match self.submit(asterisk_id, batch).await {

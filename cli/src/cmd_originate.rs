@@ -4,7 +4,7 @@ use ami_client::StreamItem;
 use ami_proto::{Event, Originate, OriginateTarget};
 use anyhow::Context;
 use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
-use bigchat_voice::store::{AnyStore, Store, normalize_number};
+use bigchat_voice::store::{Store, normalize_number};
 use chrono::Utc;
 
 use crate::args::OriginateArgs;
@@ -70,14 +70,7 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
         ));
     };
 
-    let store = AnyStore::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::redact_url(&settings.database_url)
-            )
-        })?;
+    let store = crate::open_store(settings).await?;
     if let Some(ticket) = args.ticket
         && store.ticket(ticket).await?.is_none()
     {

@@ -124,14 +124,7 @@ where
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<()> {
     let servers = settings.servers(&args.server)?;
-    let store = AnyStore::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                crate::redact_url(&settings.database_url)
-            )
-        })?;
+    let store = crate::open_store(settings).await?;
     for server in &servers {
         let c = &server.config;
         let asterisk_id = store

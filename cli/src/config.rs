@@ -332,13 +332,3 @@ pub fn parse_pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
         _ => bail!("{what} must look like NAME=VALUE, got {s:?}"),
     }
 }
-
-/// A short duration for humans (`3:12`, `1:02:03`).
-pub fn clock(secs: i64) -> String {
-    let secs = secs.max(0);
-    if secs >= 3600 {
-        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-    } else {
-        format!("{}:{:02}", secs / 60, secs % 60)
-    }
-}

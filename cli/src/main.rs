@@ -66,6 +66,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Opens (and migrates) the configured database, naming it on failure.
+pub async fn open_store(
+    settings: &config::Settings,
+) -> anyhow::Result<bigchat_voice::store::AnyStore> {
+    use anyhow::Context;
+    bigchat_voice::store::AnyStore::connect(&settings.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_url(&settings.database_url)
+            )
+        })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = config::Settings::load(&cli)
         .map_err(|e| exit::coded(exit::Code::Usage, format!("{e:#}")))?;

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bigchat_voice::notify::{JsonLinesSink, Notifier, WebhookConfig, WebhookSink};
-use bigchat_voice::store::writer::{DeadLetter, Job};
-use bigchat_voice::store::{Applied, AsteriskRow};
+use bigchat_voice::store::AsteriskRow;
 
 use crate::args::ListenArgs;
 use crate::config::Settings;
@@ -74,20 +73,9 @@ impl Publisher {
         })
     }
 
-    /// What a stored effect changed.
-    pub fn applied(&self, job: &Job, applied: &Applied) {
-        self.notifier.publish_applied(job.company_id, applied);
-    }
-
-    /// An effect the database refused for good: logged loudly, never silent.
-    pub fn dead_letter(&self, letter: &DeadLetter) {
-        let effect = serde_json::to_string(&letter.job.effect).unwrap_or_default();
-        tracing::error!(
-            asterisk_id = letter.job.asterisk_id,
-            error = %letter.error,
-            effect = %effect,
-            "an effect could not be stored"
-        );
+    /// The fan-out to every configured sink.
+    pub fn notifier(&self) -> Notifier {
+        self.notifier.clone()
     }
 
     /// An Asterisk connection's status changed.

@@ -19,16 +19,12 @@ pub const ANONYMOUS_NUMBER: &str = "anonymous";
 /// assert_eq!(normalize_number("Anonymous"), "anonymous");
 /// ```
 pub fn normalize_number(raw: &str) -> String {
-    let trimmed = raw.trim_start();
-    let mut out = String::with_capacity(trimmed.len());
-    if trimmed.starts_with('+') {
-        out.push('+');
+    let n = crate::tracker::normalize_number(raw);
+    if n.is_empty() {
+        ANONYMOUS_NUMBER.to_string()
+    } else {
+        n
     }
-    out.extend(trimmed.chars().filter(char::is_ascii_digit));
-    if out.len() <= 1 && !out.chars().any(|c| c.is_ascii_digit()) {
-        return ANONYMOUS_NUMBER.to_string();
-    }
-    out
 }
 
 /// The two stored spellings that denote the same number: with and without
