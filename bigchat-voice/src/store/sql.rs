@@ -120,10 +120,17 @@ pub(crate) const UPDATE_RECORD: &str = concat!(
     record_cols!()
 );
 
+/// The contact whose number is either spelling (`$2`, `$3`), the oldest
+/// when both exist. Two equality lookups on the unique ("companyId",
+/// "number") index rather than `"number" IN ($2, $3)`: PostgreSQL planned
+/// the `IN` form as a scan of every contact of the company (filtering on
+/// the number) while the table's statistics were young.
 pub(crate) const FIND_CONTACT: &str = concat!(
     "SELECT ",
     contact_cols!(),
-    r#" FROM "Contacts" WHERE "companyId" = $1 AND "number" IN ($2, $3) ORDER BY "id" LIMIT 1"#
+    r#" FROM "Contacts" WHERE "companyId" = $1 AND "number" = $2 UNION ALL SELECT "#,
+    contact_cols!(),
+    r#" FROM "Contacts" WHERE "companyId" = $1 AND "number" = $3 ORDER BY "id" LIMIT 1"#
 );
 
 pub(crate) const INSERT_CONTACT: &str = concat!(
