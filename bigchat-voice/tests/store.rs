@@ -972,3 +972,72 @@ async fn memory_sqlite_works() {
     assert!(a.record_created);
     assert_eq!(store.live_calls(ast).await.unwrap().len(), 1);
 }
+
+/// `Applied` without what legitimately differs between two fresh databases
+/// (wall-clock `createdAt`/`updatedAt`, the random ticket uuid).
+fn stable(mut a: bigchat_voice::store::Applied) -> bigchat_voice::store::Applied {
+    let epoch = chrono::DateTime::UNIX_EPOCH;
+    if let Some(r) = a.record.as_mut() {
+        (r.created_at, r.updated_at) = (epoch, epoch);
+    }
+    if let Some(t) = a.ticket.as_mut() {
+        (t.created_at, t.updated_at, t.uuid) = (epoch, epoch, String::new());
+    }
+    a
+}
+
+/// A file database writes effects through the store's direct connection,
+/// an in-memory one through sqlx's pool: same effects, same results, same
+/// rows (read back through the pool), one by one and in one batch.
+#[tokio::test]
+async fn sqlite_file_and_memory_paths_agree() {
+    let file = TestDb::new(Backend::Sqlite).await.expect("sqlite");
+    let memory = bigchat_voice::store::AnyStore::connect("sqlite::memory:")
+        .await
+        .expect("memory");
+    let mut results = Vec::new();
+    for store in [&file.store, &memory] {
+        let ast = store
+            .ensure_asterisk("pbx-1", "10.0.0.5", 5038, "bigchat", COMPANY)
+            .await
+            .expect("asterisk");
+        let effects = scenario();
+        let (first, rest) = effects.split_at(7);
+        let mut applied = Vec::new();
+        for e in first {
+            applied.push(stable(store.apply(ast, COMPANY, e).await.expect("apply")));
+        }
+        let jobs: Vec<_> = rest
+            .iter()
+            .map(|e| bigchat_voice::store::writer::Job {
+                asterisk_id: ast,
+                company_id: COMPANY,
+                effect: e.clone(),
+            })
+            .collect();
+        applied.extend(
+            store
+                .apply_many(&jobs)
+                .await
+                .expect("batch")
+                .into_iter()
+                .map(stable),
+        );
+        let rows: Vec<_> = store
+            .recent_calls(&CallFilter::default())
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|mut r| {
+                let epoch = chrono::DateTime::UNIX_EPOCH;
+                (r.created_at, r.updated_at) = (epoch, epoch);
+                r
+            })
+            .collect();
+        assert_eq!(rows.len(), 5);
+        results.push((applied, rows));
+    }
+    assert_eq!(results[0], results[1]);
+    assert!(results[0].0.iter().any(|a| a.message_created));
+    file.finish().await;
+}

@@ -20,6 +20,10 @@ pub enum StoreError {
     /// The database (or the way to it) reported an error.
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The SQLite database reported an error on the store's direct
+    /// connection (the one that writes call effects to a file database).
+    #[error("database error")]
+    Sqlite(#[source] rusqlite::Error),
     /// A row held a value the connector does not understand (e.g. an unknown
     /// call status), or an effect carried an impossible value.
     #[error("invalid data: {0}")]
@@ -39,6 +43,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migrate(e)
@@ -54,6 +64,9 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Database(e) => sqlx_error_is_retryable(e),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                sqlite_code_is_retryable(&e.extended_code.to_string())
+            }
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
                 sqlx_error_is_retryable(e)
             }

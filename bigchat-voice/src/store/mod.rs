@@ -70,6 +70,7 @@
 #[macro_use]
 mod ops;
 mod error;
+mod exec;
 mod logic;
 mod postgres;
 mod rows;

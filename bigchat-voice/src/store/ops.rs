@@ -1,354 +1,31 @@
-//! The store's services, written once for both backends.
+//! The store's services, written once for every backend.
 //!
-//! The SQL ([`super::sql`]) is the same text for SQLite and PostgreSQL; only
-//! the connection type differs. sqlx code that is generic over the database
-//! needs higher-ranked `Executor`/`Encode`/`Decode` bounds on every function
-//! (and trips over the "not general enough" limits of async fns), so the
-//! services are a macro instantiated with the concrete connection type of
-//! each backend instead.
+//! The rules that turn a call effect into rows ([`apply_jobs`],
+//! [`reconcile`]) are generic over [`Exec`]: the same code runs on a
+//! PostgreSQL transaction, on an SQLite transaction of sqlx's pool and on
+//! the direct SQLite connection of the store's writer thread. The SQL
+//! ([`super::sql`]) is the same text everywhere except the message/tracking
+//! upsert ([`Exec::MESSAGE_TRAKING`]).
+//!
+//! The remaining services (reads, the `Asterisks` row) run on the sqlx pool
+//! of each backend: sqlx code that is generic over the database needs
+//! higher-ranked `Executor`/`Encode`/`Decode` bounds on every function, so
+//! they are a macro instantiated per backend instead.
 
-/// Implements [`Store`](super::Store) for `$store` (which has a `pool`
-/// field) over connections of type `$conn`, opening write transactions with
-/// `$begin` and upserting a call's message and tracking row with the SQL
-/// `$msg_track` (the one place where the backends' SQL differs).
+use chrono::{DateTime, Utc};
+
+use super::exec::{Arg, Exec};
+use super::writer::Job;
+use super::{Applied, CallRecordRow, ContactRow, StoreError, TicketRow, logic, sql};
+use crate::model::{Call, CallStatus, Direction, Effect};
+
+/// Implements [`Store`](super::Store) for `$store`, which has a `pool`
+/// field (sqlx) and the inherent methods `write(&self, &[Job])` (apply
+/// effects in one transaction) and `reconcile(&self, asterisk_id,
+/// company_id, unique_id, ended_at)` (end one live record in one
+/// transaction).
 macro_rules! impl_store {
-    ($store:ty, $conn:ty, $begin:literal, $msg_track:expr) => {
-        impl $store {
-            async fn find_or_create_contact(
-                conn: &mut $conn,
-                company_id: i64,
-                call: &$crate::model::Call,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<($crate::store::ContactRow, bool), $crate::store::StoreError> {
-                use $crate::store::{ContactRow, logic, sql};
-                let number = logic::normalize_number(&call.contact_number);
-                let (plus, digits) = logic::number_spellings(&number);
-                let found: Option<ContactRow> = sqlx::query_as(sql::FIND_CONTACT)
-                    .bind(company_id)
-                    .bind(&plus)
-                    .bind(&digits)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                if let Some(c) = found {
-                    return Ok((c, false));
-                }
-                let name = call
-                    .contact_name
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| number.clone());
-                let inserted: Option<ContactRow> = sqlx::query_as(sql::INSERT_CONTACT)
-                    .bind(&name)
-                    .bind(&number)
-                    .bind(company_id)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                match inserted {
-                    Some(c) => Ok((c, true)),
-                    // Lost a race with another writer: take theirs.
-                    None => {
-                        let c: ContactRow = sqlx::query_as(sql::FIND_CONTACT)
-                            .bind(company_id)
-                            .bind(&plus)
-                            .bind(&digits)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        Ok((c, false))
-                    }
-                }
-            }
-
-            async fn find_or_create_ticket(
-                conn: &mut $conn,
-                company_id: i64,
-                contact_id: i64,
-                asterisk_id: i64,
-                call: &$crate::model::Call,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<($crate::store::TicketRow, bool), $crate::store::StoreError> {
-                use $crate::model::Direction;
-                use $crate::store::{TicketRow, logic, sql};
-                let last = logic::start_last_message(call.direction);
-                let from_me = call.direction == Direction::Outbound;
-                let reused: Option<TicketRow> = sqlx::query_as(sql::REUSE_BEST_TICKET)
-                    .bind(company_id)
-                    .bind(contact_id)
-                    .bind(asterisk_id)
-                    .bind(call.direction.as_str())
-                    .bind(last)
-                    .bind(from_me)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-                match reused {
-                    Some(t) => Ok((t, false)),
-                    None => {
-                        let t: TicketRow = sqlx::query_as(sql::INSERT_TICKET)
-                            .bind(last)
-                            .bind(logic::new_uuid())
-                            .bind(from_me)
-                            .bind(contact_id)
-                            .bind(company_id)
-                            .bind(asterisk_id)
-                            .bind(call.direction.as_str())
-                            .bind(now)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        Ok((t, true))
-                    }
-                }
-            }
-
-            async fn insert_record(
-                conn: &mut $conn,
-                asterisk_id: i64,
-                company_id: i64,
-                ticket_id: i64,
-                contact_id: i64,
-                call: &$crate::model::Call,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<$crate::store::CallRecordRow>, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::sql::INSERT_RECORD)
-                    .bind(&call.unique_id)
-                    .bind(&call.caller_id)
-                    .bind(&call.caller_name)
-                    .bind(&call.called_number)
-                    .bind(call.direction.as_str())
-                    .bind(call.status.as_str())
-                    .bind(call.duration)
-                    .bind(call.hold_time)
-                    .bind(call.talk_time)
-                    .bind(&call.recording_url)
-                    .bind(&call.recording_file)
-                    .bind(call.started_at)
-                    .bind(call.answered_at)
-                    .bind(call.ended_at)
-                    .bind(&call.agent_extension)
-                    .bind(&call.queue)
-                    .bind(call.hangup_cause.map(i64::from))
-                    .bind(call.reconciled)
-                    .bind(ticket_id)
-                    .bind(asterisk_id)
-                    .bind(call.user_id)
-                    .bind(contact_id)
-                    .bind(company_id)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await?)
-            }
-
-            async fn update_record(
-                conn: &mut $conn,
-                record_id: i64,
-                call: &$crate::model::Call,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<$crate::store::CallRecordRow>, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::sql::UPDATE_RECORD)
-                    .bind(record_id)
-                    .bind(&call.caller_id)
-                    .bind(&call.caller_name)
-                    .bind(&call.called_number)
-                    .bind(call.direction.as_str())
-                    .bind(call.status.as_str())
-                    .bind(call.duration)
-                    .bind(call.hold_time)
-                    .bind(call.talk_time)
-                    .bind(&call.recording_url)
-                    .bind(&call.recording_file)
-                    .bind(call.started_at)
-                    .bind(call.answered_at)
-                    .bind(call.ended_at)
-                    .bind(&call.agent_extension)
-                    .bind(&call.queue)
-                    .bind(call.hangup_cause.map(i64::from))
-                    .bind(call.reconciled)
-                    .bind(call.user_id)
-                    .bind(now)
-                    .fetch_optional(&mut *conn)
-                    .await?)
-            }
-
-            /// The whole of one call effect, inside the caller's transaction.
-            async fn apply_call(
-                conn: &mut $conn,
-                asterisk_id: i64,
-                company_id: i64,
-                call: &$crate::model::Call,
-                kind: $crate::store::ops::CallEffectKind,
-                written: &mut $crate::store::ops::Written,
-            ) -> Result<$crate::store::Applied, $crate::store::StoreError> {
-                use $crate::model::Direction;
-                use $crate::store::ops::CallEffectKind;
-                use $crate::store::{Applied, CallRecordRow, TicketRow, logic, sql};
-
-                let now = chrono::Utc::now();
-                let mut out = Applied::default();
-                // A record this transaction already wrote is known (and locked
-                // until the commit): no need to read it back.
-                let key = (asterisk_id, call.unique_id.clone());
-                let existing: Option<CallRecordRow> = match written.get(&key) {
-                    Some(row) => Some(row.clone()),
-                    None => {
-                        sqlx::query_as(sql::SELECT_RECORD)
-                            .bind(asterisk_id)
-                            .bind(&call.unique_id)
-                            .fetch_optional(&mut *conn)
-                            .await?
-                    }
-                };
-                // Never forget an answer already stored (e.g. the tracker
-                // rejoined the call after a restart and missed it).
-                let merged;
-                let call: &$crate::model::Call = match existing
-                    .as_ref()
-                    .and_then(|old| logic::keep_answer(old, call))
-                {
-                    Some(m) => {
-                        merged = m;
-                        &merged
-                    }
-                    None => call,
-                };
-                // `before`: the record as it was before this effect (None: new).
-                let (before, after) = match existing {
-                    Some(old) => {
-                        let was_final = old.call_status()?.is_final();
-                        let after = if kind == CallEffectKind::Ended
-                            || (kind == CallEffectKind::Updated && !was_final)
-                        {
-                            Self::update_record(conn, old.id, call, now).await?
-                        } else {
-                            // A start replayed, or a live update after the end.
-                            None
-                        };
-                        (Some(old), after)
-                    }
-                    None => {
-                        let (contact, contact_created) =
-                            Self::find_or_create_contact(conn, company_id, call, now).await?;
-                        let (ticket, ticket_created) = Self::find_or_create_ticket(
-                            conn,
-                            company_id,
-                            contact.id,
-                            asterisk_id,
-                            call,
-                            now,
-                        )
-                        .await?;
-                        out.contact_created = contact_created;
-                        out.ticket_created = ticket_created;
-                        out.ticket = Some(ticket.clone());
-                        let inserted = Self::insert_record(
-                            conn,
-                            asterisk_id,
-                            company_id,
-                            ticket.id,
-                            contact.id,
-                            call,
-                            now,
-                        )
-                        .await?;
-                        match inserted {
-                            Some(row) => {
-                                out.record_created = true;
-                                (None, Some(row))
-                            }
-                            None => {
-                                // Another writer created it meanwhile: treat as existing.
-                                let old: CallRecordRow = sqlx::query_as(sql::SELECT_RECORD)
-                                    .bind(asterisk_id)
-                                    .bind(&call.unique_id)
-                                    .fetch_one(&mut *conn)
-                                    .await?;
-                                let after = if kind == CallEffectKind::Started {
-                                    None
-                                } else {
-                                    Self::update_record(conn, old.id, call, now).await?
-                                };
-                                (Some(old), after)
-                            }
-                        }
-                    }
-                };
-                let current = after.as_ref().or(before.as_ref());
-                let Some(current) = current else {
-                    return Err($crate::store::StoreError::InvalidData(
-                        "call record vanished".to_string(),
-                    ));
-                };
-                out.call_record_id = Some(current.id);
-                out.ticket_id = current.ticket_id;
-                out.contact_id = current.contact_id;
-
-                let Some(record) = after else {
-                    return Ok(out); // nothing changed: nothing follows
-                };
-                let before_answered = before.as_ref().is_some_and(|b| b.answered_at.is_some());
-                let before_user = before.as_ref().and_then(|b| b.user_id);
-                let before_status = before.as_ref().map(|b| b.status.as_str());
-                let before_final = match before.as_ref() {
-                    Some(b) => b.call_status()?.is_final(),
-                    None => false,
-                };
-                let answered = call.answered_at.is_some();
-                let open = answered
-                    && (!before_answered
-                        || (call.user_id.is_some() && call.user_id != before_user));
-                let ended = kind == CallEffectKind::Ended;
-                let mut last_message: Option<String> = None;
-                let mut unread: i64 = 0;
-                if ended {
-                    last_message = Some(logic::end_last_message(call));
-                    if let Some(ticket_id) = record.ticket_id {
-                        let from_me = call.direction == Direction::Outbound;
-                        sqlx::query($msg_track)
-                            .bind(logic::call_summary(call))
-                            .bind(&call.recording_url)
-                            .bind(from_me)
-                            .bind(from_me || answered)
-                            .bind(ticket_id)
-                            .bind(record.contact_id)
-                            .bind(record.id)
-                            .bind(company_id)
-                            .bind(now)
-                            .bind(call.user_id)
-                            .bind(call.started_at)
-                            .bind(call.answered_at)
-                            .bind(call.ended_at)
-                            .execute(&mut *conn)
-                            .await?;
-                        if !before_final {
-                            out.message_created = true;
-                            if logic::is_missed_inbound(call) {
-                                unread = 1;
-                            }
-                        }
-                    }
-                } else if before_status != Some(call.status.as_str()) {
-                    last_message = logic::live_last_message(call);
-                }
-                let touch = open || last_message.is_some() || unread != 0;
-                if let (Some(ticket_id), true) = (record.ticket_id, touch) {
-                    let t: TicketRow = sqlx::query_as(sql::TOUCH_TICKET)
-                        .bind(ticket_id)
-                        .bind(open)
-                        .bind(call.user_id)
-                        .bind(last_message)
-                        .bind(unread)
-                        .bind(now)
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    out.ticket = Some(t);
-                }
-                written.insert(key, record.clone());
-                out.record = Some(record);
-                Ok(out)
-            }
-        }
-
+    ($store:ty) => {
         impl $crate::store::Store for $store {
             async fn ensure_asterisk(
                 &self,
@@ -404,54 +81,23 @@ macro_rules! impl_store {
                 company_id: i64,
                 effect: &$crate::model::Effect,
             ) -> Result<$crate::store::Applied, $crate::store::StoreError> {
-                use $crate::model::Effect;
-                use $crate::store::ops::CallEffectKind;
-                let (call, kind) = match effect {
-                    Effect::CallStarted(c) => (c, CallEffectKind::Started),
-                    Effect::CallUpdated(c) => (c, CallEffectKind::Updated),
-                    Effect::CallEnded(c) => (c, CallEffectKind::Ended),
-                    _ => return Ok($crate::store::Applied::default()),
-                };
-                let mut tx = self.pool.begin_with($begin).await?;
-                let applied = Self::apply_call(
-                    &mut tx,
+                if $crate::store::ops::call_effect(effect).is_none() {
+                    return Ok($crate::store::Applied::default());
+                }
+                let job = $crate::store::writer::Job {
                     asterisk_id,
                     company_id,
-                    call,
-                    kind,
-                    &mut $crate::store::ops::Written::new(),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(applied)
+                    effect: effect.clone(),
+                };
+                let mut applied = self.write(std::slice::from_ref(&job)).await?;
+                Ok(applied.pop().unwrap_or_default())
             }
 
             async fn apply_many(
                 &self,
                 jobs: &[$crate::store::writer::Job],
             ) -> Result<Vec<$crate::store::Applied>, $crate::store::StoreError> {
-                let mut tx = self.pool.begin_with($begin).await?;
-                let mut out = Vec::with_capacity(jobs.len());
-                let mut written = $crate::store::ops::Written::new();
-                for job in jobs {
-                    let Some((call, kind)) = $crate::store::ops::call_effect(&job.effect) else {
-                        out.push($crate::store::Applied::default());
-                        continue;
-                    };
-                    out.push(
-                        Self::apply_call(
-                            &mut tx,
-                            job.asterisk_id,
-                            job.company_id,
-                            call,
-                            kind,
-                            &mut written,
-                        )
-                        .await?,
-                    );
-                }
-                tx.commit().await?;
-                Ok(out)
+                self.write(jobs).await
             }
 
             async fn recent_calls(
@@ -489,29 +135,8 @@ macro_rules! impl_store {
                 unique_id: &str,
                 ended_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<Option<$crate::store::Applied>, $crate::store::StoreError> {
-                use $crate::store::ops::CallEffectKind;
-                let mut tx = self.pool.begin_with($begin).await?;
-                let live: Option<$crate::store::CallRecordRow> =
-                    sqlx::query_as($crate::store::sql::SELECT_LIVE_RECORD)
-                        .bind(asterisk_id)
-                        .bind(unique_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(live) = live else {
-                    return Ok(None);
-                };
-                let call = $crate::store::ops::reconciled_end(&live, ended_at)?;
-                let applied = Self::apply_call(
-                    &mut tx,
-                    asterisk_id,
-                    company_id,
-                    &call,
-                    CallEffectKind::Ended,
-                    &mut $crate::store::ops::Written::new(),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Some(applied))
+                self.reconcile(asterisk_id, company_id, unique_id, ended_at)
+                    .await
             }
 
             async fn find_contact(
@@ -540,16 +165,11 @@ macro_rules! impl_store {
             }
 
             async fn close(&self) {
-                self.pool.close().await;
+                self.close_connections().await;
             }
         }
     };
 }
-
-use chrono::{DateTime, Utc};
-
-use super::{CallRecordRow, StoreError};
-use crate::model::{Call, CallStatus, Effect};
 
 /// The call records written (inserted or updated) by the current
 /// transaction, by (`asteriskId`, `uniqueId`), as their `RETURNING` gave
@@ -574,6 +194,374 @@ pub(crate) fn call_effect(effect: &Effect) -> Option<(&Call, CallEffectKind)> {
         Effect::CallEnded(c) => Some((c, CallEffectKind::Ended)),
         _ => None,
     }
+}
+
+/// Applies `jobs` in order inside the caller's transaction; effects that
+/// touch no call give [`Applied::default()`].
+pub(crate) async fn apply_jobs<E: Exec>(
+    db: &mut E,
+    jobs: &[Job],
+) -> Result<Vec<Applied>, StoreError> {
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut written = Written::new();
+    for job in jobs {
+        out.push(match call_effect(&job.effect) {
+            Some((call, kind)) => {
+                apply_call(
+                    db,
+                    job.asterisk_id,
+                    job.company_id,
+                    call,
+                    kind,
+                    &mut written,
+                )
+                .await?
+            }
+            None => Applied::default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Ends the live record `unique_id` (see
+/// [`Store::close_reconciled`](super::Store::close_reconciled)) inside the
+/// caller's transaction.
+pub(crate) async fn reconcile<E: Exec>(
+    db: &mut E,
+    asterisk_id: i64,
+    company_id: i64,
+    unique_id: &str,
+    ended_at: DateTime<Utc>,
+) -> Result<Option<Applied>, StoreError> {
+    let live: Option<CallRecordRow> = db
+        .fetch(
+            sql::SELECT_LIVE_RECORD,
+            &[Arg::I64(asterisk_id), Arg::Text(unique_id)],
+        )
+        .await?;
+    let Some(live) = live else {
+        return Ok(None);
+    };
+    let call = reconciled_end(&live, ended_at)?;
+    let applied = apply_call(
+        db,
+        asterisk_id,
+        company_id,
+        &call,
+        CallEffectKind::Ended,
+        &mut Written::new(),
+    )
+    .await?;
+    Ok(Some(applied))
+}
+
+async fn find_or_create_contact<E: Exec>(
+    db: &mut E,
+    company_id: i64,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<(ContactRow, bool), StoreError> {
+    let number = logic::normalize_number(&call.contact_number);
+    let (plus, digits) = logic::number_spellings(&number);
+    let find = [Arg::I64(company_id), Arg::Text(&plus), Arg::Text(&digits)];
+    if let Some(c) = db.fetch(sql::FIND_CONTACT, &find).await? {
+        return Ok((c, false));
+    }
+    let name = call
+        .contact_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&number);
+    let insert = [
+        Arg::Text(name),
+        Arg::Text(&number),
+        Arg::I64(company_id),
+        Arg::Time(now),
+    ];
+    match db.fetch(sql::INSERT_CONTACT, &insert).await? {
+        Some(c) => Ok((c, true)),
+        // Lost a race with another writer: take theirs.
+        None => match db.fetch(sql::FIND_CONTACT, &find).await? {
+            Some(c) => Ok((c, false)),
+            None => Err(StoreError::InvalidData(format!(
+                "contact {number} neither found nor created"
+            ))),
+        },
+    }
+}
+
+async fn find_or_create_ticket<E: Exec>(
+    db: &mut E,
+    company_id: i64,
+    contact_id: i64,
+    asterisk_id: i64,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<(TicketRow, bool), StoreError> {
+    let last = logic::start_last_message(call.direction);
+    let from_me = call.direction == Direction::Outbound;
+    let reuse = [
+        Arg::I64(company_id),
+        Arg::I64(contact_id),
+        Arg::I64(asterisk_id),
+        Arg::Text(call.direction.as_str()),
+        Arg::Text(last),
+        Arg::Bool(from_me),
+        Arg::Time(now),
+    ];
+    if let Some(t) = db.fetch(sql::REUSE_BEST_TICKET, &reuse).await? {
+        return Ok((t, false));
+    }
+    let uuid = logic::new_uuid();
+    let insert = [
+        Arg::Text(last),
+        Arg::Text(&uuid),
+        Arg::Bool(from_me),
+        Arg::I64(contact_id),
+        Arg::I64(company_id),
+        Arg::I64(asterisk_id),
+        Arg::Text(call.direction.as_str()),
+        Arg::Time(now),
+    ];
+    match db.fetch(sql::INSERT_TICKET, &insert).await? {
+        Some(t) => Ok((t, true)),
+        None => Err(StoreError::InvalidData(
+            "ticket insert returned no row".to_string(),
+        )),
+    }
+}
+
+/// The record columns `callerId` … `reconciled`, in the order both
+/// [`sql::INSERT_RECORD`] and [`sql::UPDATE_RECORD`] take them (`$2`..`$18`).
+fn record_fields(call: &Call) -> [Arg<'_>; 17] {
+    [
+        Arg::Text(&call.caller_id),
+        Arg::OptText(call.caller_name.as_deref()),
+        Arg::Text(&call.called_number),
+        Arg::Text(call.direction.as_str()),
+        Arg::Text(call.status.as_str()),
+        Arg::I64(call.duration),
+        Arg::I64(call.hold_time),
+        Arg::I64(call.talk_time),
+        Arg::OptText(call.recording_url.as_deref()),
+        Arg::OptText(call.recording_file.as_deref()),
+        Arg::Time(call.started_at),
+        Arg::OptTime(call.answered_at),
+        Arg::OptTime(call.ended_at),
+        Arg::OptText(call.agent_extension.as_deref()),
+        Arg::OptText(call.queue.as_deref()),
+        Arg::OptI64(call.hangup_cause.map(i64::from)),
+        Arg::Bool(call.reconciled),
+    ]
+}
+
+/// Inserts the record; `None` when another writer created it first.
+async fn insert_record<E: Exec>(
+    db: &mut E,
+    ids: RecordLinks,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<Option<CallRecordRow>, StoreError> {
+    let mut args = Vec::with_capacity(24);
+    args.push(Arg::Text(&call.unique_id));
+    args.extend(record_fields(call));
+    args.extend([
+        Arg::I64(ids.ticket_id),
+        Arg::I64(ids.asterisk_id),
+        Arg::OptI64(call.user_id),
+        Arg::I64(ids.contact_id),
+        Arg::I64(ids.company_id),
+        Arg::Time(now),
+    ]);
+    db.fetch(sql::INSERT_RECORD, &args).await
+}
+
+/// Updates the record's own fields; `None` when nothing changed.
+async fn update_record<E: Exec>(
+    db: &mut E,
+    record_id: i64,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<Option<CallRecordRow>, StoreError> {
+    let mut args = Vec::with_capacity(20);
+    args.push(Arg::I64(record_id));
+    args.extend(record_fields(call));
+    args.extend([Arg::OptI64(call.user_id), Arg::Time(now)]);
+    db.fetch(sql::UPDATE_RECORD, &args).await
+}
+
+/// What a new record links to.
+#[derive(Debug, Clone, Copy)]
+struct RecordLinks {
+    asterisk_id: i64,
+    company_id: i64,
+    ticket_id: i64,
+    contact_id: i64,
+}
+
+/// The whole of one call effect, inside the caller's transaction.
+async fn apply_call<E: Exec>(
+    db: &mut E,
+    asterisk_id: i64,
+    company_id: i64,
+    call: &Call,
+    kind: CallEffectKind,
+    written: &mut Written,
+) -> Result<Applied, StoreError> {
+    let now = Utc::now();
+    let mut out = Applied::default();
+    // A record this transaction already wrote is known (and locked until
+    // the commit): no need to read it back.
+    let key = (asterisk_id, call.unique_id.clone());
+    let record_key = [Arg::I64(asterisk_id), Arg::Text(&call.unique_id)];
+    let existing: Option<CallRecordRow> = match written.get(&key) {
+        Some(row) => Some(row.clone()),
+        None => db.fetch(sql::SELECT_RECORD, &record_key).await?,
+    };
+    // Never forget an answer already stored (e.g. the tracker rejoined the
+    // call after a restart and missed it).
+    let merged;
+    let call: &Call = match existing
+        .as_ref()
+        .and_then(|old| logic::keep_answer(old, call))
+    {
+        Some(m) => {
+            merged = m;
+            &merged
+        }
+        None => call,
+    };
+    // `before`: the record as it was before this effect (None: new).
+    let (before, after) = match existing {
+        Some(old) => {
+            let was_final = old.call_status()?.is_final();
+            let after = if kind == CallEffectKind::Ended
+                || (kind == CallEffectKind::Updated && !was_final)
+            {
+                update_record(db, old.id, call, now).await?
+            } else {
+                // A start replayed, or a live update after the end.
+                None
+            };
+            (Some(old), after)
+        }
+        None => {
+            let (contact, contact_created) =
+                find_or_create_contact(db, company_id, call, now).await?;
+            let (ticket, ticket_created) =
+                find_or_create_ticket(db, company_id, contact.id, asterisk_id, call, now).await?;
+            out.contact_created = contact_created;
+            out.ticket_created = ticket_created;
+            let links = RecordLinks {
+                asterisk_id,
+                company_id,
+                ticket_id: ticket.id,
+                contact_id: contact.id,
+            };
+            out.ticket = Some(ticket);
+            match insert_record(db, links, call, now).await? {
+                Some(row) => {
+                    out.record_created = true;
+                    (None, Some(row))
+                }
+                None => {
+                    // Another writer created it meanwhile: treat as existing.
+                    let Some(old) = db
+                        .fetch::<CallRecordRow>(sql::SELECT_RECORD, &record_key)
+                        .await?
+                    else {
+                        return Err(StoreError::InvalidData("call record vanished".to_string()));
+                    };
+                    let after = if kind == CallEffectKind::Started {
+                        None
+                    } else {
+                        update_record(db, old.id, call, now).await?
+                    };
+                    (Some(old), after)
+                }
+            }
+        }
+    };
+    let Some(current) = after.as_ref().or(before.as_ref()) else {
+        return Err(StoreError::InvalidData("call record vanished".to_string()));
+    };
+    out.call_record_id = Some(current.id);
+    out.ticket_id = current.ticket_id;
+    out.contact_id = current.contact_id;
+
+    let Some(record) = after else {
+        return Ok(out); // nothing changed: nothing follows
+    };
+    let before_answered = before.as_ref().is_some_and(|b| b.answered_at.is_some());
+    let before_user = before.as_ref().and_then(|b| b.user_id);
+    let before_status = before.as_ref().map(|b| b.status.as_str());
+    let before_final = match before.as_ref() {
+        Some(b) => b.call_status()?.is_final(),
+        None => false,
+    };
+    let answered = call.answered_at.is_some();
+    let open =
+        answered && (!before_answered || (call.user_id.is_some() && call.user_id != before_user));
+    let ended = kind == CallEffectKind::Ended;
+    let mut last_message: Option<String> = None;
+    let mut unread: i64 = 0;
+    if ended {
+        last_message = Some(logic::end_last_message(call));
+        if let Some(ticket_id) = record.ticket_id {
+            let from_me = call.direction == Direction::Outbound;
+            let summary = logic::call_summary(call);
+            let args = [
+                Arg::Text(&summary),
+                Arg::OptText(call.recording_url.as_deref()),
+                Arg::Bool(from_me),
+                Arg::Bool(from_me || answered),
+                Arg::I64(ticket_id),
+                Arg::OptI64(record.contact_id),
+                Arg::I64(record.id),
+                Arg::I64(company_id),
+                Arg::Time(now),
+                Arg::OptI64(call.user_id),
+                Arg::Time(call.started_at),
+                Arg::OptTime(call.answered_at),
+                Arg::OptTime(call.ended_at),
+            ];
+            for statement in E::MESSAGE_TRAKING {
+                db.execute(statement, &args).await?;
+            }
+            if !before_final {
+                out.message_created = true;
+                if logic::is_missed_inbound(call) {
+                    unread = 1;
+                }
+            }
+        }
+    } else if before_status != Some(call.status.as_str()) {
+        last_message = logic::live_last_message(call);
+    }
+    let touch = open || last_message.is_some() || unread != 0;
+    if let (Some(ticket_id), true) = (record.ticket_id, touch) {
+        let args = [
+            Arg::I64(ticket_id),
+            Arg::Bool(open),
+            Arg::OptI64(call.user_id),
+            Arg::OptText(last_message.as_deref()),
+            Arg::I64(unread),
+            Arg::Time(now),
+        ];
+        match db.fetch::<TicketRow>(sql::TOUCH_TICKET, &args).await? {
+            Some(t) => out.ticket = Some(t),
+            None => {
+                return Err(StoreError::InvalidData(format!(
+                    "ticket {ticket_id} of call record {} is gone",
+                    record.id
+                )));
+            }
+        }
+    }
+    written.insert(key, record.clone());
+    out.record = Some(record);
+    Ok(out)
 }
 
 /// The final state of a live record the PBX no longer knows.

@@ -6,7 +6,10 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::StoreError;
+use chrono::{DateTime, Utc};
+
+use super::writer::Job;
+use super::{Applied, StoreError, ops};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -43,9 +46,33 @@ impl PgStore {
     }
 }
 
-impl_store!(
-    PgStore,
-    sqlx::PgConnection,
-    "BEGIN",
-    super::sql::UPSERT_MESSAGE_TRAKING_PG
-);
+impl PgStore {
+    /// Applies `jobs` in one transaction.
+    async fn write(&self, jobs: &[Job]) -> Result<Vec<Applied>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let applied = ops::apply_jobs(&mut *tx, jobs).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Ends one live record in one transaction.
+    async fn reconcile(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        unique_id: &str,
+        ended_at: DateTime<Utc>,
+    ) -> Result<Option<Applied>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let applied =
+            ops::reconcile(&mut *tx, asterisk_id, company_id, unique_id, ended_at).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    async fn close_connections(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl_store!(PgStore);

@@ -230,10 +230,17 @@ pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
     upsert_traking!()
 );
 
-/// The same for SQLite (no DML in CTEs): two statements run by one call
-/// into the connection's worker thread (`$N` parameters are absolute).
+/// The same for sqlx's SQLite (no DML in CTEs): two statements run by one
+/// call into the connection's worker thread (`$N` parameters are absolute).
 pub(crate) const UPSERT_MESSAGE_TRAKING_SQLITE: &str =
     concat!(upsert_message!(), ";\n", upsert_traking!());
+
+/// The message upsert alone (a direct SQLite connection runs one statement
+/// at a time, with no thread hand-off to save).
+pub(crate) const UPSERT_MESSAGE_SQLITE: &str = upsert_message!();
+
+/// The tracking-row upsert alone.
+pub(crate) const UPSERT_TRAKING_SQLITE: &str = upsert_traking!();
 
 pub(crate) const FIND_ASTERISK: &str = r#"SELECT CAST("id" AS BIGINT) FROM "Asterisks"
  WHERE "companyId" = $1 AND "name" = $2"#;

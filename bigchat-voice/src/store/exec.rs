@@ -1,0 +1,332 @@
+//! One way to run the store's write statements on three kinds of
+//! connection, so the rules that write a call ([`super::ops`]) exist once:
+//!
+//! * a PostgreSQL connection (sqlx),
+//! * an SQLite connection of sqlx's pool (used for `sqlite::memory:`, whose
+//!   database lives in that one connection),
+//! * a direct SQLite connection (rusqlite) owned by the store's writer
+//!   thread, for file databases. sqlx runs each SQLite statement on a worker
+//!   thread and waits for its answer, so every statement costs two thread
+//!   wake-ups; a call takes about ten statements. The direct connection runs
+//!   a whole batch of effects on one thread with one hand-off.
+//!
+//! Statements take `$N` parameters on every backend; [`Arg`] carries the
+//! values. On SQLite, times are stored as RFC 3339 text exactly as sqlx
+//! writes them (`2026-11-24T10:00:00.123+00:00`), booleans as 0/1, so rows
+//! written by either SQLite path are identical.
+
+use std::future::Future;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+
+use super::{CallRecordRow, ContactRow, StoreError, TicketRow};
+
+/// One statement parameter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    I64(i64),
+    OptI64(Option<i64>),
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Bool(bool),
+    Time(DateTime<Utc>),
+    OptTime(Option<DateTime<Utc>>),
+}
+
+/// A row type every backend can decode.
+pub(crate) trait DbRow:
+    for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + FromSqlite
+    + Send
+    + Unpin
+{
+}
+
+impl<T> DbRow for T where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + FromSqlite
+        + Send
+        + Unpin
+{
+}
+
+/// A connection inside a write transaction (the caller begins and commits).
+pub(crate) trait Exec: Send {
+    /// The statements that upsert a call's message and tracking row (see
+    /// [`super::sql::UPSERT_MESSAGE_TRAKING_PG`]), run in order with the
+    /// same arguments.
+    const MESSAGE_TRAKING: &'static [&'static str];
+
+    /// Runs `sql` and decodes its first row, if any.
+    fn fetch<T: DbRow>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send;
+
+    /// Runs `sql` (which may be several statements on sqlx's SQLite, none
+    /// of them returning rows that matter).
+    fn execute(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Binds `$args` to the sqlx query `$q`, in order.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for arg in $args {
+            q = match *arg {
+                Arg::I64(v) => q.bind(v),
+                Arg::OptI64(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::OptText(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+                Arg::OptTime(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// [`Exec`] for a sqlx connection type.
+macro_rules! impl_exec_sqlx {
+    ($conn:ty, $message_traking:expr) => {
+        impl Exec for $conn {
+            const MESSAGE_TRAKING: &'static [&'static str] = $message_traking;
+
+            async fn fetch<T: DbRow>(
+                &mut self,
+                sql: &'static str,
+                args: &[Arg<'_>],
+            ) -> Result<Option<T>, StoreError> {
+                let q = bind_args!(sqlx::query_as::<_, T>(sql), args);
+                Ok(q.fetch_optional(&mut *self).await?)
+            }
+
+            async fn execute(
+                &mut self,
+                sql: &'static str,
+                args: &[Arg<'_>],
+            ) -> Result<(), StoreError> {
+                bind_args!(sqlx::query(sql), args)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_exec_sqlx!(sqlx::PgConnection, &[super::sql::UPSERT_MESSAGE_TRAKING_PG]);
+impl_exec_sqlx!(
+    sqlx::SqliteConnection,
+    &[super::sql::UPSERT_MESSAGE_TRAKING_SQLITE]
+);
+
+impl Exec for rusqlite::Connection {
+    const MESSAGE_TRAKING: &'static [&'static str] = &[
+        super::sql::UPSERT_MESSAGE_SQLITE,
+        super::sql::UPSERT_TRAKING_SQLITE,
+    ];
+
+    async fn fetch<T: DbRow>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<T>, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        bind_sqlite(&mut stmt, args)?;
+        let mut rows = stmt.raw_query();
+        // SQLite makes all of an INSERT/UPDATE … RETURNING's changes on the
+        // first step, so reading one row is enough.
+        match rows.next()? {
+            Some(row) => Ok(Some(T::from_sqlite(row)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn execute(&mut self, sql: &'static str, args: &[Arg<'_>]) -> Result<(), StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        bind_sqlite(&mut stmt, args)?;
+        stmt.raw_execute()?;
+        Ok(())
+    }
+}
+
+/// Binds each `$N` of the statement to `args[N - 1]` (by name: SQLite
+/// numbers `$N` parameters in order of appearance, not by `N`).
+fn bind_sqlite(stmt: &mut rusqlite::Statement<'_>, args: &[Arg<'_>]) -> Result<(), StoreError> {
+    for index in 1..=stmt.parameter_count() {
+        let arg = stmt
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| args.get(n))
+            .ok_or_else(|| {
+                StoreError::InvalidData(format!(
+                    "statement parameter {index} has no value ({} given)",
+                    args.len()
+                ))
+            })?;
+        stmt.raw_bind_parameter(index, arg)?;
+    }
+    Ok(())
+}
+
+/// A time as sqlx stores it in SQLite.
+fn sqlite_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match *self {
+            Arg::I64(v) => ToSqlOutput::Owned(Value::Integer(v)),
+            Arg::OptI64(v) => ToSqlOutput::Owned(v.map_or(Value::Null, Value::Integer)),
+            Arg::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Arg::OptText(v) => match v {
+                Some(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+                None => ToSqlOutput::Owned(Value::Null),
+            },
+            Arg::Bool(v) => ToSqlOutput::Owned(Value::Integer(i64::from(v))),
+            Arg::Time(t) => ToSqlOutput::Owned(Value::Text(sqlite_time(&t))),
+            Arg::OptTime(t) => {
+                ToSqlOutput::Owned(t.map_or(Value::Null, |t| Value::Text(sqlite_time(&t))))
+            }
+        })
+    }
+}
+
+/// Decoding from a direct SQLite connection's row, by column name.
+pub(crate) trait FromSqlite: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> Result<Self, StoreError>;
+}
+
+/// A stored time: RFC 3339 (what the connector writes), or SQLite's own
+/// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC (what a person may type).
+fn parse_time(row: &rusqlite::Row<'_>, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let Some(text) = row.get::<_, Option<String>>(col)? else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
+        .map(|t| Some(t.and_utc()))
+        .map_err(|_| StoreError::InvalidData(format!("column {col}: not a time: {text:?}")))
+}
+
+fn time(row: &rusqlite::Row<'_>, col: &str) -> Result<DateTime<Utc>, StoreError> {
+    parse_time(row, col)?.ok_or_else(|| StoreError::InvalidData(format!("column {col} is NULL")))
+}
+
+impl FromSqlite for CallRecordRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(CallRecordRow {
+            id: r.get("id")?,
+            unique_id: r.get("uniqueId")?,
+            caller_id: r.get("callerId")?,
+            caller_name: r.get("callerName")?,
+            called_number: r.get("calledNumber")?,
+            direction: r.get("direction")?,
+            status: r.get("status")?,
+            duration: r.get("duration")?,
+            hold_time: r.get("holdTime")?,
+            talk_time: r.get("talkTime")?,
+            recording_url: r.get("recordingUrl")?,
+            recording_file: r.get("recordingFile")?,
+            started_at: time(r, "startedAt")?,
+            answered_at: parse_time(r, "answeredAt")?,
+            ended_at: parse_time(r, "endedAt")?,
+            agent_extension: r.get("agentExtension")?,
+            queue: r.get("queue")?,
+            hangup_cause: r.get("hangupCause")?,
+            reconciled: r.get("reconciled")?,
+            ticket_id: r.get("ticketId")?,
+            asterisk_id: r.get("asteriskId")?,
+            user_id: r.get("userId")?,
+            contact_id: r.get("contactId")?,
+            company_id: r.get("companyId")?,
+            created_at: time(r, "createdAt")?,
+            updated_at: time(r, "updatedAt")?,
+        })
+    }
+}
+
+impl FromSqlite for TicketRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(TicketRow {
+            id: r.get("id")?,
+            status: r.get("status")?,
+            unread_messages: r.get("unreadMessages")?,
+            last_message: r.get("lastMessage")?,
+            is_group: r.get("isGroup")?,
+            uuid: r.get("uuid")?,
+            from_me: r.get("fromMe")?,
+            user_id: r.get("userId")?,
+            contact_id: r.get("contactId")?,
+            queue_id: r.get("queueId")?,
+            company_id: r.get("companyId")?,
+            asterisk_id: r.get("asteriskId")?,
+            call_type: r.get("callType")?,
+            created_at: time(r, "createdAt")?,
+            updated_at: time(r, "updatedAt")?,
+        })
+    }
+}
+
+impl FromSqlite for ContactRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(ContactRow {
+            id: r.get("id")?,
+            name: r.get("name")?,
+            number: r.get("number")?,
+            email: r.get("email")?,
+            company_id: r.get("companyId")?,
+            created_at: time(r, "createdAt")?,
+            updated_at: time(r, "updatedAt")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_as_sqlx_writes_them() {
+        let t = DateTime::parse_from_rfc3339("2026-11-24T10:00:00.120+00:00")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(sqlite_time(&t), "2026-11-24T10:00:00.120+00:00");
+        let whole = t - chrono::Duration::milliseconds(120);
+        assert_eq!(sqlite_time(&whole), "2026-11-24T10:00:00+00:00");
+    }
+
+    #[test]
+    fn parameters_bind_by_number_not_position() -> Result<(), StoreError> {
+        let mut conn = rusqlite::Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE t (a, b, c)")?;
+        let args = [Arg::I64(1), Arg::Text("two"), Arg::OptI64(None)];
+        futures::executor::block_on(Exec::execute(
+            &mut conn,
+            "INSERT INTO t (c, a, b) VALUES ($3, $1, $2)",
+            &args,
+        ))?;
+        let row: (i64, String, Option<i64>) = conn.query_row("SELECT a, b, c FROM t", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        assert_eq!(row, (1, "two".to_string(), None));
+        let missing = futures::executor::block_on(Exec::execute(&mut conn, "SELECT $4", &args));
+        assert!(matches!(missing, Err(StoreError::InvalidData(_))));
+        Ok(())
+    }
+}
