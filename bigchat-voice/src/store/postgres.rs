@@ -76,3 +76,93 @@ impl PgStore {
 }
 
 impl_store!(PgStore);
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{AssertSqlSafe, Connection};
+
+    use super::*;
+    use crate::store::sql;
+
+    /// The generic plan (the one a pooled connection keeps) of `statement`
+    /// with parameter types `types` and values `values`, on fresh empty
+    /// tables: the case that once produced scans.
+    async fn generic_plan(
+        conn: &mut sqlx::PgConnection,
+        name: &str,
+        types: &str,
+        statement: &str,
+        values: &str,
+    ) -> String {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE {name}({types}) AS {statement}"
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("prepare {name}: {e}"));
+        let lines: Vec<String> =
+            sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({values})")))
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap_or_else(|e| panic!("explain {name}: {e}"));
+        lines.join("\n")
+    }
+
+    #[tokio::test]
+    async fn record_and_contact_lookups_use_the_unique_keys() {
+        if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+            return;
+        }
+        let base = std::env::var("BIGCHAT_VOICE_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {base}: {e} (BIGCHAT_VOICE_SKIP_PG=1 skips)")
+            });
+        let schema = format!("plan_{:016x}", rand::random::<u64>());
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("create schema: {e}"));
+        let store = PgStore::connect(&format!("{base}?options=-csearch_path%3D{schema}"))
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let mut conn = store.pool.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+
+        let record = generic_plan(
+            &mut conn,
+            "record",
+            "bigint, text",
+            sql::SELECT_RECORD,
+            "1, '1732443200.17'",
+        )
+        .await;
+        let contact = generic_plan(
+            &mut conn,
+            "contact",
+            "bigint, text, text",
+            sql::FIND_CONTACT,
+            "1, '+5511999990001', '5511999990001'",
+        )
+        .await;
+        drop(conn);
+        store.close_connections().await;
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
+            .execute(&mut admin)
+            .await;
+
+        assert!(
+            record.contains("CallRecords_asteriskId_uniqueId_key") && !record.contains("Filter"),
+            "record lookup not on its unique key:\n{record}"
+        );
+        let by_number = contact
+            .lines()
+            .filter(|l| l.contains("Index Cond") && l.contains("number"))
+            .count();
+        assert!(
+            by_number == 2 && !contact.contains("Filter"),
+            "contact lookup not by number on the unique key:\n{contact}"
+        );
+    }
+}
