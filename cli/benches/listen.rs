@@ -32,7 +32,13 @@ fn recording(dir: &Path) -> (PathBuf, u64, u64) {
         .collect();
     names.sort();
     let mut bodies = Vec::new();
+    let mut calls_per_copy = 0u64;
     for n in &names {
+        let records: Vec<serde_json::Value> = serde_json::from_slice(
+            &std::fs::read(expected.join(format!("{n}.json"))).expect("expected records"),
+        )
+        .expect("expected records are a JSON array");
+        calls_per_copy += records.len() as u64;
         let data = std::fs::read(captures.join(format!("{n}.server.ami"))).expect("capture");
         let start = data
             .windows(2)
@@ -41,14 +47,12 @@ fn recording(dir: &Path) -> (PathBuf, u64, u64) {
         bodies.push(data[start..].to_vec());
     }
     let mut out = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
-    let mut calls = 0u64;
     for copy in 0..COPIES {
         // Uniqueids look like 1795515777.0: give each copy its own prefix.
         let prefix = format!("{:06}", 100_000 + copy);
         for body in &bodies {
             let text = String::from_utf8_lossy(body).replace("179551", &prefix);
             out.extend_from_slice(text.as_bytes());
-            calls += 1;
         }
     }
     let events = out
@@ -57,7 +61,7 @@ fn recording(dir: &Path) -> (PathBuf, u64, u64) {
         .count() as u64;
     let path = dir.join("large.server.ami");
     std::fs::write(&path, &out).expect("write recording");
-    (path, events, calls)
+    (path, events, calls_per_copy * COPIES as u64)
 }
 
 fn run(file: &Path, db: &Path) -> u64 {
@@ -88,10 +92,25 @@ fn run(file: &Path, db: &Path) -> u64 {
     }
 }
 
+/// Call records in the database, as `bigchat-voice calls` lists them.
+fn stored_calls(db: &Path) -> u64 {
+    let out = Command::new(BIN)
+        .args(["-q", "calls", "--json", "--limit", "4000000000"])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .output()
+        .expect("run bigchat-voice calls");
+    assert!(out.status.success(), "calls failed");
+    out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, events, calls) = recording(dir.path());
-    let peak = run(&file, &dir.path().join("probe.db"));
+    let probe = dir.path().join("probe.db");
+    let peak = run(&file, &probe);
+    // The figures below count calls: make sure every one of them is stored.
+    assert_eq!(stored_calls(&probe), calls, "calls stored by the probe run");
     eprintln!(
         "recording: {events} events, {calls} calls, {:.1} MB; peak RSS of the daemon: {:.1} MiB",
         std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
