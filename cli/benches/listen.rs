@@ -101,7 +101,10 @@ fn stored_calls(db: &Path) -> u64 {
         .output()
         .expect("run bigchat-voice calls");
     assert!(out.status.success(), "calls failed");
-    out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64
+    out.stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64
 }
 
 fn bench(c: &mut Criterion) {
