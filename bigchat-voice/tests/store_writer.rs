@@ -442,3 +442,43 @@ async fn postgres_lanes_keep_each_call_in_order() {
     lanes_keep_each_call_in_order(db.store.clone()).await;
     db.finish().await;
 }
+
+/// Another program holding the SQLite file's write lock for longer than
+/// the busy timeout (5 s): the store reports "busy" as retryable, the
+/// writer keeps the effects and stores them all, in order, once the lock
+/// is released.
+#[tokio::test]
+async fn sqlite_file_locked_by_another_program_is_waited_for() {
+    use sqlx::Connection as _;
+    let (store, ast, dir) = sqlite_store().await;
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let effects = calls(2);
+    let err = store
+        .apply(ast, 1, &effects[0])
+        .await
+        .expect_err("the file is locked");
+    assert!(err.is_retryable(), "busy must be retryable: {err:?}");
+
+    let writer = Writer::spawn(store.clone(), fast(), WriterHooks::default());
+    for e in &effects {
+        writer.send(ast, 1, e.clone()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    assert_eq!(writer.stats().applied, 0, "nothing can be stored yet");
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let stats = writer
+        .shutdown(Duration::from_secs(30))
+        .await
+        .expect("drained");
+    assert_eq!((stats.applied, stats.dead_letters), (6, 0));
+    assert!(stats.retries >= 1, "{stats:?}");
+    let stored = store.recent_calls(&CallFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|r| r.status == "completed"));
+}
