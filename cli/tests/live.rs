@@ -677,3 +677,186 @@ async fn events_tail_filters_live_events() {
     assert_eq!(lines[0]["Event"], "Hangup");
     assert_eq!(lines[0]["Cause"], "17");
 }
+
+/// A minimal HTTP endpoint that answers 200 to every POST and keeps what
+/// it received: (X-BigChat-Signature header, body).
+async fn webhook_receiver() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = std::sync::Arc::clone(&got);
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut sock = BufReader::new(sock);
+                loop {
+                    let (mut length, mut signature) = (0usize, String::new());
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if sock.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return; // connection closed
+                        }
+                        let l = line.trim_end();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = l.split_once(':') {
+                            match k.to_ascii_lowercase().as_str() {
+                                "content-length" => length = v.trim().parse().unwrap_or(0),
+                                "x-bigchat-signature" => signature = v.trim().to_string(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if sock.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    store.lock().unwrap().push((signature, body));
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if sock.get_mut().write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+/// Two PBXs from one configuration file, each with its own user and secret
+/// file, and the signed webhook: each PBX's call is stored under its own
+/// `Asterisks` row and every notification reaches the webhook, signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_from_the_config_file_and_the_webhook() {
+    let first = fake().await;
+    let second = FakeAsterisk::builder()
+        .user("bigchat-b", "second-secret")
+        .reply(
+            "CoreShowChannels",
+            Reply::list("CoreShowChannelsComplete", vec![]),
+        )
+        .start()
+        .await
+        .expect("second fake asterisk");
+    let (hook_port, received) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    std::fs::write(dir.path().join("a-secret"), format!("{SECRET}\n")).unwrap();
+    std::fs::write(dir.path().join("b-secret"), "second-secret\n").unwrap();
+    let config = dir.path().join("bigchat-voice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"company_id = 1
+database_url = "{db}"
+
+[[asterisk]]
+name = "pbx-a"
+host = "127.0.0.1"
+port = {port_a}
+username = "bigchat"
+secret_file = "{dir}/a-secret"
+
+[[asterisk]]
+name = "pbx-b"
+host = "127.0.0.1"
+port = {port_b}
+username = "bigchat-b"
+secret_file = "{dir}/b-secret"
+
+[notify]
+webhook_url = "http://127.0.0.1:{hook_port}/voice"
+"#,
+            port_a = first.port(),
+            port_b = second.port(),
+            dir = dir.path().display(),
+        ),
+    )
+    .unwrap();
+    let child = cmd()
+        .env_remove("BIGCHAT_VOICE_AMI_SECRET")
+        .env("BIGCHAT_VOICE_WEBHOOK_SECRET", "hook-secret")
+        .arg("--config")
+        .arg(&config)
+        .arg("listen")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("both servers logged in and synced", || {
+        !first.actions_named("CoreShowChannels").is_empty()
+            && !second.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    first
+        .replay(
+            captures().join("inbound-answered-recorded.server.ami"),
+            ReplayOptions::default(),
+        )
+        .await
+        .unwrap();
+    second
+        .replay(
+            captures().join("inbound-busy.server.ami"),
+            ReplayOptions::default(),
+        )
+        .await
+        .unwrap();
+    let got = wait_calls(&db, "one final call per server", |c| {
+        c.len() == 2
+            && c.iter()
+                .all(|r| r["status"] == "completed" || r["status"] == "busy")
+    })
+    .await;
+    let asterisk_of = |status: &str| {
+        got.iter()
+            .find(|r| r["status"] == status)
+            .map(|r| r["asteriskId"].clone())
+            .expect("call")
+    };
+    assert_ne!(asterisk_of("completed"), asterisk_of("busy"));
+    wait_for("both final calls at the webhook", || {
+        let got = received.lock().unwrap();
+        let finals = got
+            .iter()
+            .filter(|(_, body)| {
+                let text = String::from_utf8_lossy(body);
+                text.contains("company-1-call")
+                    && (text.contains("\"completed\"") || text.contains("\"busy\""))
+            })
+            .count();
+        finals >= 2
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !err.contains("second-secret") && !err.contains("hook-secret"),
+        "secret leaked: {err}"
+    );
+
+    let received = received.lock().unwrap().clone();
+    for (signature, body) in &received {
+        assert_eq!(
+            signature,
+            &bigchat_voice::notify::sign(b"hook-secret", body),
+            "bad signature for {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let rooms: Vec<String> = received
+        .iter()
+        .filter_map(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .filter_map(|v| v["room"].as_str().map(str::to_owned))
+        .collect();
+    for room in ["company-1-call", "company-1-ticket", "company-1-asterisk"] {
+        assert!(rooms.iter().any(|r| r == room), "no {room} in {rooms:?}");
+    }
+}
