@@ -860,3 +860,105 @@ webhook_url = "http://127.0.0.1:{hook_port}/voice"
         assert!(rooms.iter().any(|r| r == room), "no {room} in {rooms:?}");
     }
 }
+
+/// A fake Asterisk speaking AMI over TLS with the test-only certificate of
+/// `ami-client/tests/data` (`localhost` / `127.0.0.1`, signed by `ca.pem`).
+async fn tls_fake() -> (FakeAsterisk, PathBuf) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ami-client/tests/data");
+    let cert = CertificateDer::from_pem_file(data.join("server.pem")).expect("server.pem");
+    let key = PrivateKeyDer::from_pem_file(data.join("server.key")).expect("server.key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let fake = FakeAsterisk::builder()
+        .user("bigchat", SECRET)
+        .tls(std::sync::Arc::new(config))
+        .reply(
+            "CoreShowChannels",
+            Reply::list("CoreShowChannelsComplete", vec![]),
+        )
+        .start()
+        .await
+        .expect("fake asterisk over TLS");
+    (fake, data.join("ca.pem"))
+}
+
+fn tls_config(dir: &Path, fake: &FakeAsterisk, db: &str) -> PathBuf {
+    let path = dir.join("tls.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"database_url = "{db}"
+[[asterisk]]
+name = "pbx-tls"
+host = "127.0.0.1"
+port = {port}
+username = "bigchat"
+tls = true
+"#,
+            port = fake.port()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `tls = true` with the PBX's CA in `BIGCHAT_VOICE_AMI_CA_FILE`: the daemon
+/// logs in over TLS and stores the call; without that CA the certificate is
+/// refused and nothing is sent in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_over_tls_with_the_pbx_ca() {
+    let (fake, ca) = tls_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let config = tls_config(dir.path(), &fake, &db);
+
+    let untrusted = cmd()
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&untrusted.stderr).to_lowercase();
+    assert!(!untrusted.status.success(), "{err}");
+    assert!(err.contains("certificate") || err.contains("tls"), "{err}");
+    assert!(
+        fake.actions_named("Login").is_empty(),
+        "logged in without trust"
+    );
+
+    let child = cmd()
+        .env("BIGCHAT_VOICE_AMI_CA_FILE", &ca)
+        .arg("--config")
+        .arg(&config)
+        .arg("listen")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("sync over TLS", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    fake.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_calls(&db, "the call received over TLS", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+}
