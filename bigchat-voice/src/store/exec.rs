@@ -210,18 +210,68 @@ pub(crate) trait FromSqlite: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> Result<Self, StoreError>;
 }
 
-/// A stored time: RFC 3339 (what the connector writes), or SQLite's own
-/// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC (what a person may type).
+/// A stored time, read as sqlx reads one from SQLite, so that both SQLite
+/// paths accept the same rows (BigChat, a person or another tool may have
+/// written them): RFC 3339 (what the connector writes), the text forms of
+/// SQLite's date functions and common drivers (with `T` or a space, with or
+/// without seconds, fraction, `Z` or offset; no offset means UTC), an
+/// integer (Unix seconds) or a real (Julian day).
 fn parse_time(row: &rusqlite::Row<'_>, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let Some(text) = row.get::<_, Option<String>>(col)? else {
-        return Ok(None);
+    use rusqlite::types::ValueRef;
+    let value = row.get_ref(col)?;
+    let time = match value {
+        ValueRef::Null => return Ok(None),
+        ValueRef::Text(text) => std::str::from_utf8(text).ok().and_then(time_from_text),
+        ValueRef::Integer(secs) => DateTime::from_timestamp(secs, 0),
+        ValueRef::Real(days) => time_from_julian_day(days),
+        ValueRef::Blob(_) => None,
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
-        return Ok(Some(t.with_timezone(&Utc)));
+    match time {
+        Some(t) => Ok(Some(t)),
+        None => Err(StoreError::InvalidData(format!(
+            "column {col}: not a time: {value:?}"
+        ))),
     }
-    NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f")
-        .map(|t| Some(t.and_utc()))
-        .map_err(|_| StoreError::InvalidData(format!("column {col}: not a time: {text:?}")))
+}
+
+/// The text layouts tried after RFC 3339, each with and without an offset.
+const TIME_LAYOUTS: [&str; 12] = [
+    "%F %T%.f",
+    "%F %R",
+    "%F %RZ",
+    "%F %R%:z",
+    "%F %T%.fZ",
+    "%F %T%.f%:z",
+    "%FT%R",
+    "%FT%RZ",
+    "%FT%R%:z",
+    "%FT%T%.f",
+    "%FT%T%.fZ",
+    "%FT%T%.f%:z",
+];
+
+fn time_from_text(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    TIME_LAYOUTS.iter().find_map(|layout| {
+        DateTime::parse_from_str(text, layout)
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| NaiveDateTime::parse_from_str(text, layout).map(|t| t.and_utc()))
+            .ok()
+    })
+}
+
+/// SQLite's `julianday()`: days since noon UTC on 24 November 4714 BC.
+fn time_from_julian_day(days: f64) -> Option<DateTime<Utc>> {
+    const UNIX_EPOCH_JULIAN_DAY: f64 = 2_440_587.5;
+    let secs = (days - UNIX_EPOCH_JULIAN_DAY) * 86_400.0;
+    if !secs.is_finite() || secs.abs() > 1e13 {
+        return None;
+    }
+    let whole = secs.trunc();
+    let nanos = ((secs - whole).abs() * 1e9) as u32;
+    DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
 }
 
 fn time(row: &rusqlite::Row<'_>, col: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -309,6 +359,51 @@ mod tests {
         assert_eq!(sqlite_time(&t), "2026-11-24T10:00:00.120+00:00");
         let whole = t - chrono::Duration::milliseconds(120);
         assert_eq!(sqlite_time(&whole), "2026-11-24T10:00:00+00:00");
+    }
+
+    /// Every form of stored time decodes to the same instant on the direct
+    /// connection as through sqlx (which the pool and `sqlite::memory:` use).
+    #[tokio::test]
+    async fn stored_times_decode_as_sqlx_decodes_them() -> Result<(), StoreError> {
+        use rusqlite::types::Value;
+        use sqlx::Connection as _;
+        let mut pool_side = sqlx::SqliteConnection::connect("sqlite::memory:").await?;
+        let direct = rusqlite::Connection::open_in_memory()?;
+        let texts = [
+            "2026-11-24T10:00:00+00:00",
+            "2026-11-24T10:00:00.123+00:00",
+            "2026-11-24T07:00:00-03:00",
+            "2026-11-24T10:00:00Z",
+            "2026-11-24 10:00:00",
+            "2026-11-24 10:00:00.5",
+            "2026-11-24 10:00",
+            "2026-11-24 10:00Z",
+            "2026-11-24 10:00+01:00",
+            "2026-11-24 10:00:00.123 +00:00",
+            "2026-11-24 10:00:00.123Z",
+            "2026-11-24T10:00",
+            "2026-11-24T10:00:00.25",
+            "2026-11-24T10:00:00.25Z",
+            "2026-11-24T10:00+02:00",
+        ];
+        let mut values: Vec<Value> = texts.iter().map(|t| Value::Text(t.to_string())).collect();
+        values.push(Value::Integer(1_795_515_777));
+        values.push(Value::Real(2_461_368.916_666_666_5));
+        for value in values {
+            let ours =
+                direct.query_row("SELECT ?1 AS t", [&value], |r| Ok(parse_time(r, "t")))??;
+            let q = match &value {
+                Value::Text(t) => sqlx::query_scalar("SELECT $1").bind(t.clone()),
+                Value::Integer(i) => sqlx::query_scalar("SELECT $1").bind(*i),
+                Value::Real(f) => sqlx::query_scalar("SELECT $1").bind(*f),
+                _ => unreachable!("only these kinds above"),
+            };
+            let theirs: DateTime<Utc> = q.fetch_one(&mut pool_side).await?;
+            assert_eq!(ours, Some(theirs), "{value:?}");
+        }
+        let bad = direct.query_row("SELECT 'yesterday' AS t", [], |r| Ok(parse_time(r, "t")))?;
+        assert!(matches!(bad, Err(StoreError::InvalidData(_))));
+        Ok(())
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The SQLite backend (the default: embedded, one file).
 
-use std::path::PathBuf;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,49 +41,140 @@ pub struct SqliteStore {
     direct: Option<Arc<Direct>>,
 }
 
-/// The effect writer's own connection; `None` once the store is closed.
+/// The effect writer's own connection.
 #[derive(Debug)]
 struct Direct {
-    conn: Mutex<Option<rusqlite::Connection>>,
+    path: PathBuf,
+    state: Mutex<DirectState>,
+}
+
+#[derive(Debug)]
+enum DirectState {
+    Open(rusqlite::Connection),
+    /// The connection hit an error tied to it (the file was moved or
+    /// replaced, an I/O error): reopened before the next transaction.
+    Broken,
+    /// The store was closed.
+    Closed,
+}
+
+/// Set when the caller stopped waiting (its future was dropped, e.g. the
+/// writer gave up at shutdown): the transaction in progress is rolled back
+/// rather than committed, as dropping a sqlx transaction would.
+#[derive(Debug)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Direct {
     fn open(path: PathBuf) -> Result<Direct, StoreError> {
-        let conn = rusqlite::Connection::open(&path)?;
+        let conn = Direct::connect(&path)?;
+        Ok(Direct {
+            path,
+            state: Mutex::new(DirectState::Open(conn)),
+        })
+    }
+
+    /// Opens the (already created and migrated) file: never creates one, so
+    /// a database moved away is reported as "cannot open" (retryable)
+    /// rather than silently replaced by an empty file.
+    fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(Direct {
-            conn: Mutex::new(Some(conn)),
-        })
+        Ok(conn)
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction: committed when it
-    /// returns `Ok`, rolled back otherwise. Blocking: call it from a
-    /// blocking thread.
+    /// returns `Ok` and `cancelled` is still false, rolled back otherwise
+    /// (also when `work` panics; the panic then continues). Blocking: call
+    /// it from a blocking thread.
     fn transaction<R>(
         &self,
+        cancelled: &AtomicBool,
         work: impl FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         // A panic while holding the lock poisons it; the connection itself
-        // is still usable once any transaction left open is rolled back.
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let conn = guard.as_mut().ok_or(StoreError::Closed)?;
+        // is still usable (a transaction left open is rolled back below).
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*state, DirectState::Broken) {
+            *state = DirectState::Open(Direct::connect(&self.path)?);
+            tracing::info!(path = %self.path.display(), "SQLite database reopened");
+        }
+        let DirectState::Open(conn) = &mut *state else {
+            return Err(StoreError::Closed);
+        };
+        let done = Direct::run(conn, cancelled, work);
+        if let Err(e) = &done {
+            if breaks_connection(e) {
+                tracing::warn!(path = %self.path.display(), error = %e, "SQLite connection dropped; it is reopened for the next write");
+                *state = DirectState::Broken;
+            }
+        }
+        done
+    }
+
+    fn run<R>(
+        conn: &mut rusqlite::Connection,
+        cancelled: &AtomicBool,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         if !conn.is_autocommit() {
             conn.execute_batch("ROLLBACK")?;
         }
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let done = work(conn).and_then(|r| {
-            conn.execute_batch("COMMIT")?;
-            Ok(r)
-        });
+        let done = match std::panic::catch_unwind(AssertUnwindSafe(|| work(conn))) {
+            Ok(Ok(r)) if cancelled.load(Ordering::SeqCst) => {
+                drop(r);
+                Err(StoreError::Closed)
+            }
+            Ok(Ok(r)) => conn.execute_batch("COMMIT").map(|()| r).map_err(Into::into),
+            Ok(Err(e)) => Err(e),
+            Err(panic) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                std::panic::resume_unwind(panic);
+            }
+        };
         if done.is_err() && !conn.is_autocommit() {
             // The error that matters is `done`'s; a failed rollback is
             // retried before the next transaction.
             let _ = conn.execute_batch("ROLLBACK");
         }
         done
+    }
+
+    /// Runs `work` in a transaction on a blocking thread; dropping the
+    /// returned future before it completes rolls the transaction back.
+    async fn transact<R: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel = CancelOnDrop(Arc::clone(&cancelled));
+        let direct = Arc::clone(self);
+        blocking(move || direct.transaction(&cancelled, work)).await
+    }
+}
+
+/// Errors after which this connection should not be used again: the file
+/// was moved, renamed or replaced (`SQLITE_READONLY_DBMOVED`), or cannot be
+/// read or written (`SQLITE_IOERR`, `SQLITE_CANTOPEN`).
+fn breaks_connection(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+            f.extended_code == 1032 || matches!(f.extended_code & 0xff, 10 | 14)
+        }
+        _ => false,
     }
 }
 
@@ -160,16 +253,14 @@ impl SqliteStore {
     async fn write(&self, jobs: &[Job]) -> Result<Vec<Applied>, StoreError> {
         match &self.direct {
             Some(direct) => {
-                let direct = Arc::clone(direct);
                 let jobs = jobs.to_vec();
-                blocking(move || {
-                    direct.transaction(|conn| {
+                direct
+                    .transact(move |conn| {
                         // Every statement of `Exec` for a direct connection
                         // completes without waiting: this never blocks on a future.
                         futures::executor::block_on(ops::apply_jobs(conn, &jobs))
                     })
-                })
-                .await
+                    .await
             }
             None => {
                 let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -190,10 +281,9 @@ impl SqliteStore {
     ) -> Result<Option<Applied>, StoreError> {
         match &self.direct {
             Some(direct) => {
-                let direct = Arc::clone(direct);
                 let unique_id = unique_id.to_string();
-                blocking(move || {
-                    direct.transaction(|conn| {
+                direct
+                    .transact(move |conn| {
                         futures::executor::block_on(ops::reconcile(
                             conn,
                             asterisk_id,
@@ -202,8 +292,7 @@ impl SqliteStore {
                             ended_at,
                         ))
                     })
-                })
-                .await
+                    .await
             }
             None => {
                 let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -221,8 +310,8 @@ impl SqliteStore {
             let direct = Arc::clone(direct);
             // Waits for a transaction in progress, then closes the file.
             let _ = blocking(move || {
-                let mut guard = direct.conn.lock().unwrap_or_else(|p| p.into_inner());
-                drop(guard.take());
+                let mut state = direct.state.lock().unwrap_or_else(|p| p.into_inner());
+                *state = DirectState::Closed;
                 Ok(())
             })
             .await;
@@ -231,3 +320,98 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file with one table, and the direct writer on it.
+    fn direct_on_file() -> (tempfile::TempDir, PathBuf, Arc<Direct>) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("d.db");
+        let setup = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(setup);
+        let direct = Arc::new(Direct::open(path.clone()).unwrap_or_else(|e| panic!("{e:?}")));
+        (dir, path, direct)
+    }
+
+    fn insert(direct: &Direct, cancelled: bool) -> Result<(), StoreError> {
+        direct.transaction(&AtomicBool::new(cancelled), |c| {
+            c.execute("INSERT INTO t VALUES (1)", [])?;
+            Ok(())
+        })
+    }
+
+    fn rows(path: &Path) -> i64 {
+        let c = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
+        c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_cancelled_transaction_is_rolled_back() {
+        let (_dir, path, direct) = direct_on_file();
+        assert!(matches!(insert(&direct, true), Err(StoreError::Closed)));
+        assert_eq!(rows(&path), 0);
+        assert!(insert(&direct, false).is_ok());
+        assert_eq!(rows(&path), 1);
+    }
+
+    #[test]
+    fn a_panic_rolls_back_and_releases_the_write_lock() {
+        let (_dir, path, direct) = direct_on_file();
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _ = direct.transaction(&AtomicBool::new(false), |c| -> Result<(), StoreError> {
+                c.execute("INSERT INTO t VALUES (1)", [])?;
+                panic!("bug while writing");
+            });
+        }));
+        assert!(panicked.is_err());
+        // Another program can write at once (no lock left behind) …
+        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (2); COMMIT;")
+            .unwrap_or_else(|e| panic!("write lock still held: {e}"));
+        // … the half-done insert is gone, and the writer still works.
+        assert_eq!(rows(&path), 1);
+        assert!(insert(&direct, false).is_ok());
+        assert_eq!(rows(&path), 2);
+    }
+
+    #[test]
+    fn a_broken_connection_is_reopened_and_never_creates_a_file() {
+        let (dir, path, direct) = direct_on_file();
+        assert!(insert(&direct, false).is_ok());
+        // As after SQLITE_READONLY_DBMOVED / SQLITE_IOERR on a write.
+        *direct.state.lock().unwrap_or_else(|p| p.into_inner()) = DirectState::Broken;
+        let aside = dir.path().join("aside.db");
+        std::fs::rename(&path, &aside).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let err = insert(&direct, false).expect_err("the file is gone");
+            assert!(err.is_retryable(), "{err:?}");
+        }
+        assert!(!path.exists(), "an empty database was created in its place");
+        std::fs::rename(&aside, &path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(insert(&direct, false).is_ok(), "reopened once back");
+        assert_eq!(rows(&path), 2);
+    }
+
+    #[test]
+    fn which_errors_retire_the_connection() {
+        let failure = |code| {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            ))
+        };
+        assert!(breaks_connection(&failure(1032))); // SQLITE_READONLY_DBMOVED
+        assert!(breaks_connection(&failure(10 | (4 << 8)))); // SQLITE_IOERR_WRITE
+        assert!(breaks_connection(&failure(14))); // SQLITE_CANTOPEN
+        assert!(!breaks_connection(&failure(5))); // SQLITE_BUSY: same connection retries
+        assert!(!breaks_connection(&failure(2067))); // SQLITE_CONSTRAINT_UNIQUE
+        assert!(!breaks_connection(&StoreError::Closed));
+    }
+}
