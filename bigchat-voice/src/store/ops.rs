@@ -19,6 +19,21 @@ use super::writer::Job;
 use super::{Applied, CallRecordRow, ContactRow, StoreError, TicketRow, logic, sql};
 use crate::model::{Call, CallStatus, Direction, Effect};
 
+/// `$work` (an expression using `$conn`, the transaction's connection) run
+/// in one transaction of the sqlx pool `$pool`, opened with the statement
+/// `$begin` and committed when `$work` succeeds (dropped, hence rolled
+/// back, otherwise). Evaluates to `Ok(result)`; use inside a function
+/// returning `Result<_, StoreError>`.
+macro_rules! in_transaction {
+    ($pool:expr, $begin:literal, |$conn:ident| $work:expr) => {{
+        let mut tx = $pool.begin_with($begin).await?;
+        let $conn = &mut *tx;
+        let out = $work.await?;
+        tx.commit().await?;
+        Ok(out)
+    }};
+}
+
 /// Implements [`Store`](super::Store) for `$store`, which has a `pool`
 /// field (sqlx) and the inherent methods `write(&self, &[Job])` (apply
 /// effects in one transaction) and `reconcile(&self, asterisk_id,

@@ -49,10 +49,7 @@ impl PgStore {
 impl PgStore {
     /// Applies `jobs` in one transaction.
     async fn write(&self, jobs: &[Job]) -> Result<Vec<Applied>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let applied = ops::apply_jobs(&mut *tx, jobs).await?;
-        tx.commit().await?;
-        Ok(applied)
+        in_transaction!(self.pool, "BEGIN", |conn| ops::apply_jobs(conn, jobs))
     }
 
     /// Ends one live record in one transaction.
@@ -63,11 +60,13 @@ impl PgStore {
         unique_id: &str,
         ended_at: DateTime<Utc>,
     ) -> Result<Option<Applied>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let applied =
-            ops::reconcile(&mut *tx, asterisk_id, company_id, unique_id, ended_at).await?;
-        tx.commit().await?;
-        Ok(applied)
+        in_transaction!(self.pool, "BEGIN", |conn| ops::reconcile(
+            conn,
+            asterisk_id,
+            company_id,
+            unique_id,
+            ended_at
+        ))
     }
 
     async fn close_connections(&self) {

@@ -262,12 +262,9 @@ impl SqliteStore {
                     })
                     .await
             }
-            None => {
-                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                let applied = ops::apply_jobs(&mut *tx, jobs).await?;
-                tx.commit().await?;
-                Ok(applied)
-            }
+            None => in_transaction!(self.pool, "BEGIN IMMEDIATE", |conn| ops::apply_jobs(
+                conn, jobs
+            )),
         }
     }
 
@@ -294,13 +291,13 @@ impl SqliteStore {
                     })
                     .await
             }
-            None => {
-                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                let applied =
-                    ops::reconcile(&mut *tx, asterisk_id, company_id, unique_id, ended_at).await?;
-                tx.commit().await?;
-                Ok(applied)
-            }
+            None => in_transaction!(self.pool, "BEGIN IMMEDIATE", |conn| ops::reconcile(
+                conn,
+                asterisk_id,
+                company_id,
+                unique_id,
+                ended_at
+            )),
         }
     }
 
