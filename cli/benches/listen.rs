@@ -1,6 +1,8 @@
 //! End to end: `bigchat-voice listen --replay` of a large recording into a
 //! fresh SQLite file, as ops would run it. Reports events/s and calls/s and
-//! prints the daemon's peak memory (VmHWM).
+//! prints the daemon's peak memory (VmHWM). Then calls/s into a fresh
+//! PostgreSQL schema (127.0.0.1:5432/test or `BIGCHAT_VOICE_PG_URL`;
+//! skipped when unreachable or with `BIGCHAT_VOICE_SKIP_PG=1`).
 //!
 //! The recording is every call capture of `testdata/captures` repeated
 //! with rewritten Uniqueids/Linkedids, so every copy is a distinct call.
@@ -64,12 +66,16 @@ fn recording(dir: &Path) -> (PathBuf, u64, u64) {
     (path, events, calls_per_copy * COPIES as u64)
 }
 
-fn run(file: &Path, db: &Path) -> u64 {
+fn sqlite(db: &Path) -> String {
+    format!("sqlite://{}", db.display())
+}
+
+fn run(file: &Path, db_url: &str) -> u64 {
     let mut child = Command::new(BIN)
         .args(["-q", "listen", "--replay"])
         .arg(file)
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(db_url)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn bigchat-voice");
@@ -93,11 +99,11 @@ fn run(file: &Path, db: &Path) -> u64 {
 }
 
 /// Call records in the database, as `bigchat-voice calls` lists them.
-fn stored_calls(db: &Path) -> u64 {
+fn stored_calls(db_url: &str) -> u64 {
     let out = Command::new(BIN)
         .args(["-q", "calls", "--json", "--limit", "4000000000"])
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(db_url)
         .output()
         .expect("run bigchat-voice calls");
     assert!(out.status.success(), "calls failed");
@@ -107,10 +113,73 @@ fn stored_calls(db: &Path) -> u64 {
         .count() as u64
 }
 
+/// Fresh PostgreSQL schemas (one per run) on the test server; dropped at
+/// the end. `None` when `BIGCHAT_VOICE_SKIP_PG=1` or the server is away.
+struct PgSchemas {
+    base: String,
+    rt: tokio::runtime::Runtime,
+    admin: sqlx::PgConnection,
+    made: Vec<String>,
+}
+
+impl PgSchemas {
+    fn connect() -> Option<PgSchemas> {
+        use sqlx::Connection as _;
+        if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+            eprintln!("BIGCHAT_VOICE_SKIP_PG=1: PostgreSQL run skipped");
+            return None;
+        }
+        let base = std::env::var("BIGCHAT_VOICE_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        match rt.block_on(sqlx::PgConnection::connect(&base)) {
+            Ok(admin) => Some(PgSchemas {
+                base,
+                rt,
+                admin,
+                made: Vec::new(),
+            }),
+            Err(e) => {
+                eprintln!("PostgreSQL unreachable at {base} ({e}): PostgreSQL run skipped");
+                None
+            }
+        }
+    }
+
+    /// The URL of a new empty schema.
+    fn fresh(&mut self) -> String {
+        let name = format!(
+            "bench_listen_{:x}_{}",
+            rand::random::<u32>(),
+            self.made.len()
+        );
+        let create = format!("CREATE SCHEMA \"{name}\"");
+        self.rt
+            .block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut self.admin))
+            .expect("create schema");
+        self.made.push(name.clone());
+        format!("{}?options=-csearch_path%3D{name}", self.base)
+    }
+}
+
+impl Drop for PgSchemas {
+    fn drop(&mut self) {
+        for name in std::mem::take(&mut self.made) {
+            let drop = format!("DROP SCHEMA \"{name}\" CASCADE");
+            let _ = self
+                .rt
+                .block_on(sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut self.admin));
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, events, calls) = recording(dir.path());
-    let probe = dir.path().join("probe.db");
+    let probe = sqlite(&dir.path().join("probe.db"));
     let peak = run(&file, &probe);
     // The figures below count calls: make sure every one of them is stored.
     assert_eq!(stored_calls(&probe), calls, "calls stored by the probe run");
@@ -132,7 +201,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     n += 1;
-                    dir.path().join(format!("run-{n}.db"))
+                    sqlite(&dir.path().join(format!("run-{n}.db")))
                 },
                 |db| run(&file, &db),
                 BatchSize::PerIteration,
@@ -140,6 +209,21 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+
+    let Some(mut pg) = PgSchemas::connect() else {
+        return;
+    };
+    let probe = pg.fresh();
+    run(&file, &probe);
+    assert_eq!(stored_calls(&probe), calls, "calls stored in PostgreSQL");
+    let mut g = c.benchmark_group("listen-replay-postgres-calls");
+    g.throughput(Throughput::Elements(calls));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.bench_function("bigchat-voice", |b| {
+        b.iter_batched(|| pg.fresh(), |db| run(&file, &db), BatchSize::PerIteration)
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);
