@@ -632,3 +632,103 @@ fn core_show_channels_with_a_shared_bridge_means_answered() {
             .is_none_or(|c| c.status == CallStatus::Ringing)
     );
 }
+
+/// Queue ringall: one member's phone is busy, the other rings until the
+/// caller gives up. Nobody answered: `no_answer`, not `busy`.
+#[test]
+fn an_abandoned_queue_call_is_no_answer_even_if_a_member_was_busy() {
+    let (tr, a1, a2) = (trunk(), agent1001(), agent1002());
+    let script: Script = vec![
+        (on("Newchannel", &tr), t(0)),
+        (
+            on_with("QueueCallerJoin", &tr, &[("Queue", "support")]),
+            t(0),
+        ),
+        (on("Newchannel", &a1), t(0)),
+        (on("Newchannel", &a2), t(0)),
+        (dial("DialBegin", Some(&tr), &a1, None), t(0)),
+        (dial("DialBegin", Some(&tr), &a2, None), t(0)),
+        (dial("DialEnd", Some(&tr), &a1, Some("BUSY")), t(1)),
+        (hangup(&a1, "17"), t(1)),
+        (
+            on_with("QueueCallerAbandon", &tr, &[("Queue", "support")]),
+            t(20),
+        ),
+        (dial("DialEnd", Some(&tr), &a2, Some("CANCEL")), t(20)),
+        (hangup(&a2, "0"), t(20)),
+        (hangup(&tr, "16"), t(20)),
+    ];
+    let c = last_ended(&run_script(&mut tracker(), &script));
+    assert_eq!(c.status, CallStatus::NoAnswer);
+    assert_eq!(c.queue.as_deref(), Some("support"));
+
+    // Every member busy: the call was busy.
+    let all_busy: Script = vec![
+        (on("Newchannel", &tr), t(0)),
+        (on("Newchannel", &a1), t(0)),
+        (on("Newchannel", &a2), t(0)),
+        (dial("DialBegin", Some(&tr), &a1, None), t(0)),
+        (dial("DialBegin", Some(&tr), &a2, None), t(0)),
+        (dial("DialEnd", Some(&tr), &a1, Some("BUSY")), t(1)),
+        (dial("DialEnd", Some(&tr), &a2, Some("BUSY")), t(1)),
+        (hangup(&a1, "17"), t(1)),
+        (hangup(&a2, "17"), t(1)),
+        (hangup(&tr, "17"), t(2)),
+    ];
+    assert_eq!(
+        last_ended(&run_script(&mut tracker(), &all_busy)).status,
+        CallStatus::Busy
+    );
+}
+
+/// A repeated event about a channel that already hung up (replay after a
+/// reconnect) must not put it back into its call: the call still ends when
+/// its last real channel hangs up, and nothing stays live.
+#[test]
+fn an_event_after_a_channel_hung_up_does_not_revive_it() {
+    let mut tr = tracker();
+    let mut s = answered_inbound();
+    s.push((hangup(&agent1001().up(), "16"), t(5)));
+    s.push((bridge_enter(&agent1001().up(), "b1"), t(5))); // duplicate
+    s.push((on("Newstate", &agent1001().up()), t(5))); // duplicate
+    s.push((hangup(&trunk().up(), "16"), t(6)));
+    let effects = run_script(&mut tr, &s);
+    let c = last_ended(&effects);
+    assert_eq!((c.status, c.duration), (CallStatus::Completed, 6));
+    assert!(tr.live_calls().is_empty(), "{:?}", tr.live_calls());
+}
+
+/// Joining mid-call, the PBX may list the younger leg first: the call is
+/// dated by its oldest leg whatever the order.
+#[test]
+fn a_joined_call_is_dated_by_its_oldest_leg() {
+    for agent_first in [true, false] {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let trunk_row = (
+            on_with(
+                "CoreShowChannel",
+                &trunk().up(),
+                &[("BridgeId", "b9"), ("Duration", "00:00:30")],
+            ),
+            t(100),
+        );
+        let agent_row = (
+            on_with(
+                "CoreShowChannel",
+                &agent1001().up(),
+                &[("BridgeId", "b9"), ("Duration", "00:00:25")],
+            ),
+            t(100),
+        );
+        let script: Script = if agent_first {
+            vec![agent_row, trunk_row]
+        } else {
+            vec![trunk_row, agent_row]
+        };
+        run_script(&mut tracker, &script);
+        let live = tracker.live_call("100.1").expect("followed");
+        assert_eq!(live.started_at, t(70), "agent listed first: {agent_first}");
+        let ended = last_ended(&feed(&mut tracker, &hangups(110)));
+        assert_eq!(ended.duration, 40, "agent listed first: {agent_first}");
+    }
+}

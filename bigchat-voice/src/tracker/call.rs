@@ -185,11 +185,15 @@ impl LiveCall {
         true
     }
 
-    /// Records a failure outcome unless a more telling one is known.
+    /// Records how an unanswered leg (or the caller) gave up.
     pub(crate) fn note_outcome(&mut self, status: CallStatus) {
-        // "Nobody answered" (or a cancelled leg) says less than busy or
-        // failed: it never replaces them.
-        if status == CallStatus::NoAnswer && self.outcome.is_some() {
+        // A leg that rang until it was given up, or a caller who hung up
+        // while legs rang, means nobody answered: that outweighs another
+        // leg being busy or unreachable (a queue member on the phone does
+        // not make an abandoned queue call "busy"), as Asterisk reports
+        // BUSY only when no dialled phone rang. Between busy and failed,
+        // the latest wins.
+        if self.outcome == Some(CallStatus::NoAnswer) {
             return;
         }
         self.outcome = Some(status);

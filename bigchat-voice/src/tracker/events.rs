@@ -343,6 +343,7 @@ impl Tracker {
         let Some(info) = self.channels.remove(uid) else {
             return;
         };
+        self.hung_up.insert(uid.into());
         let lid = info.linkedid;
         let Some(lc) = self.calls.get_mut(&*lid) else {
             return;

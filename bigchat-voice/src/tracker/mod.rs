@@ -146,6 +146,10 @@ pub struct Tracker {
     calls: HashMap<Box<str>, LiveCall, FastBuild>,
     channels: HashMap<Box<str>, ChannelInfo, FastBuild>,
     recent: RecentlyEnded,
+    /// Uniqueids of channels that hung up, so that a late or repeated event
+    /// about one cannot put it back into its call (which would then never
+    /// end).
+    hung_up: RecentlyEnded,
     next_seq: u64,
     /// Live calls whose direction is not known yet (not reported).
     undecided: usize,
@@ -166,6 +170,7 @@ impl Tracker {
     pub fn new(config: TrackerConfig) -> Tracker {
         Tracker {
             recent: RecentlyEnded::new(config.remember_ended_calls),
+            hung_up: RecentlyEnded::new(config.remember_ended_calls),
             cfg: config,
             calls: HashMap::with_hasher(FastBuild),
             channels: HashMap::with_hasher(FastBuild),

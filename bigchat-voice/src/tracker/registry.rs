@@ -23,6 +23,14 @@ pub(crate) enum Create {
     Join(Option<u64>),
 }
 
+/// When a channel `secs` old at `at` started; `None` for an absurd age.
+fn age_start(at: DateTime<Utc>, secs: u64) -> Option<DateTime<Utc>> {
+    i64::try_from(secs)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .and_then(|d| at.checked_sub_signed(d))
+}
+
 impl Tracker {
     /// The Linkedid of the call the channel in `block` belongs to,
     /// registering the channel (and, as `create` allows, starting its
@@ -45,13 +53,31 @@ impl Tracker {
             let old: Box<str> = ch.linkedid.clone();
             self.detach_channel(&old, uid, at, out);
         }
+        if self.hung_up.contains(uid) {
+            // A late or repeated event about a channel that is gone.
+            return None;
+        }
         if let Some(lc) = self.calls.get_mut(lid) {
             let info = ChannelInfo::from_block(block, lid, &self.cfg);
             if uid == lid && lc.originator_name.is_none() {
                 lc.originator_name = Some(info.name.clone());
             }
+            // Joined mid-call: the oldest leg listed dates the call (the
+            // PBX lists channels in no particular order).
+            let older = match create {
+                Create::Join(Some(secs)) if lc.joined => {
+                    age_start(at, secs).filter(|t| *t < lc.call.started_at)
+                }
+                _ => None,
+            };
             lc.channels.push(uid.into());
             self.channels.insert(uid.into(), info);
+            if let Some(t) = older {
+                lc.call.started_at = t;
+                if lc.started {
+                    self.updated(lid, out);
+                }
+            }
             return Some(lid);
         }
         if create == Create::No || self.recent.contains(lid) {
@@ -93,11 +119,7 @@ impl Tracker {
         // A channel's age (Status, CoreShowChannel) dates the call back; an
         // absurd age is ignored rather than trusted.
         let started_at = match create {
-            Create::Join(Some(secs)) => i64::try_from(secs)
-                .ok()
-                .and_then(Duration::try_seconds)
-                .and_then(|d| at.checked_sub_signed(d))
-                .unwrap_or(at),
+            Create::Join(Some(secs)) => age_start(at, secs).unwrap_or(at),
             _ => at,
         };
         let mut lc = LiveCall::new(lid, started_at, self.next_seq);
