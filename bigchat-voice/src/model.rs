@@ -202,6 +202,17 @@ pub enum Effect {
         /// Linkedids of the calls concerned.
         unique_ids: Vec<String>,
     },
+    /// An Originate failed before any of its channels existed (e.g. the
+    /// agent's phone is not registered): the live record made for it when
+    /// it was placed (by `bigchat-voice originate`, keyed by the
+    /// Originate's `ChannelId`) ends `failed`. Nothing happens if there is
+    /// no such live, unanswered record.
+    OriginateFailed {
+        /// The Originate's `ChannelId`: the record's `uniqueId`.
+        unique_id: String,
+        /// When the failure was reported.
+        at: DateTime<Utc>,
+    },
     /// The PBX restarted (a `Shutdown`, or `FullyBooted` with a lower
     /// `Uptime`): calls that were live have been ended (`CallEnded` effects
     /// precede this one).

@@ -906,6 +906,73 @@ async fn stored_answer_is_never_forgotten(backend: Backend) {
     db.finish().await;
 }
 
+/// A click-to-call whose Originate failed before any channel existed: the
+/// record made when it was placed ends `failed`, once, with its message;
+/// unknown, answered or already ended records are left alone.
+async fn failed_originate_ends_the_placed_record(backend: Backend) {
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let placed = outbound("bcv-1.1", "+5511988887777", 0);
+    db.store
+        .apply(ast, COMPANY, &Effect::CallStarted(placed.clone()))
+        .await
+        .expect("placed");
+    let failed = Effect::OriginateFailed {
+        unique_id: "bcv-1.1".into(),
+        at: t(3),
+    };
+    let a = db.store.apply(ast, COMPANY, &failed).await.expect("failed");
+    let r = a.record.expect("the record changed");
+    assert_eq!((r.status.as_str(), r.duration), ("failed", 3));
+    assert_eq!(r.ended_at, Some(t(3)));
+    assert!(!r.reconciled);
+    assert!(a.message_created);
+    assert!(
+        db.store
+            .apply(ast, COMPANY, &failed)
+            .await
+            .expect("again")
+            .is_noop()
+    );
+
+    // Unknown id: nothing.
+    let unknown = Effect::OriginateFailed {
+        unique_id: "bcv-9.9".into(),
+        at: t(3),
+    };
+    assert!(
+        db.store
+            .apply(ast, COMPANY, &unknown)
+            .await
+            .expect("unknown")
+            .is_noop()
+    );
+    // Answered: the agent picked up, the failure report is not about this call.
+    let other = outbound("bcv-2.1", "+5511988887777", 10);
+    let answered_call = answered(&other, 12, "1001", 7);
+    for e in [
+        Effect::CallStarted(other),
+        Effect::CallUpdated(answered_call),
+    ] {
+        db.store.apply(ast, COMPANY, &e).await.expect("apply");
+    }
+    let late = Effect::OriginateFailed {
+        unique_id: "bcv-2.1".into(),
+        at: t(13),
+    };
+    assert!(
+        db.store
+            .apply(ast, COMPANY, &late)
+            .await
+            .expect("late")
+            .is_noop()
+    );
+    assert_eq!(db.count("CallRecords").await, 2);
+    assert_eq!(db.count("Messages").await, 1);
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -942,6 +1009,7 @@ suite!(
     data_errors_are_not_retryable,
     apply_many_is_all_or_nothing,
     stored_answer_is_never_forgotten,
+    failed_originate_ends_the_placed_record,
 );
 
 #[tokio::test]

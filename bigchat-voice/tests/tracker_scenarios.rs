@@ -732,3 +732,35 @@ fn a_joined_call_is_dated_by_its_oldest_leg() {
         assert_eq!(ended.duration, 40, "agent listed first: {agent_first}");
     }
 }
+
+/// An Originate that fails before any channel exists (the agent's phone is
+/// not registered): the tracker has nothing to follow, so it reports the
+/// failure by the Originate's ChannelId for the store to end the record
+/// made when the call was placed. A `<unknown>` id reports nothing.
+#[test]
+fn an_originate_failing_without_channels_is_reported() {
+    let mut tr = tracker();
+    let failure = |uid: &str| {
+        system(
+            "OriginateResponse",
+            &[
+                ("Response", "Failure"),
+                ("Channel", "PJSIP/1002"),
+                ("Context", "outbound"),
+                ("Exten", "+5511988887777"),
+                ("Reason", "0"),
+                ("Uniqueid", uid),
+            ],
+        )
+    };
+    let effects = run_script(&mut tr, &vec![(failure("bcv-1.1"), t(3))]);
+    assert_eq!(
+        effects,
+        vec![Effect::OriginateFailed {
+            unique_id: "bcv-1.1".into(),
+            at: t(3)
+        }]
+    );
+    assert!(run_script(&mut tr, &vec![(failure("<unknown>"), t(4))]).is_empty());
+    assert!(tr.live_calls().is_empty());
+}

@@ -130,10 +130,32 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
         user_id: settings.tracker.user_for(&args.from),
         ..Call::ringing(unique_id.clone(), Direction::Outbound, started)
     };
+    // The record exists before the PBX hears of the call, so that a
+    // failure it reports at once (`OriginateFailed` in a running `listen`)
+    // always finds it.
+    if let Err(e) = store
+        .apply(
+            asterisk_id,
+            settings.company_id,
+            &Effect::CallStarted(call.clone()),
+        )
+        .await
+    {
+        client.close().await;
+        return Err(anyhow::Error::new(e).context("cannot record the outbound call"));
+    }
     let response = match client.send(action).await {
         Ok(r) => r,
         Err(e) => {
             client.close().await;
+            let ended = failed(call, started);
+            if let Err(err) = store
+                .apply(asterisk_id, settings.company_id, &Effect::CallEnded(ended))
+                .await
+            {
+                tracing::error!(error = %err, call = %unique_id, "cannot record the failed call");
+            }
+            store.close().await;
             return Err(
                 anyhow::Error::new(e).context(format!("Asterisk did not accept the call to {to}"))
             );
@@ -143,14 +165,6 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
         .action_id()
         .map(|v| v.to_string())
         .unwrap_or_default();
-    store
-        .apply(
-            asterisk_id,
-            settings.company_id,
-            &Effect::CallStarted(call.clone()),
-        )
-        .await
-        .context("cannot record the outbound call")?;
     println!("calling {to} from {}: call {unique_id}", args.from);
     if !args.wait {
         client.close().await;
@@ -191,10 +205,7 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
                 Some(1) => "hung up",
                 _ => "the agent's phone could not be reached or rejected the call",
             };
-            let mut ended = call;
-            ended.status = CallStatus::Failed;
-            ended.ended_at = Some(Utc::now());
-            ended.duration = (Utc::now() - started).num_seconds();
+            let ended = failed(call, started);
             store
                 .apply(asterisk_id, settings.company_id, &Effect::CallEnded(ended))
                 .await
@@ -211,6 +222,15 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
     };
     store.close().await;
     result
+}
+
+/// The placed call, ended `failed` now.
+fn failed(mut call: Call, started: chrono::DateTime<Utc>) -> Call {
+    let now = Utc::now();
+    call.status = CallStatus::Failed;
+    call.ended_at = Some(now);
+    call.duration = (now - started).num_seconds().max(0);
+    call
 }
 
 #[cfg(test)]

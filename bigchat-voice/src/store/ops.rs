@@ -96,7 +96,7 @@ macro_rules! impl_store {
                 company_id: i64,
                 effect: &$crate::model::Effect,
             ) -> Result<$crate::store::Applied, $crate::store::StoreError> {
-                if $crate::store::ops::call_effect(effect).is_none() {
+                if !$crate::store::ops::writes_rows(effect) {
                     return Ok($crate::store::Applied::default());
                 }
                 let job = $crate::store::writer::Job {
@@ -220,8 +220,8 @@ pub(crate) async fn apply_jobs<E: Exec>(
     let mut out = Vec::with_capacity(jobs.len());
     let mut written = Written::new();
     for job in jobs {
-        out.push(match call_effect(&job.effect) {
-            Some((call, kind)) => {
+        out.push(match (&job.effect, call_effect(&job.effect)) {
+            (_, Some((call, kind))) => {
                 apply_call(
                     db,
                     job.asterisk_id,
@@ -232,10 +232,58 @@ pub(crate) async fn apply_jobs<E: Exec>(
                 )
                 .await?
             }
-            None => Applied::default(),
+            (Effect::OriginateFailed { unique_id, at }, None) => {
+                let ids = (job.asterisk_id, job.company_id);
+                originate_failed(db, ids, unique_id, *at, &mut written).await?
+            }
+            _ => Applied::default(),
         });
     }
     Ok(out)
+}
+
+/// True for the effects that write rows.
+pub(crate) fn writes_rows(effect: &Effect) -> bool {
+    call_effect(effect).is_some() || matches!(effect, Effect::OriginateFailed { .. })
+}
+
+/// Ends the live, unanswered record `unique_id` as `failed` (its Originate
+/// failed before any channel existed); nothing otherwise.
+async fn originate_failed<E: Exec>(
+    db: &mut E,
+    (asterisk_id, company_id): (i64, i64),
+    unique_id: &str,
+    at: DateTime<Utc>,
+    written: &mut Written,
+) -> Result<Applied, StoreError> {
+    let live = match written.get(&(asterisk_id, unique_id.to_owned())) {
+        Some(row) => Some(row.clone()),
+        None => {
+            db.fetch::<CallRecordRow>(
+                sql::SELECT_LIVE_RECORD,
+                &[Arg::I64(asterisk_id), Arg::Text(unique_id)],
+            )
+            .await?
+        }
+    };
+    let Some(live) = live else {
+        return Ok(Applied::default());
+    };
+    if live.answered_at.is_some() || live.call_status()?.is_final() {
+        return Ok(Applied::default());
+    }
+    let mut call = reconciled_end(&live, at)?;
+    call.status = CallStatus::Failed;
+    call.reconciled = false;
+    apply_call(
+        db,
+        asterisk_id,
+        company_id,
+        &call,
+        CallEffectKind::Ended,
+        written,
+    )
+    .await
 }
 
 /// Ends the live record `unique_id` (see

@@ -78,7 +78,19 @@ impl Tracker {
                     .map(|(k, _)| k.clone());
                 match found {
                     Some(l) => l,
-                    None => return,
+                    None => {
+                        // No channel ever existed (e.g. the agent's phone
+                        // is not registered): only the record made when
+                        // the call was placed can tell.
+                        if let (false, Some(uid)) = (success, uid) {
+                            self.take_expected_originate(uid);
+                            out.push(Effect::OriginateFailed {
+                                unique_id: uid.to_owned(),
+                                at,
+                            });
+                        }
+                        return;
+                    }
                 }
             }
         };
