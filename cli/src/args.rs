@@ -153,7 +153,7 @@ pub struct OriginateArgs {
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
     /// How long the agent's phone may ring, e.g. `30s`.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = ring_timeout)]
     pub timeout: std::time::Duration,
     /// Wait for the outcome (OriginateResponse) and exit non-zero if the
     /// call failed.
@@ -220,4 +220,14 @@ pub struct CallsArgs {
     /// JSON Lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--timeout`: a duration from 1 s to 1 h (Asterisk takes milliseconds;
+/// anything longer is a typing mistake, and would overflow the wait).
+fn ring_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if !(std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3600)).contains(&d) {
+        return Err(format!("{s}: must be between 1s and 1h"));
+    }
+    Ok(d)
 }

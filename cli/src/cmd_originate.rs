@@ -60,7 +60,21 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
     let vars = args
         .vars
         .iter()
-        .map(|v| parse_pair(v, "--var").map_err(|e| coded(Code::Usage, e.to_string())))
+        .map(|v| {
+            let (name, value) =
+                parse_pair(v, "--var").map_err(|e| coded(Code::Usage, e.to_string()))?;
+            // A plain channel variable (inherited with a `_`/`__` prefix),
+            // never a dialplan function such as FILE(...) or SHELL(...).
+            let plain = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain {
+                return Err(coded(
+                    Code::Usage,
+                    format!("--var {name:?}: a variable name is letters, digits and _"),
+                ));
+            }
+            Ok((name, value))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let servers = settings.servers(&args.server)?;
     let [server] = servers.as_slice() else {

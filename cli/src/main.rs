@@ -47,23 +47,40 @@ fn init_logging(cli: &Cli) {
     }
 }
 
-/// Hides the password of a database URL for messages and logs.
+/// Hides the password of a database URL for messages and logs: the one
+/// in `user:password@` and any `password=`/`sslpassword=` query parameter.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
+            let creds = &base[scheme + 3..at];
             match creds.find(':') {
                 Some(colon) => format!(
                     "{}{}:***{}",
-                    &url[..scheme + 3],
+                    &base[..scheme + 3],
                     &creds[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 /// Opens (and migrates) the configured database, naming it on failure.
@@ -135,6 +152,14 @@ mod tests {
             "postgres://bigchat:***@db:5432/bigchat"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(
+            redact_url("postgres://db/bigchat?user=bob&password=hunter2&sslmode=require"),
+            "postgres://db/bigchat?user=bob&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@h/d?sslpassword=k"),
+            "postgres://u:***@h/d?sslpassword=***"
+        );
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
     }
 }

@@ -185,6 +185,34 @@ fn originate_refuses_injection_before_connecting() {
         .args(["--var", "A=1\nAction: Logoff"])
         .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    // A dialplan function instead of a variable, and a timeout that would
+    // overflow the wait: usage errors, before anything is contacted.
+    for extra in [
+        ["--var", "FILE(/etc/passwd)=x"],
+        ["--timeout", "18446744073709551615s"],
+        ["--timeout", "0s"],
+    ] {
+        let out = run(bin()
+            .args([
+                "originate",
+                "--database-url",
+                &db,
+                "--ami-host",
+                "127.0.0.1",
+                "--ami-port",
+                "1",
+            ])
+            .args(["--ami-username", "bigchat", "--from", "1001"])
+            .args(["--to", "+5511999990002", "--wait"])
+            .args(extra)
+            .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 fn call_captures() -> Vec<String> {

@@ -92,6 +92,10 @@ impl Default for WriterConfig {
     }
 }
 
+/// Most dead letters kept for [`Writer::dead_letters`] (the oldest are
+/// forgotten first; each is also logged at `error!` when it happens).
+pub const MAX_KEPT_DEAD_LETTERS: usize = 1000;
+
 /// Hook called after each stored effect.
 pub type OnApplied = Box<dyn Fn(&Job, &Applied) + Send + Sync>;
 /// Hook called for each effect refused for good.
@@ -273,7 +277,7 @@ impl Writer {
         }
     }
 
-    /// Effects refused for good so far.
+    /// The last [`MAX_KEPT_DEAD_LETTERS`] effects refused for good.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
         self.dead.lock().map(|d| d.clone()).unwrap_or_default()
     }
@@ -436,6 +440,10 @@ impl<S: Store> Runner<S> {
                         hook(&letter);
                     }
                     if let Ok(mut d) = self.dead.lock() {
+                        // The newest are kept; every one was logged in full.
+                        if d.len() >= MAX_KEPT_DEAD_LETTERS {
+                            d.remove(0);
+                        }
                         d.push(letter);
                     }
                     return;
