@@ -195,6 +195,7 @@ async fn live(
     let servers = settings.servers(&args.server)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let retry_first_connect = servers.len() > 1;
     for server in servers {
         let ctx = ServerTask {
             server,
@@ -205,6 +206,7 @@ async fn live(
             publisher: publisher.clone(),
             sync: !args.no_sync,
             stop: stop_rx.clone(),
+            retry_first_connect,
         };
         tasks.spawn(ctx.run());
     }
@@ -249,6 +251,8 @@ struct ServerTask {
     publisher: Arc<Publisher>,
     sync: bool,
     stop: watch::Receiver<bool>,
+    /// Retry a first connection that fails (one of several servers).
+    retry_first_connect: bool,
 }
 
 impl ServerTask {
@@ -305,6 +309,44 @@ impl ServerTask {
         }
     }
 
+    /// The first connection. Alone, a server that cannot be reached stops
+    /// the daemon (exit 3, for the service manager to see). One of several
+    /// is retried with capped backoff while the others go on, so that one
+    /// PBX down never stops recording the calls of the rest; a refused
+    /// login (a configuration error) still stops the daemon. `None` when
+    /// asked to stop meanwhile.
+    async fn first_connect(
+        &mut self,
+        asterisk_id: i64,
+    ) -> Option<anyhow::Result<(ami_client::Client, ami_client::EventStream)>> {
+        let mut backoff = std::time::Duration::from_secs(1);
+        let mut stop = self.stop.clone();
+        loop {
+            let attempt = tokio::select! {
+                r = crate::ami::connect(&self.server, None) => r,
+                _ = stop.changed() => return None,
+            };
+            let e = match attempt {
+                Ok(x) => return Some(Ok(x)),
+                Err(e) => e,
+            };
+            if !self.retry_first_connect || crate::exit::code_for(&e) == crate::exit::Code::Auth {
+                return Some(Err(e));
+            }
+            tracing::warn!(
+                server = %self.server.config.name,
+                retry_in_s = backoff.as_secs(),
+                "{e:#}; the other servers go on"
+            );
+            self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => return None,
+            }
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(60));
+        }
+    }
+
     async fn run(mut self) -> anyhow::Result<()> {
         let c = self.server.config.clone();
         let span = tracing::info_span!("asterisk", server = %c.name);
@@ -315,11 +357,16 @@ impl ServerTask {
             .ensure_asterisk(&c.name, &c.host, c.port, &c.username, self.settings_company)
             .await?;
         self.status(asterisk_id, AsteriskStatus::Connecting).await;
-        let (client, mut stream) = match crate::ami::connect(&self.server, None).await {
-            Ok(x) => x,
-            Err(e) => {
+        let (client, mut stream) = match self.first_connect(asterisk_id).await {
+            Some(Ok(x)) => x,
+            Some(Err(e)) => {
                 self.status(asterisk_id, AsteriskStatus::Disconnected).await;
                 return Err(e);
+            }
+            None => {
+                // Stopped before the server could be reached.
+                self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+                return Ok(());
             }
         };
         tracing::info!(server = %c.name, version = %client.banner_version().unwrap_or_default(), "connected");

@@ -962,3 +962,64 @@ async fn listen_over_tls_with_the_pbx_ca() {
     let (code, err) = finish(child).await;
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// One of two PBXs is down when the daemon starts: the other one's calls
+/// are still recorded (the dead one is retried, marked DISCONNECTED), and
+/// SIGTERM still stops the daemon cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_down_at_start_does_not_stop_the_others() {
+    let up = fake().await;
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let config = dir.path().join("two.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"database_url = "{db}"
+[[asterisk]]
+name = "pbx-down"
+host = "127.0.0.1"
+port = {closed_port}
+username = "bigchat"
+
+[[asterisk]]
+name = "pbx-up"
+host = "127.0.0.1"
+port = {up_port}
+username = "bigchat"
+"#,
+            up_port = up.port()
+        ),
+    )
+    .unwrap();
+    let child = cmd()
+        .arg("--config")
+        .arg(&config)
+        .arg("listen")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("the healthy server synced", || {
+        !up.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    up.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_calls(&db, "the healthy server's call", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("pbx-down"), "the dead server is named: {err}");
+}
