@@ -224,12 +224,13 @@ async fn json_lines_file_and_fan_out() {
     let file = Arc::new(JsonLinesSink::file(&path).unwrap());
     let memory = Arc::new(MemorySink::new());
     let mut notifier = Notifier::new();
-    notifier.add_sink(file);
+    notifier.add_sink(file.clone());
     notifier.add_sink(memory.clone());
     assert_eq!(notifier.len(), 2);
     for i in 0..3 {
         notifier.publish(&note(i));
     }
+    assert!(file.flush(Duration::from_secs(5)));
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
@@ -240,8 +241,72 @@ async fn json_lines_file_and_fan_out() {
     }
     assert_eq!(memory.notifications().len(), 3);
     // Appends, never truncates.
-    JsonLinesSink::file(&path).unwrap().publish(&note(9));
+    let again = JsonLinesSink::file(&path).unwrap();
+    again.publish(&note(9));
+    assert!(again.flush(Duration::from_secs(5)));
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
+}
+
+/// A reader that does not read (a full pipe): publishing never waits; the
+/// queue keeps the newest lines and counts the dropped ones; once the
+/// reader resumes, everything kept is written in order.
+#[tokio::test]
+async fn json_lines_never_waits_for_a_stuck_reader() {
+    struct Stuck {
+        gate: std::sync::mpsc::Receiver<()>,
+        open: bool,
+        out: Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+    impl std::io::Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if !self.open {
+                let _ = self.gate.recv();
+                self.open = true;
+            }
+            self.out.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (open, gate) = std::sync::mpsc::channel();
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stuck = Stuck {
+        gate,
+        open: false,
+        out: written.clone(),
+    };
+    let sink = JsonLinesSink::with_capacity(Box::new(stuck), "stuck pipe", 100);
+    let started = std::time::Instant::now();
+    for i in 0..1_000 {
+        sink.publish(&note(i));
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "publish waited");
+    assert!(
+        !sink.flush(Duration::from_millis(50)),
+        "nothing can be written yet"
+    );
+    open.send(()).unwrap();
+    assert!(sink.flush(Duration::from_secs(5)));
+    let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+    let ids: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["payload"]["call"]["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    // 100 queued lines, plus the one the writer may have taken before it
+    // got stuck; the rest were dropped, oldest first.
+    assert!((100..=101).contains(&ids.len()), "{}", ids.len());
+    assert_eq!(sink.dropped(), 1_000 - ids.len() as u64);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
+    assert_eq!(
+        ids[ids.len() - 100..],
+        (900..1_000).collect::<Vec<i64>>()[..]
+    );
 }
 
 #[tokio::test]

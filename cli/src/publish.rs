@@ -17,6 +17,8 @@ pub struct Publisher {
     notifier: Notifier,
     company_id: i64,
     webhook: Mutex<Option<Arc<WebhookSink>>>,
+    /// The JSON Lines sinks, flushed on close.
+    lines: Vec<Arc<JsonLinesSink>>,
     /// Notifications go to stdout (so summaries go to stderr).
     pub uses_stdout: bool,
 }
@@ -26,9 +28,10 @@ impl Publisher {
     pub fn from_settings(settings: &Settings, args: &ListenArgs) -> anyhow::Result<Publisher> {
         let n = &settings.file.notify;
         let mut notifier = Notifier::new();
+        let mut lines = Vec::new();
         let uses_stdout = args.notify_stdout || n.stdout;
         if uses_stdout {
-            notifier.add_sink(Arc::new(JsonLinesSink::stdout()));
+            lines.push(Arc::new(JsonLinesSink::stdout()));
         }
         if let Some(path) = args.notify_file.as_ref().or(n.file.as_ref()) {
             let sink = JsonLinesSink::file(path).map_err(|e| {
@@ -37,7 +40,10 @@ impl Publisher {
                     format!("notification file {}: {e}", path.display()),
                 )
             })?;
-            notifier.add_sink(Arc::new(sink));
+            lines.push(Arc::new(sink));
+        }
+        for sink in &lines {
+            notifier.add_sink(sink.clone());
         }
         let mut webhook = None;
         if let Some(url) = args.webhook_url.as_ref().or(n.webhook_url.as_ref()) {
@@ -69,6 +75,7 @@ impl Publisher {
             notifier,
             company_id: settings.company_id,
             webhook: Mutex::new(webhook),
+            lines,
             uses_stdout,
         })
     }
@@ -83,8 +90,18 @@ impl Publisher {
         self.notifier.publish_asterisk(self.company_id, row);
     }
 
-    /// Sends what the webhook still holds (bounded wait).
+    /// Writes what the JSON Lines sinks and the webhook still hold
+    /// (bounded waits).
     pub async fn close(&self) {
+        for sink in &self.lines {
+            let sink = sink.clone();
+            let flushed = tokio::task::spawn_blocking(move || sink.flush(Duration::from_secs(10)))
+                .await
+                .unwrap_or(false);
+            if !flushed {
+                tracing::warn!("notification lines still queued at exit (reader too slow)");
+            }
+        }
         let webhook = self.webhook.lock().ok().and_then(|mut w| w.take());
         if let Some(sink) = webhook {
             match Arc::try_unwrap(sink) {
