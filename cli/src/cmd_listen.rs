@@ -29,6 +29,9 @@ use crate::publish::Publisher;
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long server tasks may take to stop after SIGINT/SIGTERM.
+const TASK_STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
     let store = crate::open_store(settings).await?;
@@ -211,13 +214,37 @@ async fn live(
         tasks.spawn(ctx.run());
     }
     let mut first_error = None;
-    let signal = crate::signal::shutdown();
-    tokio::pin!(signal);
+    let mut signal = Box::pin(crate::signal::shutdown());
+    // Once stopping, server tasks get TASK_STOP_GRACE to finish what they
+    // are doing; one stuck on an unavailable database is then stopped (the
+    // writer's own drain, below in `run`, reports what was not stored).
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
+        let overdue = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = &mut signal, if !*stop_tx.borrow() => {
-                tracing::info!("stopping: finishing what is in flight");
-                let _ = stop_tx.send(true);
+            _ = &mut signal => {
+                if deadline.is_none() {
+                    tracing::info!("stopping: finishing what is in flight");
+                    let _ = stop_tx.send(true);
+                    deadline = Some(tokio::time::Instant::now() + TASK_STOP_GRACE);
+                    signal = Box::pin(crate::signal::shutdown());
+                } else {
+                    tracing::warn!("second signal: stopping now");
+                    tasks.abort_all();
+                }
+            }
+            _ = overdue => {
+                tracing::warn!(
+                    grace_s = TASK_STOP_GRACE.as_secs(),
+                    "server tasks still busy (database unavailable?): stopping them"
+                );
+                tasks.abort_all();
+                deadline = None;
             }
             done = tasks.join_next() => match done {
                 None => break,
@@ -225,12 +252,19 @@ async fn live(
                 Some(Ok(Err(e))) => {
                     tracing::error!("{e:#}");
                     first_error.get_or_insert(e);
-                    let _ = stop_tx.send(true);
+                    if !*stop_tx.borrow() {
+                        let _ = stop_tx.send(true);
+                        deadline = Some(tokio::time::Instant::now() + TASK_STOP_GRACE);
+                    }
                 }
+                Some(Err(join)) if join.is_cancelled() => {}
                 Some(Err(join)) => {
                     let e = anyhow::anyhow!("a server task failed: {join}");
                     first_error.get_or_insert(e);
-                    let _ = stop_tx.send(true);
+                    if !*stop_tx.borrow() {
+                        let _ = stop_tx.send(true);
+                        deadline = Some(tokio::time::Instant::now() + TASK_STOP_GRACE);
+                    }
                 }
             },
         }

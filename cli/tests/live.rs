@@ -1023,3 +1023,56 @@ username = "bigchat"
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("pbx-down"), "the dead server is named: {err}");
 }
+
+/// The database stays locked by another program while calls arrive, then
+/// SIGTERM: the daemon does not hang; it waits its grace period, says how
+/// many effects were not stored, and exits 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
+    use sqlx::Connection as _;
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("sync after login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    // Let the CONNECTED status be written, then take the write lock.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut other = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    fake.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    // The PBX restarts meanwhile: the daemon reconnects and wants to
+    // reconcile, which first waits for the queued effects to be stored.
+    let logins = fake.logins().len();
+    fake.restart(Restart {
+        shutdown_event: false,
+        refuse_for: Duration::from_millis(100),
+    })
+    .await;
+    wait_for("reconnect", || fake.logins().len() > logins).await;
+    // Past the status write's busy timeout (5 s): the daemon is now waiting
+    // for the locked database before reconciling.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let asked = std::time::Instant::now();
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert!(asked.elapsed() < Duration::from_secs(55), "{err}");
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("not stored"), "{err}");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+}
