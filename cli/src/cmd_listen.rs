@@ -319,6 +319,7 @@ impl ServerTask {
         self.writer.flush().await;
         let writer = self.writer.clone();
         let company = self.settings_company;
+        let notifier = self.publisher.notifier();
         let result = crate::cmd_sync::reconcile(
             client,
             &self.store,
@@ -335,6 +336,8 @@ impl ServerTask {
                         .map_err(|_| anyhow::anyhow!("the database writer stopped"))
                 }
             },
+            // Records ended in the database only reach the agents' screens too.
+            |applied| notifier.publish_applied(company, applied),
         )
         .await;
         match result {

@@ -44,8 +44,10 @@ impl std::fmt::Display for Summary {
 }
 
 /// Reconciles one server. Effects (created or ended calls) are handed to
-/// `apply` in order; records only the database knows are closed directly.
-/// With `dry_run`, nothing is applied or closed.
+/// `apply` in order; records only the database knows are closed directly
+/// and what that changed is handed to `closed` (to be published). With
+/// `dry_run`, nothing is applied or closed.
+#[allow(clippy::too_many_arguments)]
 pub async fn reconcile<F, Fut>(
     client: &Client,
     store: &AnyStore,
@@ -54,11 +56,16 @@ pub async fn reconcile<F, Fut>(
     tracker: &mut Tracker,
     dry_run: bool,
     mut apply: F,
+    mut closed: impl FnMut(&bigchat_voice::store::Applied),
 ) -> anyhow::Result<Summary>
 where
     F: FnMut(Effect) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    // The database first, then the PBX: a call that starts in between is
+    // then only "unknown to the database" (created, as the daemon would),
+    // never "gone from the PBX" (wrongly ended).
+    let db_live = store.live_calls(asterisk_id).await?;
     let list = client
         .send_list(Action::core_show_channels())
         .await
@@ -70,7 +77,6 @@ where
         .iter()
         .map(|c| c.unique_id.clone())
         .collect();
-    let db_live = store.live_calls(asterisk_id).await?;
     let db_ids: HashSet<String> = db_live.iter().map(|r| r.unique_id.clone()).collect();
     let mut summary = Summary {
         db_live: db_live.len(),
@@ -114,9 +120,12 @@ where
             continue;
         }
         let ended = row.updated_at.max(row.started_at).min(now);
-        store
+        if let Some(applied) = store
             .close_reconciled(asterisk_id, company_id, &row.unique_id, ended)
-            .await?;
+            .await?
+        {
+            closed(&applied);
+        }
     }
     Ok(summary)
 }
@@ -147,6 +156,7 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<()> {
                     .map(|_| ())
                     .map_err(anyhow::Error::from)
             },
+            |_| {},
         )
         .await;
         client.close().await;

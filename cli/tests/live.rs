@@ -1076,3 +1076,68 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     assert!(err.contains("not stored"), "{err}");
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 }
+
+/// A record left live in the database (the daemon was down when the call
+/// ended) is closed by the sync at start, and that reaches the agents'
+/// screens like any other end of call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_closed_by_the_startup_sync_are_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    // The first half of a call, recorded while the daemon ran.
+    let capture = events_of("inbound-answered-recorded");
+    let mut half = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
+    for m in &capture[..after_bridge(&capture)] {
+        half.extend_from_slice(m);
+    }
+    let half_file = dir.path().join("half.server.ami");
+    std::fs::write(&half_file, half).unwrap();
+    let out = cmd()
+        .args([
+            "-q",
+            "listen",
+            "--database-url",
+            &db,
+            "--server",
+            "127.0.0.1",
+        ])
+        .arg("--replay")
+        .arg(&half_file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_calls(&db, "a live answered record", |c| {
+        c.iter().any(|r| r["status"] == "answered")
+    })
+    .await;
+
+    // The daemon comes back; the PBX no longer has the call.
+    let fake = fake().await;
+    let notes = dir.path().join("notes.jsonl");
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .arg("--notify-file")
+        .arg(&notes)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_calls(&db, "the record closed", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    let notes = std::fs::read_to_string(&notes).unwrap();
+    let closed = notes.lines().any(|l| {
+        l.contains("company-1-call") && l.contains("1795515777.0") && l.contains("\"completed\"")
+    });
+    assert!(closed, "{notes}");
+}
