@@ -29,6 +29,10 @@ use crate::publish::Publisher;
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long a stopping server task keeps tracking the events it had
+/// already received.
+const TAIL_GRACE: Duration = Duration::from_secs(2);
+
 /// How long server tasks may take to stop after SIGINT/SIGTERM.
 const TASK_STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -467,7 +471,41 @@ impl ServerTask {
             }
         };
         client.close().await;
+        if result.is_ok() {
+            self.track_the_rest(asterisk_id, &mut stream).await;
+        }
         self.status(asterisk_id, AsteriskStatus::Disconnected).await;
         result
+    }
+
+    /// After a stop: the events that had already arrived (say, the Hangup
+    /// of a call) are tracked and queued for storing too, within
+    /// [`TAIL_GRACE`], instead of being left for the next start to guess.
+    async fn track_the_rest(&mut self, asterisk_id: i64, stream: &mut ami_client::EventStream) {
+        let deadline = tokio::time::Instant::now() + TAIL_GRACE;
+        let mut tracked = 0u64;
+        let mut effects = Vec::new();
+        while let Ok(Some(item)) = tokio::time::timeout_at(deadline, stream.recv()).await {
+            let StreamItem::Event(msg) = item else {
+                continue;
+            };
+            tracked += 1;
+            self.tracker.handle_into(&msg, Utc::now(), &mut effects);
+            if effects.is_empty() {
+                continue;
+            }
+            let batch = std::mem::take(&mut effects);
+            match tokio::time::timeout_at(deadline, self.submit(asterisk_id, batch)).await {
+                Ok(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        if tracked > 0 {
+            tracing::info!(
+                server = %self.server.config.name,
+                events = tracked,
+                "tracked the events received before stopping"
+            );
+        }
     }
 }
