@@ -82,6 +82,8 @@ pub struct Replay {
     /// Where more bytes come from (`None`: everything is in `buf`).
     source: Option<Box<dyn std::io::Read + Send>>,
     done: bool,
+    /// Why reading stopped early, if it did.
+    read_error: Option<std::io::Error>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -153,6 +155,7 @@ impl Replay {
             timeline,
             source: None,
             done: false,
+            read_error: None,
         }
     }
 
@@ -202,6 +205,13 @@ impl Iterator for Replay {
 }
 
 impl Replay {
+    /// The error that stopped reading the capture before its end, if any
+    /// (what was read before it is replayed; check this once iteration
+    /// ends to tell a complete replay from a truncated one).
+    pub fn read_error(&self) -> Option<&std::io::Error> {
+        self.read_error.as_ref()
+    }
+
     /// Reads the next chunk from the source into the buffer; false at the
     /// end of the source (or on a read error, which is logged: what was
     /// read so far is still replayed).
@@ -229,6 +239,7 @@ impl Replay {
                     tracing::error!(error = %e, offset = self.total, "capture: read failed; replay stops here");
                     self.buf.truncate(filled);
                     self.source = None;
+                    self.read_error = Some(e);
                     return false;
                 }
             }

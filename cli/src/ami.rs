@@ -29,7 +29,10 @@ pub fn client_config(server: &Server, events: Option<&str>) -> anyhow::Result<Cl
         b = b.events(mask.to_owned());
     }
     if c.tls {
-        b = b.tls(crate::tls::client_tls(&c.host)?);
+        b = b.tls(
+            crate::tls::client_tls(&c.host)
+                .map_err(|e| crate::exit::coded(crate::exit::Code::Usage, format!("{e:#}")))?,
+        );
     }
     Ok(b.build())
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::args::EventsArgs;
 use crate::config::{Settings, parse_pair};
+use crate::exit::{Code, coded};
 
 /// Which events to show.
 struct Selection {
@@ -20,7 +21,7 @@ impl Selection {
         let matches = args
             .matches
             .iter()
-            .map(|m| parse_pair(m, "--match"))
+            .map(|m| parse_pair(m, "--match").map_err(|e| coded(Code::Usage, e.to_string())))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Selection {
             names: args.events.clone(),
@@ -90,7 +91,10 @@ pub async fn run(settings: &Settings, args: &EventsArgs) -> anyhow::Result<()> {
 
     let servers = settings.servers(&args.server)?;
     let [server] = servers.as_slice() else {
-        anyhow::bail!("`events` watches one server: pick one with --server");
+        return Err(coded(
+            Code::Usage,
+            "`events` watches one server: pick one with --server",
+        ));
     };
     let (client, mut stream) = crate::ami::connect(server, Some("on")).await?;
     tracing::info!(server = %server.config.name, "watching events (Ctrl-C to stop)");

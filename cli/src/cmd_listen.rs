@@ -139,7 +139,7 @@ async fn replay(
     path: &std::path::Path,
     summary_to_stderr: bool,
 ) -> anyhow::Result<()> {
-    let source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
+    let mut source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
     // A replay belongs to a named server so that replaying the same file
     // again finds the same rows (idempotent).
     let name = args
@@ -156,7 +156,7 @@ async fn replay(
     let mut messages = 0u64;
     let shutdown = crate::signal::shutdown();
     tokio::pin!(shutdown);
-    for (msg, at) in source {
+    for (msg, at) in source.by_ref() {
         messages += 1;
         // Replay already fell back to the Timestamp header; else: now.
         let at = at.unwrap_or_else(Utc::now);
@@ -181,6 +181,15 @@ async fn replay(
         }
     }
     writer.flush().await;
+    if let Some(e) = source.read_error() {
+        return Err(coded(
+            Code::Usage,
+            format!(
+                "{}: read failed after {messages} message(s) (those were stored): {e}",
+                path.display()
+            ),
+        ));
+    }
     tracing::info!(messages, calls = seen.calls.len(), file = %path.display(), "replay finished");
     let mut text = Vec::new();
     seen.print(&mut text)?;

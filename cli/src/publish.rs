@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use bigchat_voice::notify::{JsonLinesSink, Notifier, WebhookConfig, WebhookSink};
 use bigchat_voice::store::AsteriskRow;
 
@@ -52,7 +51,12 @@ impl Publisher {
                 std::env::var("BIGCHAT_VOICE_WEBHOOK_SECRET"),
             ) {
                 (Some(path), _) => std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read webhook secret file {}", path.display()))?
+                    .map_err(|e| {
+                        coded(
+                            Code::Usage,
+                            format!("cannot read webhook secret file {}: {e}", path.display()),
+                        )
+                    })?
                     .lines()
                     .next()
                     .unwrap_or("")

@@ -313,3 +313,18 @@ fn example_config_parses() {
         .args(["calls", "--database-url", &db]));
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn events_with_a_malformed_match_is_a_usage_error() {
+    let out = run(bin()
+        .args(["events", "--match", "Linkedid"])
+        .args(["--ami-host", "127.0.0.1", "--ami-port", "1"])
+        .args(["--ami-username", "bigchat"])
+        .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("NAME=VALUE"),
+        "{}",
+        text(&out.stderr)
+    );
+}
