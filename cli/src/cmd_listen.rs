@@ -223,6 +223,7 @@ async fn live(
             sync: !args.no_sync,
             stop: stop_rx.clone(),
             retry_first_connect,
+            lost_at: None,
         };
         tasks.spawn(ctx.run());
     }
@@ -300,6 +301,9 @@ struct ServerTask {
     stop: watch::Receiver<bool>,
     /// Retry a first connection that fails (one of several servers).
     retry_first_connect: bool,
+    /// When the AMI connection was lost, until the reconciliation after
+    /// the reconnect (calls gone meanwhile are ended then).
+    lost_at: Option<chrono::DateTime<Utc>>,
 }
 
 impl ServerTask {
@@ -340,6 +344,7 @@ impl ServerTask {
             company,
             &mut self.tracker,
             false,
+            self.lost_at.take(),
             |effect| {
                 let writer = writer.clone();
                 async move {
@@ -437,6 +442,7 @@ impl ServerTask {
                     match now {
                         ConnectionState::Disconnected { reason } => {
                             tracing::warn!(server = %c.name, %reason, "disconnected; reconnecting");
+                            self.lost_at.get_or_insert_with(Utc::now);
                             self.status(asterisk_id, AsteriskStatus::Disconnected).await;
                         }
                         ConnectionState::Connecting => {

@@ -45,8 +45,10 @@ impl std::fmt::Display for Summary {
 
 /// Reconciles one server. Effects (created or ended calls) are handed to
 /// `apply` in order; records only the database knows are closed directly
-/// and what that changed is handed to `closed` (to be published). With
-/// `dry_run`, nothing is applied or closed.
+/// and what that changed is handed to `closed` (to be published). Calls
+/// the tracker followed that the PBX no longer has are ended at `lost_at`
+/// (when the connection was lost) if given, else now. With `dry_run`,
+/// nothing is applied or closed.
 #[allow(clippy::too_many_arguments)]
 pub async fn reconcile<F, Fut>(
     client: &Client,
@@ -55,6 +57,7 @@ pub async fn reconcile<F, Fut>(
     company_id: i64,
     tracker: &mut Tracker,
     dry_run: bool,
+    lost_at: Option<chrono::DateTime<Utc>>,
     mut apply: F,
     mut closed: impl FnMut(&bigchat_voice::store::Applied),
 ) -> anyhow::Result<Summary>
@@ -102,8 +105,12 @@ where
         .map(|c| c.unique_id.clone())
         .filter(|id| !pbx.contains(id))
         .collect();
+    // They ended while we could not see: at the latest now, and no
+    // earlier than the moment the connection was lost (`lost_at`), the
+    // last time they were known to be up; that moment is taken.
+    let ended = lost_at.map_or(now, |t| t.min(now));
     for id in &gone {
-        effects.extend(tracker.close_call(id, now));
+        effects.extend(tracker.close_call(id, ended));
     }
     if !dry_run {
         for e in effects {
@@ -149,6 +156,7 @@ pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<()> {
             settings.company_id,
             &mut tracker,
             args.dry_run,
+            None,
             |effect| async move {
                 store_ref
                     .apply(asterisk_id, settings.company_id, &effect)

@@ -1141,3 +1141,55 @@ async fn records_closed_by_the_startup_sync_are_published() {
     });
     assert!(closed, "{notes}");
 }
+
+/// The AMI link drops (no Shutdown event) while a call is up, and the call
+/// ends while the daemon cannot see: after the reconnect the call is ended
+/// at the moment the link was lost, not when it came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("login", || {
+        !fake.actions_named("CoreShowChannels").is_empty()
+    })
+    .await;
+    let capture = events_of("inbound-answered-recorded");
+    for m in &capture[..after_bridge(&capture)] {
+        fake.emit_raw(m.clone()).await;
+    }
+    wait_calls(&db, "an answered call", |c| {
+        c.iter().any(|r| r["status"] == "answered")
+    })
+    .await;
+    let logins = fake.logins().len();
+    let lost = chrono::Utc::now();
+    fake.restart(Restart {
+        shutdown_event: false,
+        refuse_for: Duration::from_secs(3),
+    })
+    .await;
+    wait_for("reconnect", || fake.logins().len() > logins).await;
+    let got = wait_calls(&db, "the call ended", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await;
+    let ended: chrono::DateTime<chrono::Utc> = got[0]["endedAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("endedAt");
+    assert!(
+        ended <= lost + chrono::Duration::seconds(1),
+        "ended {ended}, link lost at {lost}"
+    );
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+}
