@@ -145,6 +145,50 @@ async fn finish(mut child: Child) -> (Option<i32>, String) {
     out.expect("the daemon exits after SIGTERM")
 }
 
+/// A fake Asterisk and `listen` on it, storing into a fresh SQLite file:
+/// (fake, its directory, database URL, daemon).
+async fn daemon() -> (FakeAsterisk, tempfile::TempDir, String, Child) {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    (fake, dir, db, child)
+}
+
+/// Replays the recorded answered call on `fake` and waits until the
+/// daemon has stored it completed.
+async fn replay_answered_call(fake: &FakeAsterisk, db: &str, what: &str) -> Vec<serde_json::Value> {
+    fake.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_calls(db, what, |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await
+}
+
+/// SIGTERM, then the daemon must exit 0; returns its stderr.
+async fn stop_cleanly(child: Child) -> String {
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert_eq!(code, Some(0), "{err}");
+    err
+}
+
+/// Waits until `fake` has seen the daemon's sync (it logged in).
+async fn wait_synced(fake: &FakeAsterisk, what: &str) {
+    wait_for(what, || !fake.actions_named("CoreShowChannels").is_empty()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_end_to_end_into_sqlite_then_sigterm() {
     let fake = fake().await;
@@ -310,15 +354,7 @@ async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pbx_restart_during_listen_reconnects_and_reconciles() {
-    let fake = fake().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
-    let child = cmd()
-        .args(["listen", "--database-url", &db])
-        .args(server_args(&fake))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (fake, _dir, db, child) = daemon().await;
     wait_for("login", || {
         !fake.actions_named("CoreShowChannels").is_empty()
     })
@@ -943,24 +979,9 @@ async fn listen_over_tls_with_the_pbx_ca() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    wait_for("sync over TLS", || {
-        !fake.actions_named("CoreShowChannels").is_empty()
-    })
-    .await;
-    fake.replay(
-        captures().join("inbound-answered-recorded.server.ami"),
-        ReplayOptions::default(),
-    )
-    .await
-    .unwrap();
-    wait_calls(&db, "the call received over TLS", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
-    sigterm(&child);
-    let (code, err) = finish(child).await;
-    assert_eq!(code, Some(0), "{err}");
+    wait_synced(&fake, "sync over TLS").await;
+    replay_answered_call(&fake, &db, "the call received over TLS").await;
+    stop_cleanly(child).await;
 }
 
 /// One of two PBXs is down when the daemon starts: the other one's calls
@@ -1003,24 +1024,9 @@ username = "bigchat"
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    wait_for("the healthy server synced", || {
-        !up.actions_named("CoreShowChannels").is_empty()
-    })
-    .await;
-    up.replay(
-        captures().join("inbound-answered-recorded.server.ami"),
-        ReplayOptions::default(),
-    )
-    .await
-    .unwrap();
-    wait_calls(&db, "the healthy server's call", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
-    sigterm(&child);
-    let (code, err) = finish(child).await;
-    assert_eq!(code, Some(0), "{err}");
+    wait_synced(&up, "the healthy server synced").await;
+    replay_answered_call(&up, &db, "the healthy server's call").await;
+    let err = stop_cleanly(child).await;
     assert!(err.contains("pbx-down"), "the dead server is named: {err}");
 }
 
@@ -1030,15 +1036,7 @@ username = "bigchat"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     use sqlx::Connection as _;
-    let fake = fake().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
-    let child = cmd()
-        .args(["listen", "--database-url", &db])
-        .args(server_args(&fake))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let (fake, _dir, db, child) = daemon().await;
     wait_for("sync after login", || {
         !fake.actions_named("CoreShowChannels").is_empty()
     })
@@ -1132,9 +1130,7 @@ async fn records_closed_by_the_startup_sync_are_published() {
             .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
     })
     .await;
-    sigterm(&child);
-    let (code, err) = finish(child).await;
-    assert_eq!(code, Some(0), "{err}");
+    stop_cleanly(child).await;
     let notes = std::fs::read_to_string(&notes).unwrap();
     let closed = notes.lines().any(|l| {
         l.contains("company-1-call") && l.contains("1795515777.0") && l.contains("\"completed\"")
@@ -1147,19 +1143,8 @@ async fn records_closed_by_the_startup_sync_are_published() {
 /// at the moment the link was lost, not when it came back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
-    let fake = fake().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
-    let child = cmd()
-        .args(["listen", "--database-url", &db])
-        .args(server_args(&fake))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for("login", || {
-        !fake.actions_named("CoreShowChannels").is_empty()
-    })
-    .await;
+    let (fake, _dir, db, child) = daemon().await;
+    wait_synced(&fake, "login").await;
     let capture = events_of("inbound-answered-recorded");
     for m in &capture[..after_bridge(&capture)] {
         fake.emit_raw(m.clone()).await;
@@ -1189,7 +1174,5 @@ async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
         ended <= lost + chrono::Duration::seconds(1),
         "ended {ended}, link lost at {lost}"
     );
-    sigterm(&child);
-    let (code, err) = finish(child).await;
-    assert_eq!(code, Some(0), "{err}");
+    stop_cleanly(child).await;
 }
