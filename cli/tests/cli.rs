@@ -140,76 +140,52 @@ fn unreachable_pbx_exits_3() {
 fn originate_refuses_injection_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("x.db").display());
-    for (from, to) in [
-        ("1001", "+5511999990002\r\nAction: Command"),
-        ("1001", "abc"),
-        ("10 01", "+5511999990002"),
-    ] {
-        let out = run(bin()
-            .args([
-                "originate",
-                "--database-url",
-                &db,
-                "--ami-host",
-                "127.0.0.1",
-                "--ami-port",
-                "1",
-            ])
-            .args(["--ami-username", "bigchat", "--from", from, "--to", to])
-            .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{from:?} {to:?}: {}",
-            text(&out.stderr)
-        );
-    }
-    let out = run(bin()
-        .args([
-            "originate",
-            "--database-url",
-            &db,
-            "--ami-host",
-            "127.0.0.1",
-            "--ami-port",
-            "1",
-        ])
-        .args([
-            "--ami-username",
-            "bigchat",
+    const TO: &str = "+5511999990002";
+    // Each is a usage error (exit 2) found before anything is contacted
+    // (the AMI port is closed: reaching it would exit 3).
+    let cases: [&[&str]; 7] = [
+        &[
             "--from",
             "1001",
             "--to",
-            "+5511999990002",
-        ])
-        .args(["--var", "A=1\nAction: Logoff"])
-        .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    // A dialplan function instead of a variable, and a timeout that would
-    // overflow the wait: usage errors, before anything is contacted.
-    for extra in [
-        ["--var", "FILE(/etc/passwd)=x"],
-        ["--timeout", "18446744073709551615s"],
-        ["--timeout", "0s"],
-    ] {
+            "+5511999990002\r\nAction: Command",
+        ],
+        &["--from", "1001", "--to", "abc"],
+        &["--from", "10 01", "--to", TO],
+        &["--from", "1001", "--to", TO, "--var", "A=1\nAction: Logoff"],
+        // A dialplan function instead of a variable.
+        &[
+            "--from",
+            "1001",
+            "--to",
+            TO,
+            "--wait",
+            "--var",
+            "FILE(/etc/passwd)=x",
+        ],
+        // Timeouts that would overflow the wait, or mean nothing.
+        &[
+            "--from",
+            "1001",
+            "--to",
+            TO,
+            "--wait",
+            "--timeout",
+            "18446744073709551615s",
+        ],
+        &["--from", "1001", "--to", TO, "--wait", "--timeout", "0s"],
+    ];
+    for case in cases {
         let out = run(bin()
-            .args([
-                "originate",
-                "--database-url",
-                &db,
-                "--ami-host",
-                "127.0.0.1",
-                "--ami-port",
-                "1",
-            ])
-            .args(["--ami-username", "bigchat", "--from", "1001"])
-            .args(["--to", "+5511999990002", "--wait"])
-            .args(extra)
+            .args(["originate", "--database-url", &db])
+            .args(["--ami-host", "127.0.0.1", "--ami-port", "1"])
+            .args(["--ami-username", "bigchat"])
+            .args(case)
             .env("BIGCHAT_VOICE_AMI_SECRET", "x"));
         assert_eq!(
             out.status.code(),
             Some(2),
-            "{extra:?}: {}",
+            "{case:?}: {}",
             text(&out.stderr)
         );
     }

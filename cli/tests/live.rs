@@ -160,6 +160,35 @@ async fn daemon() -> (FakeAsterisk, tempfile::TempDir, String, Child) {
     (fake, dir, db, child)
 }
 
+/// Waits until the recorded call (`1795515777.0`) is stored completed.
+async fn wait_completed(db: &str, what: &str) -> Vec<serde_json::Value> {
+    wait_calls(db, what, |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
+    })
+    .await
+}
+
+/// Plays the recorded call on `fake` up to its answer, and waits until it
+/// is stored answered.
+async fn play_until_answered(fake: &FakeAsterisk, db: &str) {
+    let capture = events_of("inbound-answered-recorded");
+    for m in &capture[..after_bridge(&capture)] {
+        fake.emit_raw(m.clone()).await;
+    }
+    wait_calls(db, "an answered call", |c| {
+        c.iter().any(|r| r["status"] == "answered")
+    })
+    .await;
+}
+
+/// Restarts the fake PBX and waits until the daemon has logged in again.
+async fn restart_and_relogin(fake: &FakeAsterisk, restart: Restart) {
+    let logins = fake.logins().len();
+    fake.restart(restart).await;
+    wait_for("reconnect", || fake.logins().len() > logins).await;
+}
+
 /// Replays the recorded answered call on `fake` and waits until the
 /// daemon has stored it completed.
 async fn replay_answered_call(fake: &FakeAsterisk, db: &str, what: &str) -> Vec<serde_json::Value> {
@@ -216,11 +245,7 @@ async fn listen_end_to_end_into_sqlite_then_sigterm() {
         .await
         .unwrap();
     assert!(n > 80);
-    let got = wait_calls(&db, "a completed call", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
+    let got = wait_completed(&db, "a completed call").await;
     assert_eq!(got.len(), 1);
     let r = &got[0];
     assert_eq!(r["direction"], "inbound");
@@ -341,11 +366,7 @@ async fn sigterm_mid_call_loses_nothing_and_a_restart_continues_the_call() {
     for m in rest {
         fake.emit_raw(m.clone()).await;
     }
-    let got = wait_calls(&db, "the call completed", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
+    let got = wait_completed(&db, "the call completed").await;
     assert_eq!(got.len(), 1, "no duplicate record: {got:?}");
     sigterm(&child);
     let (code, err) = finish(child).await;
@@ -360,28 +381,17 @@ async fn pbx_restart_during_listen_reconnects_and_reconciles() {
     })
     .await;
     // A call that is up, then the PBX restarts under it (no hangups seen).
-    let capture = events_of("inbound-answered-recorded");
-    let split = after_bridge(&capture);
-    for m in &capture[..split] {
-        fake.emit_raw(m.clone()).await;
-    }
-    wait_calls(&db, "an answered call", |c| {
-        c.iter().any(|r| r["status"] == "answered")
-    })
+    play_until_answered(&fake, &db).await;
+    restart_and_relogin(
+        &fake,
+        Restart {
+            shutdown_event: true,
+            refuse_for: Duration::from_millis(300),
+        },
+    )
     .await;
-    let logins = fake.logins().len();
-    fake.restart(Restart {
-        shutdown_event: true,
-        refuse_for: Duration::from_millis(300),
-    })
-    .await;
-    wait_for("reconnect", || fake.logins().len() > logins).await;
     // After the restart the PBX has no channel: the call is ended, once.
-    let got = wait_calls(&db, "the call ended", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
+    let got = wait_completed(&db, "the call ended").await;
     assert_eq!(got.len(), 1, "{got:?}");
     sigterm(&child);
     let (code, err) = finish(child).await;
@@ -1056,13 +1066,14 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     .unwrap();
     // The PBX restarts meanwhile: the daemon reconnects and wants to
     // reconcile, which first waits for the queued effects to be stored.
-    let logins = fake.logins().len();
-    fake.restart(Restart {
-        shutdown_event: false,
-        refuse_for: Duration::from_millis(100),
-    })
+    restart_and_relogin(
+        &fake,
+        Restart {
+            shutdown_event: false,
+            refuse_for: Duration::from_millis(100),
+        },
+    )
     .await;
-    wait_for("reconnect", || fake.logins().len() > logins).await;
     // Past the status write's busy timeout (5 s): the daemon is now waiting
     // for the locked database before reconciling.
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -1125,11 +1136,7 @@ async fn records_closed_by_the_startup_sync_are_published() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_calls(&db, "the record closed", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
+    wait_completed(&db, "the record closed").await;
     stop_cleanly(child).await;
     let notes = std::fs::read_to_string(&notes).unwrap();
     let closed = notes.lines().any(|l| {
@@ -1145,27 +1152,17 @@ async fn records_closed_by_the_startup_sync_are_published() {
 async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
     let (fake, _dir, db, child) = daemon().await;
     wait_synced(&fake, "login").await;
-    let capture = events_of("inbound-answered-recorded");
-    for m in &capture[..after_bridge(&capture)] {
-        fake.emit_raw(m.clone()).await;
-    }
-    wait_calls(&db, "an answered call", |c| {
-        c.iter().any(|r| r["status"] == "answered")
-    })
-    .await;
-    let logins = fake.logins().len();
+    play_until_answered(&fake, &db).await;
     let lost = chrono::Utc::now();
-    fake.restart(Restart {
-        shutdown_event: false,
-        refuse_for: Duration::from_secs(3),
-    })
+    restart_and_relogin(
+        &fake,
+        Restart {
+            shutdown_event: false,
+            refuse_for: Duration::from_secs(3),
+        },
+    )
     .await;
-    wait_for("reconnect", || fake.logins().len() > logins).await;
-    let got = wait_calls(&db, "the call ended", |c| {
-        c.iter()
-            .any(|r| r["uniqueId"] == "1795515777.0" && r["status"] == "completed")
-    })
-    .await;
+    let got = wait_completed(&db, "the call ended").await;
     let ended: chrono::DateTime<chrono::Utc> = got[0]["endedAt"]
         .as_str()
         .and_then(|t| t.parse().ok())
