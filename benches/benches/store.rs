@@ -38,27 +38,15 @@ fn call_effects(n: u64) -> [Effect; 3] {
     let start = t0() + chrono::Duration::seconds(n as i64);
     let number = format!("+55119{:08}", n % 500);
     let ringing = Call {
-        unique_id: format!("{}.{}", 1_700_000_000 + n, n % 97),
-        direction: Direction::Inbound,
-        status: CallStatus::Ringing,
         caller_id: number.clone(),
-        caller_name: None,
         called_number: "4000".into(),
         contact_number: number,
         contact_name: Some("Bench Contact".into()),
-        agent_extension: None,
-        user_id: None,
-        started_at: start,
-        answered_at: None,
-        ended_at: None,
-        duration: 0,
-        hold_time: 0,
-        talk_time: 0,
-        recording_file: None,
-        recording_url: None,
-        queue: None,
-        hangup_cause: None,
-        reconciled: false,
+        ..Call::ringing(
+            format!("{}.{}", 1_700_000_000 + n, n % 97),
+            Direction::Inbound,
+            start,
+        )
     };
     let answered = Call {
         status: CallStatus::Answered,

@@ -29,34 +29,19 @@
 //!
 //! # Example
 //! ```
-//! use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
+//! use bigchat_voice::model::{Call, Direction, Effect};
 //! use bigchat_voice::store::{AnyStore, Store};
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), bigchat_voice::store::StoreError> {
 //! let store = AnyStore::connect("sqlite::memory:").await?;
 //! let pbx = store.ensure_asterisk("main-pbx", "10.0.0.5", 5038, "bigchat", 1).await?;
 //! let call = Call {
-//!     unique_id: "1732443200.17".into(),
-//!     direction: Direction::Inbound,
-//!     status: CallStatus::Ringing,
 //!     caller_id: "+5511999990001".into(),
 //!     caller_name: Some("Maria".into()),
 //!     called_number: "4000".into(),
 //!     contact_number: "+5511999990001".into(),
 //!     contact_name: Some("Maria".into()),
-//!     agent_extension: None,
-//!     user_id: None,
-//!     started_at: chrono::Utc::now(),
-//!     answered_at: None,
-//!     ended_at: None,
-//!     duration: 0,
-//!     hold_time: 0,
-//!     talk_time: 0,
-//!     recording_file: None,
-//!     recording_url: None,
-//!     queue: None,
-//!     hangup_cause: None,
-//!     reconciled: false,
+//!     ..Call::ringing("1732443200.17", Direction::Inbound, chrono::Utc::now())
 //! };
 //! let applied = store.apply(pbx, 1, &Effect::CallStarted(call.clone())).await?;
 //! assert!(applied.record_created && applied.ticket_created);

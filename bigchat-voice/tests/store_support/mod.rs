@@ -257,27 +257,10 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 /// An inbound call from `number`, ringing since `t(start)`.
 pub fn inbound(unique_id: &str, number: &str, start: i64) -> Call {
     Call {
-        unique_id: unique_id.to_string(),
-        direction: Direction::Inbound,
-        status: CallStatus::Ringing,
         caller_id: number.to_string(),
-        caller_name: None,
         called_number: "4000".to_string(),
         contact_number: number.to_string(),
-        contact_name: None,
-        agent_extension: None,
-        user_id: None,
-        started_at: t(start),
-        answered_at: None,
-        ended_at: None,
-        duration: 0,
-        hold_time: 0,
-        talk_time: 0,
-        recording_file: None,
-        recording_url: None,
-        queue: None,
-        hangup_cause: None,
-        reconciled: false,
+        ..Call::ringing(unique_id, Direction::Inbound, t(start))
     }
 }
 
