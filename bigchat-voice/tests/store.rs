@@ -113,7 +113,11 @@ async fn contact_numbers_normalise_to_one_contact(backend: Backend) {
     assert_eq!(ids, vec![ids[0]; 3], "one contact for the three spellings");
     let contacts = db.dump_table("Contacts").await;
     assert_eq!(contacts.len(), 1);
-    assert_eq!(col(&contacts[0], "number"), Some("+5511999990001"));
+    assert_eq!(
+        col(&contacts[0], "number"),
+        Some("5511999990001"),
+        "digits only, as BigChat stores numbers"
+    );
     assert_eq!(col(&contacts[0], "name"), Some("Maria"));
     assert_eq!(col(&contacts[0], "companyId"), Some("1"));
     for n in ["5511999990001", "+55 (11) 99999-0001"] {
@@ -149,7 +153,7 @@ async fn contact_numbers_normalise_to_one_contact(backend: Backend) {
         .unwrap();
     assert_eq!(
         (c.name.as_str(), c.number.as_str()),
-        ("+553122221111", "+553122221111")
+        ("553122221111", "553122221111")
     );
     db.finish().await;
 }
@@ -246,16 +250,38 @@ async fn closed_ticket_reopened_as_pending(backend: Backend) {
     assert_eq!(t.last_message.as_deref(), Some("Calling…"));
     assert_eq!(t.call_type.as_deref(), Some("outbound"));
     assert!(t.from_me);
-    // A group ticket of the contact is never reused.
-    db.exec("UPDATE \"Tickets\" SET \"isGroup\" = TRUE").await;
+    // The contact's ticket on a WhatsApp connection is never reused or
+    // touched: BigChat keeps one ticket per contact per connection.
+    let contact = second.contact_id.unwrap();
+    db.exec(
+        "INSERT INTO \"Whatsapps\" (\"name\", \"status\", \"provider\", \"isDefault\", \"companyId\", \
+         \"createdAt\", \"updatedAt\") VALUES ('Vendas', 'CONNECTED', 'stable', TRUE, 1, \
+         '2026-11-24T10:00:00+00:00', '2026-11-24T10:00:00+00:00')",
+    )
+    .await;
+    db.exec(&format!(
+        "INSERT INTO \"Tickets\" (\"status\", \"lastMessage\", \"contactId\", \"whatsappId\", \
+         \"isGroup\", \"companyId\", \"fromMe\", \"createdAt\", \"updatedAt\") VALUES ('open', 'Oi!', \
+         {contact}, (SELECT \"id\" FROM \"Whatsapps\" WHERE \"name\" = 'Vendas'), FALSE, 1, FALSE, \
+         '2026-11-24T11:00:00+00:00', '2026-11-24T11:00:00+00:00')"
+    ))
+    .await;
+    let whatsapp_ticket = db.dump_table("Tickets").await.pop().expect("ticket");
     let c = inbound("u3", "5511999990001", 200);
     let third = db
         .store
         .apply(ast, COMPANY, &Effect::CallStarted(c))
         .await
         .unwrap();
-    assert!(third.ticket_created);
-    assert_ne!(third.ticket_id, Some(tid));
+    assert_eq!(third.ticket_id, Some(tid), "the voice ticket again");
+    assert!(!third.ticket_created);
+    let after = db.dump_table("Tickets").await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        after.last(),
+        Some(&whatsapp_ticket),
+        "WhatsApp ticket untouched"
+    );
     db.finish().await;
 }
 
@@ -396,20 +422,30 @@ async fn exactly_one_message_and_tracking_per_call(backend: Backend) {
     assert_eq!(
         bodies,
         vec![
-            "Inbound call from +5511999990001 answered by 1001, 3:12",
-            "Missed call from +552133334444",
-            "Outbound call to +5511977776666 by 1001, answered, 1:05",
-            "Outbound call to +5511977776666 by 1001, busy",
+            "Inbound call from 5511999990001 answered by 1001, 3:12",
+            "Missed call from 552133334444",
+            "Outbound call to 5511977776666 by 1001, answered, 1:05",
+            "Outbound call to 5511977776666 by 1001, busy",
         ]
     );
+    let ids: Vec<_> = msgs.iter().map(|m| col(m, "id").unwrap()).collect();
+    let want: Vec<String> = ["u1", "u2", "u3", "u4"]
+        .iter()
+        .map(|u| format!("asterisk-{ast}-{u}"))
+        .collect();
+    assert_eq!(ids, want, "deterministic message ids");
+    let types: Vec<_> = msgs.iter().map(|m| col(m, "mediaType").unwrap()).collect();
+    assert_eq!(types, ["audio", "call_log", "audio", "audio"]);
     for m in &msgs {
-        assert_eq!(col(m, "mediaType"), Some("audio/call"));
         assert!(col(m, "callRecordId").is_some());
+        assert_eq!(col(m, "ack"), Some("3"));
     }
-    assert_eq!(
-        col(&msgs[0], "mediaUrl"),
-        Some("https://rec.example/u1.wav")
-    );
+    // The message is dated by the call: created when it started.
+    assert!(col(&msgs[0], "createdAt").unwrap().contains("10:00:00"));
+    assert!(col(&msgs[0], "updatedAt").unwrap().contains("10:03:12"));
+    // An absolute recording URL cannot be a BigChat mediaUrl (BigChat
+    // prefixes its own public/ URL); it stays on the call record.
+    assert_eq!(col(&msgs[0], "mediaUrl"), None);
     assert_eq!(col(&msgs[1], "mediaUrl"), None);
     let from_me: Vec<_> = msgs
         .iter()
@@ -430,7 +466,13 @@ async fn exactly_one_message_and_tracking_per_call(backend: Backend) {
         Some(first.id.to_string().as_str())
     );
     assert_eq!(col(&trak[0], "userId"), Some("7"));
-    assert_eq!(col(&trak[0], "whatsappId"), None);
+    let voice = db
+        .dump_table("Asterisks")
+        .await
+        .into_iter()
+        .find_map(|a| col(&a, "whatsappId").map(str::to_string))
+        .expect("the server has its voice connection");
+    assert_eq!(col(&trak[0], "whatsappId"), Some(voice.as_str()));
     assert!(col(&trak[0], "queuedAt").unwrap().contains("10:00:00"));
     assert!(col(&trak[0], "startedAt").unwrap().contains("10:00:10"));
     assert!(col(&trak[0], "finishedAt").unwrap().contains("10:03:12"));

@@ -49,6 +49,14 @@ impl<S: Store + Clone> Store for Faulty<S> {
     ) -> Result<AsteriskRow, StoreError> {
         self.inner.set_asterisk_status(id, status).await
     }
+    async fn map_queues(
+        &self,
+        a: i64,
+        c: i64,
+        queues: &[(String, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        self.inner.map_queues(a, c, queues).await
+    }
     async fn apply(&self, a: i64, c: i64, effect: &Effect) -> Result<Applied, StoreError> {
         let mut gate = self.gate.clone();
         let _ = gate.wait_for(|open| *open).await;

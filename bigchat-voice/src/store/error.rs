@@ -24,6 +24,13 @@ pub enum StoreError {
     /// connection (the one that writes call effects to a file database).
     #[error("database error")]
     Sqlite(#[source] rusqlite::Error),
+    /// The database is neither empty, nor BigChat's, nor one the connector
+    /// created: it was left untouched.
+    #[error("refusing to use this database: {reason}")]
+    UnrecognisedDatabase {
+        /// What was found, and what is missing.
+        reason: String,
+    },
     /// A row held a value the connector does not understand (e.g. an unknown
     /// call status), or an effect carried an impossible value.
     #[error("invalid data: {0}")]

@@ -52,6 +52,32 @@ impl<T> DbRow for T where
 {
 }
 
+/// A row of one value, read by position: an id (`i64`) or a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct One<T>(pub T);
+
+macro_rules! impl_one {
+    ($t:ty) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for One<$t> {
+            fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+                sqlx::Row::try_get(row, 0).map(One)
+            }
+        }
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for One<$t> {
+            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+                sqlx::Row::try_get(row, 0).map(One)
+            }
+        }
+        impl FromSqlite for One<$t> {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+                Ok(One(row.get(0)?))
+            }
+        }
+    };
+}
+impl_one!(i64);
+impl_one!(String);
+
 /// A connection inside a write transaction (the caller begins and commits).
 pub(crate) trait Exec: Send {
     /// The statements that upsert a call's message and tracking row (see
@@ -325,8 +351,31 @@ impl FromSqlite for TicketRow {
             contact_id: r.get("contactId")?,
             queue_id: r.get("queueId")?,
             company_id: r.get("companyId")?,
+            whatsapp_id: r.get("whatsappId")?,
             asterisk_id: r.get("asteriskId")?,
             call_type: r.get("callType")?,
+            created_at: time(r, "createdAt")?,
+            updated_at: time(r, "updatedAt")?,
+        })
+    }
+}
+
+impl FromSqlite for super::AsteriskRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(super::AsteriskRow {
+            id: r.get("id")?,
+            name: r.get("name")?,
+            status: r.get("status")?,
+            host: r.get("host")?,
+            port: r.get("port")?,
+            protocol: r.get("protocol")?,
+            username: r.get("username")?,
+            greeting_message: r.get("greetingMessage")?,
+            farewell_message: r.get("farewellMessage")?,
+            transfer_queue_id: r.get("transferQueueId")?,
+            time_to_transfer: r.get("timeToTransfer")?,
+            whatsapp_id: r.get("whatsappId")?,
+            company_id: r.get("companyId")?,
             created_at: time(r, "createdAt")?,
             updated_at: time(r, "updatedAt")?,
         })

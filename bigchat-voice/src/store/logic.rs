@@ -7,36 +7,97 @@ use crate::model::{Call, CallStatus, Direction};
 /// withheld caller ID): all such calls share one contact per company.
 pub const ANONYMOUS_NUMBER: &str = "anonymous";
 
-/// Normalises a phone number to BigChat's form: the digits, with a leading
-/// `+` kept when the number started with one. Spaces, dashes, dots and
-/// brackets are dropped. A number without any digit (e.g. `anonymous`,
-/// `<unknown>`) becomes [`ANONYMOUS_NUMBER`].
+/// Normalises a phone number to BigChat's form: digits only, as BigChat
+/// stores its contacts' numbers (`+`, spaces, dashes, dots and brackets are
+/// dropped), so `+55 11 99999-0001`, `+5511999990001` and `5511999990001`
+/// are one contact — the one BigChat's WhatsApp connection may already
+/// have. A number without any digit (e.g. `anonymous`, `<unknown>`) becomes
+/// [`ANONYMOUS_NUMBER`].
 ///
 /// ```
 /// use bigchat_voice::store::normalize_number;
-/// assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
+/// assert_eq!(normalize_number("+55 11 99999-0001"), "5511999990001");
 /// assert_eq!(normalize_number("5511999990001"), "5511999990001");
 /// assert_eq!(normalize_number("Anonymous"), "anonymous");
 /// ```
 pub fn normalize_number(raw: &str) -> String {
     let n = crate::tracker::normalize_number(raw);
-    if n.is_empty() {
+    let digits = n.trim_start_matches('+');
+    if digits.is_empty() {
         ANONYMOUS_NUMBER.to_string()
     } else {
-        n
+        fit_varchar(digits).to_string()
     }
 }
 
-/// The two stored spellings that denote the same number: with and without
-/// the leading `+`. A contact matches when its `number` is either, so
-/// `+5511999990001` (from a SIP trunk) and `5511999990001` (BigChat's
-/// WhatsApp contacts) are one contact.
+/// The two spellings a stored contact number may have for the same phone:
+/// digits only (BigChat's, and what the connector writes) and with a
+/// leading `+` (typed by hand into BigChat, or written by connector
+/// versions before 0.2). Both are looked up; the digits-only one is
+/// `normalized` itself.
 pub(crate) fn number_spellings(normalized: &str) -> (String, String) {
     let digits = normalized.trim_start_matches('+');
     if digits == ANONYMOUS_NUMBER {
         return (digits.to_string(), digits.to_string());
     }
-    (format!("+{digits}"), digits.to_string())
+    (digits.to_string(), format!("+{digits}"))
+}
+
+/// The longest a BigChat `VARCHAR(255)` column holds, in characters.
+const VARCHAR_MAX: usize = 255;
+
+/// `text` cut to what a BigChat `VARCHAR(255)` column holds.
+pub(crate) fn fit_varchar(text: &str) -> &str {
+    match text.char_indices().nth(VARCHAR_MAX) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// The `Messages.id` of a call's message: BigChat's message ids are the
+/// channel's own (WhatsApp's); a call's is made of its PBX and its
+/// Linkedid, so storing the message again finds the same row.
+///
+/// ```
+/// assert_eq!(bigchat_voice::store::call_message_id(3, "1732443200.17"), "asterisk-3-1732443200.17");
+/// ```
+pub fn call_message_id(asterisk_id: i64, unique_id: &str) -> String {
+    format!("asterisk-{asterisk_id}-{unique_id}")
+}
+
+/// The call message's `mediaType`. BigChat's message list plays `audio`
+/// messages that have a `mediaUrl` (and shows the body of one without),
+/// and shows a `call_log` message as a missed call at its time, as it
+/// does for a missed WhatsApp call: an inbound call nobody answered is a
+/// `call_log`, every other call an `audio`.
+pub fn call_media_type(call: &Call) -> &'static str {
+    if is_missed_inbound(call) {
+        "call_log"
+    } else {
+        "audio"
+    }
+}
+
+/// The message's `mediaUrl` for a recording: BigChat's Message model
+/// prefixes a stored `mediaUrl` with `BACKEND_URL/public/`, so only a
+/// relative `recordingUrl` (the default `recordings/…` layout, served from
+/// the backend's `public/recordings`) can be one. An absolute URL (a media
+/// server of its own) stays in `CallRecords.recordingUrl` only, as does a
+/// path too long for BigChat's `VARCHAR(255)`.
+pub(crate) fn media_url(recording_url: Option<&str>) -> Option<&str> {
+    let url = recording_url?.trim_start_matches('/');
+    let absolute = url.contains("://") || url.starts_with("data:");
+    (!absolute && !url.is_empty() && url.chars().count() <= VARCHAR_MAX).then_some(url)
+}
+
+/// The name of a server's voice connection (`Whatsapps.name`, unique
+/// across BigChat's companies): `NAME (voice)`, or `NAME (voice #ID)`.
+pub(crate) fn voice_connection_name(server: &str, unique_by: Option<i64>) -> String {
+    let name = match unique_by {
+        None => format!("{server} (voice)"),
+        Some(id) => format!("{server} (voice #{id})"),
+    };
+    fit_varchar(&name).to_string()
 }
 
 /// `m:ss`, or `h:mm:ss` from one hour on.
@@ -140,22 +201,6 @@ pub fn call_summary(call: &Call) -> String {
     }
 }
 
-/// A random (version 4) UUID for a new ticket, as BigChat's `uuidv4()`.
-pub(crate) fn new_uuid() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// When the stored record was answered but the incoming call says nothing
 /// of it (an effect from a tracker that joined the call late), the call
 /// with the stored answer kept: answer time, agent, user and recording are
@@ -202,20 +247,39 @@ mod tests {
 
     #[test]
     fn normalises_numbers() {
-        assert_eq!(normalize_number("+55 11 99999-0001"), "+5511999990001");
+        assert_eq!(normalize_number("+55 11 99999-0001"), "5511999990001");
         assert_eq!(normalize_number(" (11) 9.9999-0001"), "11999990001");
         assert_eq!(normalize_number("5511999990001"), "5511999990001");
         assert_eq!(normalize_number(""), ANONYMOUS_NUMBER);
         assert_eq!(normalize_number("+"), ANONYMOUS_NUMBER);
         assert_eq!(normalize_number("<unknown>"), ANONYMOUS_NUMBER);
         assert_eq!(
-            number_spellings("+5511999990001"),
-            ("+5511999990001".to_string(), "5511999990001".to_string())
+            number_spellings("5511999990001"),
+            ("5511999990001".to_string(), "+5511999990001".to_string())
+        );
+        assert_eq!(normalize_number(&"9".repeat(300)).len(), 255);
+    }
+
+    #[test]
+    fn varchar_fit_counts_characters() {
+        let name = "é".repeat(300);
+        assert_eq!(fit_varchar(&name).chars().count(), 255);
+        assert_eq!(fit_varchar("Maria"), "Maria");
+    }
+
+    #[test]
+    fn only_relative_recordings_become_media_urls() {
+        assert_eq!(
+            media_url(Some("recordings/company-1/2026/11/1.wav")),
+            Some("recordings/company-1/2026/11/1.wav")
         );
         assert_eq!(
-            number_spellings("5511999990001"),
-            ("+5511999990001".to_string(), "5511999990001".to_string())
+            media_url(Some("/recordings/1.wav")),
+            Some("recordings/1.wav")
         );
+        assert_eq!(media_url(Some("https://media.example.com/rec/1.wav")), None);
+        assert_eq!(media_url(Some(&format!("r/{}", "x".repeat(300)))), None);
+        assert_eq!(media_url(None), None);
     }
 
     #[test]
@@ -224,13 +288,5 @@ mod tests {
         assert_eq!(format_duration(192), "3:12");
         assert_eq!(format_duration(3723), "1:02:03");
         assert_eq!(format_duration(-5), "0:00");
-    }
-
-    #[test]
-    fn uuids_look_like_v4() {
-        let u = new_uuid();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert_ne!(new_uuid(), u);
     }
 }

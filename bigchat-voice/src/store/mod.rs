@@ -56,9 +56,11 @@
 mod ops;
 mod error;
 mod exec;
+mod legacy;
 mod logic;
 mod postgres;
 mod rows;
+pub mod schema;
 mod sql;
 mod sqlite;
 pub mod writer;
@@ -70,11 +72,15 @@ use chrono::{DateTime, Utc};
 use crate::model::Effect;
 
 pub use error::StoreError;
-pub use logic::{ANONYMOUS_NUMBER, call_summary, format_duration, normalize_number};
+pub use logic::{
+    ANONYMOUS_NUMBER, call_media_type, call_message_id, call_summary, format_duration,
+    normalize_number,
+};
 pub use postgres::PgStore;
 pub use rows::{
     Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, TicketRow,
 };
+pub use schema::{SchemaInfo, SchemaMode};
 pub use sqlite::SqliteStore;
 
 /// The storage API the connector uses, implemented by [`SqliteStore`],
@@ -85,7 +91,10 @@ pub use sqlite::SqliteStore;
 pub trait Store: Send + Sync + 'static {
     /// Finds the `Asterisks` row of this company with this `name`, creating
     /// it (status `DISCONNECTED`, protocol `ami`, no password) or updating
-    /// its host/port/username. Returns its id.
+    /// its host/port/username, and gives it its voice connection: a BigChat
+    /// `Whatsapps` row with provider `asterisk`, named `NAME (voice)`
+    /// (`NAME (voice #ID)` if another company has that name), that its
+    /// tickets belong to. Returns its id.
     fn ensure_asterisk(
         &self,
         name: &str,
@@ -95,14 +104,25 @@ pub trait Store: Send + Sync + 'static {
         company_id: i64,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
-    /// Sets an Asterisk connection's `status`; returns the row (for the
-    /// `company-{id}-asterisk` notification). `updatedAt` only moves when
-    /// the status changes.
+    /// Sets an Asterisk connection's `status` (its voice connection's
+    /// `Whatsapps.status` is never set `CONNECTED`: BigChat would take it
+    /// for a WhatsApp phone); returns the row (for the `company-{id}-asterisk`
+    /// notification). `updatedAt` only moves when the status changes.
     fn set_asterisk_status(
         &self,
         asterisk_id: i64,
         status: AsteriskStatus,
     ) -> impl Future<Output = Result<AsteriskRow, StoreError>> + Send;
+
+    /// Makes `queues` the server's PBX queue → BigChat queue (`Queues.id`)
+    /// mapping (`AsteriskQueues`), replacing what was there. A call's
+    /// ticket takes the BigChat queue of the PBX queue it went through.
+    fn map_queues(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        queues: &[(String, Option<i64>)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Applies one tracker effect in one transaction (see the module's
     /// `# Behavior`). `NeedsReconciliation` and `PbxRestarted` change no row
@@ -193,8 +213,10 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// Connects (creating an SQLite file and its directory if needed) and
-    /// runs the backend's embedded migrations.
+    /// Connects (creating an SQLite file and its directory if needed),
+    /// finds out which database it is, and migrates it (see [`schema`]: a
+    /// database that is neither empty, nor BigChat's, nor the connector's
+    /// is refused untouched with [`StoreError::UnrecognisedDatabase`]).
     pub async fn connect(url: &str) -> Result<AnyStore, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
@@ -212,6 +234,14 @@ impl AnyStore {
         match self {
             AnyStore::Sqlite(_) => "sqlite",
             AnyStore::Postgres(_) => "postgres",
+        }
+    }
+
+    /// What the store found, and did, when it opened the database.
+    pub fn schema(&self) -> &SchemaInfo {
+        match self {
+            AnyStore::Sqlite(s) => s.schema(),
+            AnyStore::Postgres(s) => s.schema(),
         }
     }
 }
@@ -243,6 +273,15 @@ impl Store for AnyStore {
         status: AsteriskStatus,
     ) -> Result<AsteriskRow, StoreError> {
         dispatch!(self, s => s.set_asterisk_status(asterisk_id, status).await)
+    }
+
+    async fn map_queues(
+        &self,
+        asterisk_id: i64,
+        company_id: i64,
+        queues: &[(String, Option<i64>)],
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.map_queues(asterisk_id, company_id, queues).await)
     }
 
     async fn apply(

@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::exec::{Arg, Exec};
+use super::exec::{Arg, Exec, One};
 use super::writer::Job;
 use super::{Applied, CallRecordRow, ContactRow, StoreError, TicketRow, logic, sql};
 use crate::model::{Call, CallStatus, Direction, Effect};
@@ -34,13 +34,14 @@ macro_rules! in_transaction {
     }};
 }
 
-/// Implements [`Store`](super::Store) for `$store`, which has a `pool`
+/// Implements [`Store`](super::Store) for `$store`, whose write
+/// transactions on the pool begin with `$begin`, and which has a `pool`
 /// field (sqlx) and the inherent methods `write(&self, &[Job])` (apply
 /// effects in one transaction) and `reconcile(&self, asterisk_id,
 /// company_id, unique_id, ended_at)` (end one live record in one
 /// transaction).
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $begin:literal) => {
         impl $crate::store::Store for $store {
             async fn ensure_asterisk(
                 &self,
@@ -50,25 +51,16 @@ macro_rules! impl_store {
                 username: &str,
                 company_id: i64,
             ) -> Result<i64, $crate::store::StoreError> {
-                use $crate::store::sql;
-                let now = chrono::Utc::now();
-                let id: Option<i64> = sqlx::query_scalar(sql::INSERT_ASTERISK)
-                    .bind(name)
-                    .bind(host)
-                    .bind(i64::from(port))
-                    .bind(username)
-                    .bind(company_id)
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match id {
-                    Some(id) => Ok(id),
-                    None => Ok(sqlx::query_scalar(sql::FIND_ASTERISK)
-                        .bind(company_id)
-                        .bind(name)
-                        .fetch_one(&self.pool)
-                        .await?),
-                }
+                let server = $crate::store::ops::Server {
+                    name,
+                    host,
+                    port,
+                    username,
+                    company_id,
+                };
+                in_transaction!(self.pool, $begin, |conn| {
+                    $crate::store::ops::ensure_asterisk(conn, server)
+                })
             }
 
             async fn set_asterisk_status(
@@ -76,17 +68,19 @@ macro_rules! impl_store {
                 asterisk_id: i64,
                 status: $crate::store::AsteriskStatus,
             ) -> Result<$crate::store::AsteriskRow, $crate::store::StoreError> {
-                let row: Option<$crate::store::AsteriskRow> =
-                    sqlx::query_as($crate::store::sql::SET_ASTERISK_STATUS)
-                        .bind(asterisk_id)
-                        .bind(status.as_str())
-                        .bind(chrono::Utc::now())
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.ok_or_else(|| {
-                    $crate::store::StoreError::InvalidData(format!(
-                        "no Asterisks row with id {asterisk_id}"
-                    ))
+                in_transaction!(self.pool, $begin, |conn| {
+                    $crate::store::ops::set_asterisk_status(conn, asterisk_id, status)
+                })
+            }
+
+            async fn map_queues(
+                &self,
+                asterisk_id: i64,
+                company_id: i64,
+                queues: &[(String, Option<i64>)],
+            ) -> Result<(), $crate::store::StoreError> {
+                in_transaction!(self.pool, $begin, |conn| {
+                    $crate::store::ops::map_queues(conn, asterisk_id, company_id, queues)
                 })
             }
 
@@ -184,6 +178,133 @@ macro_rules! impl_store {
             }
         }
     };
+}
+
+/// An Asterisk server as [`Store::ensure_asterisk`](super::Store::ensure_asterisk) names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Server<'a> {
+    pub name: &'a str,
+    pub host: &'a str,
+    pub port: u16,
+    pub username: &'a str,
+    pub company_id: i64,
+}
+
+/// Finds or creates the server's `Asterisks` row and its voice connection
+/// (see [`Store::ensure_asterisk`](super::Store::ensure_asterisk)).
+pub(crate) async fn ensure_asterisk<E: Exec>(
+    db: &mut E,
+    server: Server<'_>,
+) -> Result<i64, StoreError> {
+    let now = Utc::now();
+    let company = Arg::I64(server.company_id);
+    let upsert = [
+        Arg::Text(server.name),
+        Arg::Text(server.host),
+        Arg::I64(i64::from(server.port)),
+        Arg::Text(server.username),
+        company,
+        Arg::Time(now),
+    ];
+    let id = match db.fetch::<One<i64>>(sql::INSERT_ASTERISK, &upsert).await? {
+        Some(One(id)) => id,
+        None => match db
+            .fetch::<One<i64>>(sql::FIND_ASTERISK, &[company, Arg::Text(server.name)])
+            .await?
+        {
+            Some(One(id)) => id,
+            None => {
+                return Err(StoreError::InvalidData(format!(
+                    "Asterisks row {:?} neither found nor created",
+                    server.name
+                )));
+            }
+        },
+    };
+    if db
+        .fetch::<One<i64>>(sql::ASTERISK_CONNECTION, &[Arg::I64(id)])
+        .await?
+        .is_some()
+    {
+        return Ok(id);
+    }
+    // BigChat's connection names are unique across companies: the plain
+    // name first, then one made unique by the server's id.
+    let names = [
+        logic::voice_connection_name(server.name, None),
+        logic::voice_connection_name(server.name, Some(id)),
+    ];
+    for name in &names {
+        let created = db
+            .fetch::<One<i64>>(
+                sql::INSERT_VOICE_CONNECTION,
+                &[Arg::Text(name), company, Arg::Time(now)],
+            )
+            .await?;
+        let found = match created {
+            Some(c) => Some(c),
+            None => {
+                db.fetch::<One<i64>>(sql::FIND_VOICE_CONNECTION, &[Arg::Text(name), company])
+                    .await?
+            }
+        };
+        if let Some(One(connection)) = found {
+            let link = [Arg::I64(id), Arg::I64(connection), Arg::Time(now)];
+            db.execute(sql::LINK_VOICE_CONNECTION, &link).await?;
+            return Ok(id);
+        }
+    }
+    Err(StoreError::InvalidData(format!(
+        "BigChat connections named {:?} and {:?} already exist and are not voice \
+         connections of company {}: rename the Asterisk server",
+        names[0], names[1], server.company_id
+    )))
+}
+
+/// Sets a server's status. Its voice connection's `Whatsapps.status` is
+/// left alone: BigChat takes any `CONNECTED` connection as a default for
+/// WhatsApp work (schedules, number checks), so a voice connection must
+/// never look like one.
+pub(crate) async fn set_asterisk_status<E: Exec>(
+    db: &mut E,
+    asterisk_id: i64,
+    status: super::AsteriskStatus,
+) -> Result<super::AsteriskRow, StoreError> {
+    let now = Arg::Time(Utc::now());
+    let args = [Arg::I64(asterisk_id), Arg::Text(status.as_str()), now];
+    let Some(row) = db
+        .fetch::<super::AsteriskRow>(sql::SET_ASTERISK_STATUS, &args)
+        .await?
+    else {
+        return Err(StoreError::InvalidData(format!(
+            "no Asterisks row with id {asterisk_id}"
+        )));
+    };
+    Ok(row)
+}
+
+/// Makes the server's `AsteriskQueues` rows exactly `queues` (the
+/// configuration is their source: rows it no longer names go).
+pub(crate) async fn map_queues<E: Exec>(
+    db: &mut E,
+    asterisk_id: i64,
+    company_id: i64,
+    queues: &[(String, Option<i64>)],
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    db.execute(sql::UNMAP_QUEUES, &[Arg::I64(asterisk_id)])
+        .await?;
+    for (queue, queue_id) in queues {
+        let args = [
+            Arg::I64(asterisk_id),
+            Arg::Text(queue),
+            Arg::OptI64(*queue_id),
+            Arg::I64(company_id),
+            Arg::Time(now),
+        ];
+        db.execute(sql::MAP_QUEUE, &args).await?;
+    }
+    Ok(())
 }
 
 /// The call records written (inserted or updated) by the current
@@ -336,6 +457,9 @@ async fn find_or_create_contact<E: Exec>(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .unwrap_or(&number);
+    // BigChat's Contacts.name is a VARCHAR(255): a longer caller-ID name
+    // must not make the call unstorable.
+    let name = logic::fit_varchar(name);
     let insert = [
         Arg::Text(name),
         Arg::Text(&number),
@@ -364,6 +488,7 @@ async fn find_or_create_ticket<E: Exec>(
 ) -> Result<(TicketRow, bool), StoreError> {
     let last = logic::start_last_message(call.direction);
     let from_me = call.direction == Direction::Outbound;
+    let queue = call.queue.as_deref();
     let reuse = [
         Arg::I64(company_id),
         Arg::I64(contact_id),
@@ -372,26 +497,37 @@ async fn find_or_create_ticket<E: Exec>(
         Arg::Text(last),
         Arg::Bool(from_me),
         Arg::Time(now),
+        Arg::OptText(queue),
     ];
-    if let Some(t) = db.fetch(sql::REUSE_BEST_TICKET, &reuse).await? {
+    if let Some(t) = db.fetch(sql::REUSE_TICKET, &reuse).await? {
         return Ok((t, false));
     }
-    let uuid = logic::new_uuid();
     let insert = [
         Arg::Text(last),
-        Arg::Text(&uuid),
         Arg::Bool(from_me),
         Arg::I64(contact_id),
         Arg::I64(company_id),
         Arg::I64(asterisk_id),
         Arg::Text(call.direction.as_str()),
         Arg::Time(now),
+        Arg::OptText(queue),
     ];
-    match db.fetch(sql::INSERT_TICKET, &insert).await? {
-        Some(t) => Ok((t, true)),
-        None => Err(StoreError::InvalidData(
-            "ticket insert returned no row".to_string(),
-        )),
+    if let Some(t) = db.fetch(sql::INSERT_TICKET, &insert).await? {
+        return Ok((t, true));
+    }
+    // The contact's voice ticket exists in a state the connector leaves
+    // alone, or another writer created it meanwhile: the call goes there.
+    let find = [
+        Arg::I64(company_id),
+        Arg::I64(contact_id),
+        Arg::I64(asterisk_id),
+    ];
+    match db.fetch(sql::SELECT_VOICE_TICKET, &find).await? {
+        Some(t) => Ok((t, false)),
+        None => Err(StoreError::InvalidData(format!(
+            "no voice ticket for contact {contact_id} could be found or created \
+             (does Asterisks row {asterisk_id} have its voice connection?)"
+        ))),
     }
 }
 
@@ -564,45 +700,25 @@ async fn apply_call<E: Exec>(
         None => false,
     };
     let answered = call.answered_at.is_some();
+    // A ticket is opened for the agent only when the agent is a BigChat
+    // user: open with nobody, nobody would see it (pending, every agent of
+    // its queue does).
     let open =
-        answered && (!before_answered || (call.user_id.is_some() && call.user_id != before_user));
+        answered && call.user_id.is_some() && (!before_answered || call.user_id != before_user);
+    let queue_changed =
+        call.queue.is_some() && before.as_ref().is_none_or(|b| b.queue != call.queue);
     let ended = kind == CallEffectKind::Ended;
-    let mut last_message: Option<String> = None;
-    let mut unread: i64 = 0;
-    if ended {
-        last_message = Some(logic::end_last_message(call));
-        if let Some(ticket_id) = record.ticket_id {
-            let from_me = call.direction == Direction::Outbound;
-            let summary = logic::call_summary(call);
-            let args = [
-                Arg::Text(&summary),
-                Arg::OptText(call.recording_url.as_deref()),
-                Arg::Bool(from_me),
-                Arg::Bool(from_me || answered),
-                Arg::I64(ticket_id),
-                Arg::OptI64(record.contact_id),
-                Arg::I64(record.id),
-                Arg::I64(company_id),
-                Arg::Time(now),
-                Arg::OptI64(call.user_id),
-                Arg::Time(call.started_at),
-                Arg::OptTime(call.answered_at),
-                Arg::OptTime(call.ended_at),
-            ];
-            for statement in E::MESSAGE_TRAKING {
-                db.execute(statement, &args).await?;
-            }
-            if !before_final {
-                out.message_created = true;
-                if logic::is_missed_inbound(call) {
-                    unread = 1;
-                }
-            }
-        }
+    // The ticket first: the call's message takes the ticket's queue.
+    let (last_message, unread) = if ended {
+        let first_end = !before_final;
+        let unread = i64::from(first_end && logic::is_missed_inbound(call));
+        (Some(logic::end_last_message(call)), unread)
     } else if before_status != Some(call.status.as_str()) {
-        last_message = logic::live_last_message(call);
-    }
-    let touch = open || last_message.is_some() || unread != 0;
+        (logic::live_last_message(call), 0)
+    } else {
+        (None, 0)
+    };
+    let touch = open || queue_changed || last_message.is_some() || unread != 0;
     if let (Some(ticket_id), true) = (record.ticket_id, touch) {
         let args = [
             Arg::I64(ticket_id),
@@ -611,6 +727,8 @@ async fn apply_call<E: Exec>(
             Arg::OptText(last_message.as_deref()),
             Arg::I64(unread),
             Arg::Time(now),
+            Arg::I64(asterisk_id),
+            Arg::OptText(call.queue.as_deref()),
         ];
         match db.fetch::<TicketRow>(sql::TOUCH_TICKET, &args).await? {
             Some(t) => out.ticket = Some(t),
@@ -621,6 +739,33 @@ async fn apply_call<E: Exec>(
                 )));
             }
         }
+    }
+    if let (true, Some(ticket_id)) = (ended, record.ticket_id) {
+        let from_me = call.direction == Direction::Outbound;
+        let summary = logic::call_summary(call);
+        let message_id = logic::call_message_id(asterisk_id, &call.unique_id);
+        let args = [
+            Arg::Text(&summary),
+            Arg::OptText(logic::media_url(call.recording_url.as_deref())),
+            Arg::Bool(from_me),
+            Arg::Bool(from_me || answered),
+            Arg::I64(ticket_id),
+            Arg::OptI64(record.contact_id),
+            Arg::I64(record.id),
+            Arg::I64(company_id),
+            Arg::Time(now),
+            Arg::OptI64(call.user_id),
+            Arg::Time(call.started_at),
+            Arg::OptTime(call.answered_at),
+            Arg::OptTime(call.ended_at),
+            Arg::Text(&message_id),
+            Arg::I64(asterisk_id),
+            Arg::Text(logic::call_media_type(call)),
+        ];
+        for statement in E::MESSAGE_TRAKING {
+            db.execute(statement, &args).await?;
+        }
+        out.message_created = !before_final;
     }
     written.insert(key, record.clone());
     out.record = Some(record);

@@ -8,10 +8,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use chrono::{DateTime, Utc};
 
+use super::schema::{self, SchemaInfo};
 use super::writer::Job;
-use super::{Applied, StoreError, ops};
+use super::{Applied, StoreError, legacy, ops};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The migrations, recorded in the connector's own table.
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| schema::migrator(&MIGRATIONS));
 
 /// [`Store`](super::Store) on PostgreSQL.
 ///
@@ -23,10 +28,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    schema: SchemaInfo,
 }
 
 impl PgStore {
-    /// Connects and migrates.
+    /// Connects, finds out which database it is and migrates it (see
+    /// [`schema`](super::schema)).
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
             reason: e.to_string(),
@@ -36,14 +43,39 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(PgStore { pool })
+        let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
+        let (mode, legacy) = schema::plan(&found);
+        let before = applied(&pool).await;
+        if legacy {
+            legacy::upgrade_postgres(&pool, &MIGRATOR).await?;
+        } else {
+            MIGRATOR.run(&pool).await?;
+        }
+        let schema = SchemaInfo {
+            mode,
+            applied: applied(&pool).await.saturating_sub(before),
+            upgraded_legacy: legacy,
+        };
+        Ok(PgStore { pool, schema })
+    }
+
+    /// What the store found, and did, when it opened the database.
+    pub fn schema(&self) -> &SchemaInfo {
+        &self.schema
     }
 
     /// The underlying pool (for tools and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// How many of the connector's migrations the database records.
+async fn applied(pool: &PgPool) -> usize {
+    let n: Result<i64, _> = sqlx::query_scalar(schema::COUNT_APPLIED)
+        .fetch_one(pool)
+        .await;
+    n.ok().and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
 impl PgStore {
@@ -74,7 +106,7 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore);
+impl_store!(PgStore, "BEGIN");
 
 #[cfg(test)]
 mod tests {

@@ -156,7 +156,7 @@ pub struct TicketRow {
     pub last_message: Option<String>,
     /// Group ticket (never for voice).
     pub is_group: bool,
-    /// Public id.
+    /// Public id (a UUID, made by the database as BigChat's own are).
     pub uuid: String,
     /// Last activity was ours (outbound call).
     pub from_me: bool,
@@ -168,6 +168,9 @@ pub struct TicketRow {
     pub queue_id: Option<i64>,
     /// The company.
     pub company_id: i64,
+    /// The connection (`Whatsapps` row) the ticket belongs to: for a voice
+    /// ticket, the voice connection of its Asterisk server.
+    pub whatsapp_id: Option<i64>,
     /// Asterisk server of the last call.
     pub asterisk_id: Option<i64>,
     /// `inbound` / `outbound` (last call).
@@ -226,6 +229,9 @@ pub struct AsteriskRow {
     pub transfer_queue_id: Option<i64>,
     /// BigChat setting, untouched by the connector.
     pub time_to_transfer: Option<i64>,
+    /// Its voice connection: the `Whatsapps` row (provider `asterisk`) its
+    /// tickets belong to.
+    pub whatsapp_id: Option<i64>,
     /// The company.
     pub company_id: i64,
     /// Row creation time.

@@ -24,10 +24,12 @@ macro_rules! record_cols {
 /// `Tickets` columns, as [`TicketRow`](super::TicketRow) reads them.
 macro_rules! ticket_cols {
     () => {
-        r#"CAST("id" AS BIGINT) AS "id", "status", CAST("unreadMessages" AS BIGINT) AS "unreadMessages",
- "lastMessage", "isGroup", "uuid", "fromMe", CAST("userId" AS BIGINT) AS "userId",
- CAST("contactId" AS BIGINT) AS "contactId", CAST("queueId" AS BIGINT) AS "queueId",
- CAST("companyId" AS BIGINT) AS "companyId", CAST("asteriskId" AS BIGINT) AS "asteriskId",
+        r#"CAST("id" AS BIGINT) AS "id", "status",
+ CAST(COALESCE("unreadMessages", 0) AS BIGINT) AS "unreadMessages",
+ "lastMessage", "isGroup", CAST("uuid" AS TEXT) AS "uuid", "fromMe",
+ CAST("userId" AS BIGINT) AS "userId", CAST("contactId" AS BIGINT) AS "contactId",
+ CAST("queueId" AS BIGINT) AS "queueId", CAST("companyId" AS BIGINT) AS "companyId",
+ CAST("whatsappId" AS BIGINT) AS "whatsappId", CAST("asteriskId" AS BIGINT) AS "asteriskId",
  "callType", "createdAt", "updatedAt""#
     };
 }
@@ -48,6 +50,7 @@ macro_rules! asterisk_cols {
  "protocol", "username", "greetingMessage", "farewellMessage",
  CAST("transferQueueId" AS BIGINT) AS "transferQueueId",
  CAST("timeToTransfer" AS BIGINT) AS "timeToTransfer",
+ CAST("whatsappId" AS BIGINT) AS "whatsappId",
  CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt""#
     };
 }
@@ -139,41 +142,113 @@ pub(crate) const INSERT_CONTACT: &str = concat!(
     contact_cols!()
 );
 
-/// Reuses the contact's ticket for a new call, in one statement: the
-/// contact's open/pending ticket first, else its latest ticket; a closed
-/// one is reopened as pending without its agent (BigChat's
-/// FindOrCreateTicket). Returns nothing when the contact has no ticket or
-/// its best one is in another state (a new ticket is then inserted).
-pub(crate) const REUSE_BEST_TICKET: &str = concat!(
+/// The BigChat queue (`Queues.id`) PBX queue `$q` of server `$a` maps to
+/// (`$a`, `$q`: parameter numbers).
+macro_rules! mapped_queue {
+    ($a:literal, $q:literal) => {
+        concat!(
+            r#"(SELECT "queueId" FROM "AsteriskQueues" WHERE "asteriskId" = $"#,
+            $a,
+            r#" AND "queue" = $"#,
+            $q,
+            ")"
+        )
+    };
+}
+
+/// The BigChat queue of server `$a`'s calls that went through no mapped
+/// queue (the `*` row of `AsteriskQueues`, if any): BigChat shows its
+/// agents only the tickets of their queues.
+macro_rules! default_queue {
+    ($a:literal) => {
+        concat!(
+            r#"(SELECT "queueId" FROM "AsteriskQueues" WHERE "asteriskId" = $"#,
+            $a,
+            r#" AND "queue" = '*')"#
+        )
+    };
+}
+
+/// The voice connection (`Whatsapps.id`) of server `$a`.
+macro_rules! voice_connection {
+    ($a:literal) => {
+        concat!(
+            r#"(SELECT "whatsappId" FROM "Asterisks" WHERE "id" = $"#,
+            $a,
+            ")"
+        )
+    };
+}
+
+/// Reuses the contact's ticket on the server's voice connection for a new
+/// call, in one statement, as BigChat keeps one ticket per contact per
+/// connection (unique "contactId", "companyId", "whatsappId"): an open or
+/// pending ticket goes on; a closed one is reopened as pending, without its
+/// agent, its queue and its unread count. `$8` is the call's PBX queue:
+/// its BigChat queue, when mapped, becomes the ticket's; a ticket left
+/// without one takes the server's default queue. Returns nothing when the
+/// contact has no voice ticket yet, or it is in another state (e.g. a
+/// BigChat status the connector does not know: then it is left alone).
+pub(crate) const REUSE_TICKET: &str = concat!(
     r#"UPDATE "Tickets" SET
  "status" = CASE WHEN "status" = 'closed' THEN 'pending' ELSE "status" END,
  "userId" = CASE WHEN "status" = 'closed' THEN NULL ELSE "userId" END,
+ "unreadMessages" = CASE WHEN "status" = 'closed' THEN 0 ELSE "unreadMessages" END,
+ "queueId" = COALESCE("#,
+    mapped_queue!(3, 8),
+    r#", CASE WHEN "status" = 'closed' THEN NULL ELSE "queueId" END, "#,
+    default_queue!(3),
+    r#"),
  "asteriskId" = $3, "callType" = $4, "lastMessage" = $5, "fromMe" = $6, "updatedAt" = $7
- WHERE "id" = (SELECT "t"."id" FROM "Tickets" AS "t"
- WHERE "t"."companyId" = $1 AND "t"."contactId" = $2 AND "t"."isGroup" = FALSE
- ORDER BY CASE WHEN "t"."status" IN ('open', 'pending') THEN 0 ELSE 1 END, "t"."id" DESC
- LIMIT 1)
+ WHERE "companyId" = $1 AND "contactId" = $2 AND "whatsappId" = "#,
+    voice_connection!(3),
+    r#"
  AND "status" IN ('open', 'pending', 'closed') RETURNING "#,
     ticket_cols!()
 );
 
+/// A new pending ticket on the server's voice connection (its uuid is the
+/// column's default, a random UUID as BigChat makes them); nothing when the
+/// contact already has a ticket there (see [`SELECT_VOICE_TICKET`]).
 pub(crate) const INSERT_TICKET: &str = concat!(
-    r#"INSERT INTO "Tickets" ("status", "unreadMessages", "lastMessage", "isGroup", "uuid",
- "fromMe", "userId", "contactId", "queueId", "companyId", "asteriskId", "callType",
- "createdAt", "updatedAt")
- VALUES ('pending', 0, $1, FALSE, $2, $3, NULL, $4, NULL, $5, $6, $7, $8, $8) RETURNING "#,
+    r#"INSERT INTO "Tickets" ("status", "unreadMessages", "lastMessage", "isGroup",
+ "fromMe", "userId", "contactId", "whatsappId", "queueId", "companyId", "asteriskId",
+ "callType", "createdAt", "updatedAt")
+ VALUES ('pending', 0, $1, FALSE, $2, NULL, $3, "#,
+    voice_connection!(5),
+    ", COALESCE(",
+    mapped_queue!(5, 8),
+    ", ",
+    default_queue!(5),
+    r#"), $4, $5, $6, $7, $7)
+ ON CONFLICT ("contactId", "companyId", "whatsappId") DO NOTHING RETURNING "#,
     ticket_cols!()
 );
 
-/// Moves a ticket along with its call: `$2` opens it for agent `$3` (kept
-/// when NULL), `$4` sets `lastMessage` (kept when NULL), `$5` adds unread
-/// messages.
+/// The contact's ticket on the server's voice connection, whatever its state.
+pub(crate) const SELECT_VOICE_TICKET: &str = concat!(
+    "SELECT ",
+    ticket_cols!(),
+    r#" FROM "Tickets" WHERE "companyId" = $1 AND "contactId" = $2 AND "whatsappId" = "#,
+    voice_connection!(3)
+);
+
+/// Moves a ticket along with its call: `$2` opens it for agent `$3` (only
+/// when the agent is a known user: a ticket open with nobody is seen by
+/// nobody, a pending one by every agent of its queue), `$4` sets
+/// `lastMessage` (kept when NULL), `$5` adds unread messages, and the PBX
+/// queue `$8` of server `$7` sets the BigChat queue when mapped.
 pub(crate) const TOUCH_TICKET: &str = concat!(
     r#"UPDATE "Tickets" SET
- "status" = CASE WHEN $2 THEN 'open' ELSE "status" END,
+ "status" = CASE WHEN $2 AND $3 IS NOT NULL THEN 'open' ELSE "status" END,
  "userId" = CASE WHEN $2 THEN COALESCE($3, "userId") ELSE "userId" END,
  "lastMessage" = COALESCE($4, "lastMessage"),
- "unreadMessages" = "unreadMessages" + $5,
+ "unreadMessages" = COALESCE("unreadMessages", 0) + $5,
+ "queueId" = COALESCE("#,
+    mapped_queue!(7, 8),
+    r#", "queueId", "#,
+    default_queue!(7),
+    r#"),
  "updatedAt" = $6
  WHERE "id" = $1 RETURNING "#,
     ticket_cols!()
@@ -185,31 +260,46 @@ pub(crate) const SELECT_TICKET: &str = concat!(
     r#" FROM "Tickets" WHERE "id" = $1"#
 );
 
-/// A call's message (`$1`..`$9`) …
+/// A call's message: id `$14` (see [`call_message_id`](super::logic::call_message_id)),
+/// body `$1`, recording `$2` (relative to BigChat's `public/`), fromMe `$3`,
+/// read `$4`, ticket `$5`, contact `$6`, record `$7`, company `$8`, dated
+/// by the call itself (started `$11`, ended `$13`), of media type `$16`
+/// (see [`call_media_type`](super::logic::call_media_type)). Its queue is
+/// the ticket's, as BigChat's own messages carry it (an agent is shown only
+/// the messages of their queues).
 macro_rules! upsert_message {
     () => {
-        r#"INSERT INTO "Messages" ("body", "mediaUrl",
- "mediaType", "fromMe", "read", "ticketId", "contactId", "queueId", "ack", "callRecordId",
- "companyId", "createdAt", "updatedAt")
- VALUES ($1, $2, 'audio/call', $3, $4, $5, $6, NULL, 0, $7, $8, $9, $9)
- ON CONFLICT ("callRecordId") DO UPDATE SET "body" = excluded."body",
- "mediaUrl" = excluded."mediaUrl", "fromMe" = excluded."fromMe", "read" = excluded."read",
- "updatedAt" = excluded."updatedAt"
+        r#"INSERT INTO "Messages" ("id", "body", "ack", "read", "mediaType",
+ "mediaUrl", "ticketId", "createdAt", "updatedAt", "fromMe", "isDeleted", "contactId",
+ "companyId", "queueId", "isEdited", "callRecordId")
+ VALUES ($14, $1, 3, $4, $16, $2, $5, $11, COALESCE($13, $11), $3, FALSE, $6, $8,
+ (SELECT "queueId" FROM "Tickets" WHERE "id" = $5), FALSE, $7)
+ ON CONFLICT ("id") DO UPDATE SET "body" = excluded."body",
+ "mediaUrl" = excluded."mediaUrl", "mediaType" = excluded."mediaType",
+ "fromMe" = excluded."fromMe", "read" = excluded."read",
+ "createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"
  WHERE "Messages"."body" IS DISTINCT FROM excluded."body"
+ OR "Messages"."mediaType" IS DISTINCT FROM excluded."mediaType"
  OR "Messages"."mediaUrl" IS DISTINCT FROM excluded."mediaUrl"
  OR "Messages"."fromMe" IS DISTINCT FROM excluded."fromMe"
- OR "Messages"."read" IS DISTINCT FROM excluded."read""#
+ OR "Messages"."read" IS DISTINCT FROM excluded."read"
+ OR "Messages"."createdAt" IS DISTINCT FROM excluded."createdAt"
+ OR "Messages"."updatedAt" IS DISTINCT FROM excluded."updatedAt""#
     };
 }
 
 /// … and its tracking row (ticket `$5`, record `$7`, company `$8`, now
-/// `$9`, user `$10`, queued/started/finished `$11`..`$13`).
+/// `$9`, user `$10`, queued/started/finished `$11`..`$13`, on the voice
+/// connection of server `$15`).
 macro_rules! upsert_traking {
     () => {
-        r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
+        concat!(
+            r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
  "whatsappId", "queuedAt", "startedAt", "finishedAt", "rated", "callRecordId", "companyId",
  "createdAt", "updatedAt")
- VALUES ($5, $10, NULL, $11, $12, $13, FALSE, $7, $8, $9, $9)
+ VALUES ($5, $10, "#,
+            voice_connection!(15),
+            r#", $11, $12, $13, FALSE, $7, $8, $9, $9)
  ON CONFLICT ("callRecordId") DO UPDATE SET "userId" = excluded."userId",
  "queuedAt" = excluded."queuedAt", "startedAt" = excluded."startedAt",
  "finishedAt" = excluded."finishedAt", "updatedAt" = excluded."updatedAt"
@@ -217,6 +307,7 @@ macro_rules! upsert_traking {
  OR "TicketTraking"."queuedAt" IS DISTINCT FROM excluded."queuedAt"
  OR "TicketTraking"."startedAt" IS DISTINCT FROM excluded."startedAt"
  OR "TicketTraking"."finishedAt" IS DISTINCT FROM excluded."finishedAt""#
+        )
     };
 }
 
@@ -261,3 +352,31 @@ pub(crate) const SET_ASTERISK_STATUS: &str = concat!(
  WHERE "id" = $1 RETURNING "#,
     asterisk_cols!()
 );
+
+/// The server's voice connection, if it still exists.
+pub(crate) const ASTERISK_CONNECTION: &str = r#"SELECT CAST("w"."id" AS BIGINT)
+ FROM "Asterisks" AS "a" JOIN "Whatsapps" AS "w" ON "w"."id" = "a"."whatsappId"
+ WHERE "a"."id" = $1"#;
+
+/// A new voice connection (`$1` name, `$2` company, `$3` now): a
+/// `Whatsapps` row with provider `asterisk`, and empty greeting, closing,
+/// rating and farewell texts, so that BigChat never tries to send one
+/// through it.
+pub(crate) const INSERT_VOICE_CONNECTION: &str = r#"INSERT INTO "Whatsapps" ("name", "status",
+ "provider", "isDefault", "retries", "companyId", "greetingMessage", "complationMessage",
+ "outOfHoursMessage", "ratingMessage", "farewellMessage", "createdAt", "updatedAt")
+ VALUES ($1, 'DISCONNECTED', 'asterisk', FALSE, 0, $2, '', '', '', '', '', $3, $3)
+ ON CONFLICT ("name") DO NOTHING RETURNING CAST("id" AS BIGINT)"#;
+
+/// A connection by name, if it is a voice connection of company `$2`.
+pub(crate) const FIND_VOICE_CONNECTION: &str = r#"SELECT CAST("id" AS BIGINT) FROM "Whatsapps"
+ WHERE "name" = $1 AND "provider" = 'asterisk' AND "companyId" = $2"#;
+
+pub(crate) const LINK_VOICE_CONNECTION: &str =
+    r#"UPDATE "Asterisks" SET "whatsappId" = $2, "updatedAt" = $3 WHERE "id" = $1"#;
+
+/// Maps PBX queue `$2` of server `$1` to BigChat queue `$3`.
+pub(crate) const MAP_QUEUE: &str = r#"INSERT INTO "AsteriskQueues" ("asteriskId", "queue",
+ "queueId", "companyId", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $5)"#;
+
+pub(crate) const UNMAP_QUEUES: &str = r#"DELETE FROM "AsteriskQueues" WHERE "asteriskId" = $1"#;

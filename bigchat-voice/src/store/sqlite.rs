@@ -11,14 +11,19 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::schema::{self, SchemaInfo};
 use super::writer::Job;
-use super::{Applied, StoreError, ops};
+use super::{Applied, StoreError, legacy, ops};
 
 /// How long a statement waits for another writer (another process on the
 /// same file) before failing with a retryable "database is busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The migrations, recorded in the connector's own table.
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| schema::migrator(&MIGRATIONS));
 
 /// [`Store`](super::Store) on SQLite.
 ///
@@ -39,6 +44,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pool: SqlitePool,
     direct: Option<Arc<Direct>>,
+    schema: SchemaInfo,
 }
 
 /// The effect writer's own connection.
@@ -233,12 +239,33 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        let found = schema::classify(&schema::sqlite_catalogue(&pool).await?)?;
+        let (mode, legacy) = schema::plan(&found);
+        let before = applied(&pool).await;
+        if legacy {
+            legacy::upgrade_sqlite(&pool, &MIGRATOR).await?;
+        } else {
+            MIGRATOR.run(&pool).await?;
+        }
+        let schema = SchemaInfo {
+            mode,
+            applied: applied(&pool).await.saturating_sub(before),
+            upgraded_legacy: legacy,
+        };
         let direct = match file {
             Some(path) => Some(Arc::new(blocking(move || Direct::open(path)).await?)),
             None => None,
         };
-        Ok(SqliteStore { pool, direct })
+        Ok(SqliteStore {
+            pool,
+            direct,
+            schema,
+        })
+    }
+
+    /// What the store found, and did, when it opened the database.
+    pub fn schema(&self) -> &SchemaInfo {
+        &self.schema
     }
 
     /// The underlying pool (for tools and tests; effects on a file database
@@ -246,6 +273,14 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// How many of the connector's migrations the database records.
+async fn applied(pool: &SqlitePool) -> usize {
+    let n: Result<i64, _> = sqlx::query_scalar(schema::COUNT_APPLIED)
+        .fetch_one(pool)
+        .await;
+    n.ok().and_then(|n| usize::try_from(n).ok()).unwrap_or(0)
 }
 
 impl SqliteStore {
@@ -316,7 +351,7 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore);
+impl_store!(SqliteStore, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {

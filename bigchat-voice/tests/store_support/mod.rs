@@ -16,8 +16,10 @@ pub enum Backend {
     Postgres,
 }
 
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 8] = [
+    "Whatsapps",
     "Asterisks",
+    "AsteriskQueues",
     "Contacts",
     "Tickets",
     "CallRecords",
