@@ -453,7 +453,7 @@ async fn exactly_one_message_and_tracking_per_call(backend: Backend) {
         .collect();
     let (f, tr) = match backend {
         Backend::Sqlite => ("0", "1"),
-        Backend::Postgres => ("false", "true"),
+        Backend::Postgres | Backend::BigChat => ("false", "true"),
     };
     assert_eq!(from_me, vec![f, f, tr, tr]);
 
@@ -1030,6 +1030,15 @@ macro_rules! suite {
                 #[tokio::test]
                 async fn $name() {
                     super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+        /// The same suite in attach mode, on BigChat's real schema.
+        mod bigchat {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::BigChat).await;
                 }
             )*
         }

@@ -38,7 +38,7 @@ const TASK_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
-    let store = crate::open_store(settings).await?;
+    let store = crate::open_store_for_calls(settings).await?;
     let publisher = Arc::new(Publisher::from_settings(settings, args)?);
     // Stored effects are published; refused ones are logged (with the
     // effect) by the writer itself and counted below.
@@ -147,9 +147,8 @@ async fn replay(
         .server
         .clone()
         .unwrap_or_else(|| "replay".to_owned());
-    let asterisk_id = store
-        .ensure_asterisk(&name, "replay", 0, "replay", settings.company_id)
-        .await?;
+    let asterisk_id =
+        crate::register_server_as(store, settings, &name, "replay", 0, "replay").await?;
     let mut tracker = Tracker::new(settings.tracker.clone());
     let mut effects = Vec::new();
     let mut seen = Seen::default();
@@ -410,6 +409,10 @@ impl ServerTask {
         let asterisk_id = self
             .store
             .ensure_asterisk(&c.name, &c.host, c.port, &c.username, self.settings_company)
+            .await?;
+        let queues = self.tracker.config().queue_mapping();
+        self.store
+            .map_queues(asterisk_id, self.settings_company, &queues)
             .await?;
         self.status(asterisk_id, AsteriskStatus::Connecting).await;
         let (client, mut stream) = match self.first_connect(asterisk_id).await {

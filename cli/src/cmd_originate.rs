@@ -4,7 +4,8 @@ use ami_client::StreamItem;
 use ami_proto::{Event, Originate, OriginateTarget};
 use anyhow::Context;
 use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
-use bigchat_voice::store::{Store, normalize_number};
+use bigchat_voice::store::Store;
+use bigchat_voice::tracker::normalize_number;
 use chrono::Utc;
 
 use crate::args::OriginateArgs;
@@ -84,7 +85,7 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
         ));
     };
 
-    let store = crate::open_store(settings).await?;
+    let store = crate::open_store_for_calls(settings).await?;
     if let Some(ticket) = args.ticket
         && store.ticket(ticket).await?.is_none()
     {
@@ -93,15 +94,7 @@ pub async fn run(settings: &Settings, args: &OriginateArgs) -> anyhow::Result<()
             format!("--ticket {ticket}: no such ticket"),
         ));
     }
-    let asterisk_id = store
-        .ensure_asterisk(
-            &server.config.name,
-            &server.config.host,
-            server.config.port,
-            &server.config.username,
-            settings.company_id,
-        )
-        .await?;
+    let asterisk_id = crate::register_server(&store, settings, &server.config).await?;
 
     let oc = &settings.file.originate;
     let started = Utc::now();

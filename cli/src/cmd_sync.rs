@@ -140,12 +140,10 @@ where
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &SyncArgs) -> anyhow::Result<()> {
     let servers = settings.servers(&args.server)?;
-    let store = crate::open_store(settings).await?;
+    let store = crate::open_store_for_calls(settings).await?;
     for server in &servers {
         let c = &server.config;
-        let asterisk_id = store
-            .ensure_asterisk(&c.name, &c.host, c.port, &c.username, settings.company_id)
-            .await?;
+        let asterisk_id = crate::register_server(&store, settings, c).await?;
         let (client, _events) = crate::ami::connect(server, Some("off")).await?;
         let mut tracker = Tracker::new(settings.tracker.clone());
         let store_ref = &store;

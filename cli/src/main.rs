@@ -98,6 +98,96 @@ pub async fn open_store(
         })
 }
 
+/// The schema mode in a few words, for `db migrate` and `check`.
+pub fn describe_mode(mode: bigchat_voice::store::SchemaMode) -> &'static str {
+    match mode {
+        bigchat_voice::store::SchemaMode::Attach => {
+            "attach mode: voice tables added to BigChat's database"
+        }
+        _ => "standalone mode: the connector's own database",
+    }
+}
+
+/// Opens the database for a command that writes calls (`listen`, `sync`,
+/// `originate`): in attach mode, a configured company, user or queue that
+/// BigChat does not have is refused now (exit 2) rather than every call
+/// that names it later.
+pub async fn open_store_for_calls(
+    settings: &config::Settings,
+) -> anyhow::Result<bigchat_voice::store::AnyStore> {
+    let store = open_store(settings).await?;
+    let schema = store.schema();
+    tracing::info!(mode = %schema.mode, applied = schema.applied, "database ready");
+    let mut users: Vec<(String, i64)> = settings
+        .tracker
+        .users
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    users.sort();
+    let mut queues: Vec<(String, i64)> = settings
+        .tracker
+        .queues
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    queues.sort();
+    let problems = anyhow::Context::context(
+        store
+            .missing_references(settings.company_id, &users, &queues)
+            .await,
+        "cannot read BigChat's users and queues",
+    )?;
+    if !problems.is_empty() {
+        bigchat_voice::store::Store::close(&store).await;
+        return Err(exit::coded(
+            exit::Code::Usage,
+            format!(
+                "the configuration names what BigChat does not have:\n  {}",
+                problems.join("\n  ")
+            ),
+        ));
+    }
+    Ok(store)
+}
+
+/// The server's `Asterisks` row (and voice connection), with the
+/// configured PBX queue → BigChat queue mapping written to it.
+pub async fn register_server(
+    store: &bigchat_voice::store::AnyStore,
+    settings: &config::Settings,
+    config: &config::ServerConfig,
+) -> anyhow::Result<i64> {
+    register_server_as(
+        store,
+        settings,
+        &config.name,
+        &config.host,
+        config.port,
+        &config.username,
+    )
+    .await
+}
+
+/// [`register_server`] for a server given by its parts (a replay).
+pub async fn register_server_as(
+    store: &bigchat_voice::store::AnyStore,
+    settings: &config::Settings,
+    name: &str,
+    host: &str,
+    port: u16,
+    username: &str,
+) -> anyhow::Result<i64> {
+    use bigchat_voice::store::Store;
+    let id = store
+        .ensure_asterisk(name, host, port, username, settings.company_id)
+        .await?;
+    store
+        .map_queues(id, settings.company_id, &settings.tracker.queue_mapping())
+        .await?;
+    Ok(id)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = config::Settings::load(&cli)
         .map_err(|e| exit::coded(exit::Code::Usage, format!("{e:#}")))?;

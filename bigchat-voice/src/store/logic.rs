@@ -165,7 +165,7 @@ pub(crate) fn is_missed_inbound(call: &Call) -> bool {
 /// #   agent_extension: Some("1001".into()), user_id: Some(7), started_at: t,
 /// #   answered_at: Some(t), ended_at: Some(t), duration: 192, hold_time: 0, talk_time: 192,
 /// #   recording_file: None, recording_url: None, queue: None, hangup_cause: None, reconciled: false };
-/// assert_eq!(call_summary(&call), "Inbound call from +5511999990001 answered by 1001, 3:12");
+/// assert_eq!(call_summary(&call), "Inbound call from 5511999990001 answered by 1001, 3:12");
 /// ```
 pub fn call_summary(call: &Call) -> String {
     let number = normalize_number(&call.contact_number);

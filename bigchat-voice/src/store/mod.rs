@@ -237,6 +237,20 @@ impl AnyStore {
         }
     }
 
+    /// See [`PgStore::missing_references`] (SQLite: always standalone,
+    /// nothing to check).
+    pub async fn missing_references(
+        &self,
+        company_id: i64,
+        users: &[(String, i64)],
+        queues: &[(String, i64)],
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            AnyStore::Sqlite(_) => Ok(Vec::new()),
+            AnyStore::Postgres(s) => s.missing_references(company_id, users, queues).await,
+        }
+    }
+
     /// What the store found, and did, when it opened the database.
     pub fn schema(&self) -> &SchemaInfo {
         match self {

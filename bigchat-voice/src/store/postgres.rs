@@ -64,6 +64,66 @@ impl PgStore {
         &self.schema
     }
 
+    /// In attach mode, what BigChat lacks of the configured company, users
+    /// (extension → `Users.id`) and queues (PBX queue → `Queues.id`), as
+    /// plain sentences: a ticket naming a user or queue BigChat does not
+    /// have would be refused by its foreign keys, and the call with it.
+    /// Standalone: nothing (there are no `Users` or `Queues`).
+    pub async fn missing_references(
+        &self,
+        company_id: i64,
+        users: &[(String, i64)],
+        queues: &[(String, i64)],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        if self.schema.mode != schema::SchemaMode::Attach {
+            return Ok(problems);
+        }
+        let company: Option<i32> =
+            sqlx::query_scalar(r#"SELECT "id" FROM "Companies" WHERE "id" = $1"#)
+                .bind(company_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if company.is_none() {
+            problems.push(format!(
+                "company {company_id} does not exist in BigChat's Companies"
+            ));
+        }
+        let owned = [
+            (
+                "user",
+                r#"SELECT CAST("companyId" AS BIGINT) FROM "Users" WHERE "id" = $1"#,
+                users,
+                "extension",
+            ),
+            (
+                "queue",
+                r#"SELECT CAST("companyId" AS BIGINT) FROM "Queues" WHERE "id" = $1"#,
+                queues,
+                "PBX queue",
+            ),
+        ];
+        for (what, sql, mapping, from) in owned {
+            for (key, id) in mapping {
+                let owner: Option<Option<i64>> = sqlx::query_scalar(sql)
+                    .bind(*id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match owner {
+                    None => problems.push(format!(
+                        "{from} {key:?} maps to {what} {id}, which BigChat does not have"
+                    )),
+                    Some(owner) if owner != Some(company_id) => problems.push(format!(
+                        "{from} {key:?} maps to {what} {id}, which belongs to company {}, not {company_id}",
+                        owner.map_or("none".to_string(), |c| c.to_string())
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(problems)
+    }
+
     /// The underlying pool (for tools and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -46,6 +46,13 @@ pub struct TrackerConfig {
     /// Extension → BigChat `userId`. Default empty (agents are then known
     /// by extension only).
     pub users: HashMap<String, i64>,
+    /// PBX queue (its name in `queues.conf`) → BigChat queue (`Queues.id`):
+    /// a call's ticket joins the BigChat queue of the PBX queue it went
+    /// through, and `"*"` names the queue of calls that went through none.
+    /// BigChat shows an agent only the tickets of the agent's queues. Not
+    /// used by the tracker itself: the daemon writes it to the store's
+    /// `AsteriskQueues` ([`Self::queue_mapping`]). Default empty.
+    pub queues: HashMap<String, i64>,
     /// Where recordings are served from; see [`RecordingConfig`].
     pub recording: RecordingConfig,
     /// Most calls followed at once. When a new call would exceed it, the
@@ -70,6 +77,7 @@ impl Default for TrackerConfig {
             extension_min_digits: 3,
             extension_max_digits: 5,
             users: HashMap::new(),
+            queues: HashMap::new(),
             recording: RecordingConfig::default(),
             max_live_calls: 10_000,
             remember_ended_calls: 4096,
@@ -146,7 +154,19 @@ impl TrackerConfig {
             || self.users.contains_key(number)
     }
 
-    /// The BigChat user of an extension, if configured.
+    /// [`Self::queues`] as rows for
+    /// [`Store::map_queues`](crate::store::Store::map_queues), sorted.
+    pub fn queue_mapping(&self) -> Vec<(String, Option<i64>)> {
+        let mut rows: Vec<(String, Option<i64>)> = self
+            .queues
+            .iter()
+            .map(|(queue, id)| (queue.clone(), Some(*id)))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// The BigChat user of an agent extension.
     pub fn user_for(&self, extension: &str) -> Option<i64> {
         self.users.get(extension).copied()
     }

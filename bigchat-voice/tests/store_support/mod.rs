@@ -12,9 +12,35 @@ use sqlx::{Connection as _, Row};
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Standalone SQLite file.
     Sqlite,
+    /// Standalone PostgreSQL (an empty schema).
     Postgres,
+    /// Attach mode: a fresh PostgreSQL database holding BigChat's real
+    /// schema and seed rows (`testdata/bigchat`), plus [`BIGCHAT_FIXTURE`].
+    BigChat,
 }
+
+/// BigChat's schema after all its migrations, and its seed rows.
+pub const BIGCHAT_SCHEMA: &str = include_str!("../../../testdata/bigchat/schema.sql");
+pub const BIGCHAT_SEED: &str = include_str!("../../../testdata/bigchat/seed.sql");
+
+/// What the suite's calls refer to, as BigChat's own screens would have
+/// made it: a second company, the agents (users 7 and 8 of company 1) and a
+/// queue (3) they work in.
+pub const BIGCHAT_FIXTURE: &str = r#"
+SET search_path = public;
+INSERT INTO "Companies" ("id", "name", "createdAt", "updatedAt", "planId")
+  VALUES (2, 'Empresa 2', now(), now(), 1);
+INSERT INTO "Users" ("id", "name", "email", "passwordHash", "createdAt", "updatedAt", "profile", "companyId")
+  VALUES (7, 'Ana', 'ana@example.com', 'x', now(), now(), 'user', 1),
+         (8, 'Bruno', 'bruno@example.com', 'x', now(), now(), 'user', 1);
+INSERT INTO "Queues" ("id", "name", "color", "createdAt", "updatedAt", "companyId")
+  VALUES (3, 'Suporte', '#0b7285', now(), now(), 1);
+INSERT INTO "UserQueues" ("userId", "queueId", "createdAt", "updatedAt")
+  VALUES (7, 3, now(), now()), (8, 3, now(), now());
+SELECT setval('"Companies_id_seq"', 2), setval('"Users_id_seq"', 8), setval('"Queues_id_seq"', 3);
+"#;
 
 pub const TABLES: [&str; 8] = [
     "Whatsapps",
@@ -46,6 +72,7 @@ pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<String>,
+    pg_database: Option<String>,
 }
 
 impl TestDb {
@@ -65,6 +92,7 @@ impl TestDb {
                     url,
                     _dir: Some(dir),
                     pg_schema: None,
+                    pg_database: None,
                 })
             }
             Backend::Postgres => {
@@ -77,6 +105,23 @@ impl TestDb {
                     url,
                     _dir: None,
                     pg_schema: Some(schema),
+                    pg_database: None,
+                })
+            }
+            Backend::BigChat => {
+                let (database, url) = create_bigchat_database().await?;
+                let store = AnyStore::connect(&url).await.expect("attach to BigChat");
+                assert_eq!(
+                    store.schema().mode,
+                    bigchat_voice::store::SchemaMode::Attach
+                );
+                Some(TestDb {
+                    store,
+                    backend,
+                    url,
+                    _dir: None,
+                    pg_schema: None,
+                    pg_database: Some(database),
                 })
             }
         }
@@ -196,11 +241,14 @@ impl TestDb {
         self.dump_table(table).await.len()
     }
 
-    /// Closes the store and drops the PostgreSQL schema.
+    /// Closes the store and drops the PostgreSQL schema or database.
     pub async fn finish(self) {
         self.store.close().await;
         if let Some(schema) = &self.pg_schema {
             drop_pg_schema(schema).await;
+        }
+        if let Some(database) = &self.pg_database {
+            drop_pg_database(database).await;
         }
     }
 }
@@ -227,6 +275,64 @@ pub async fn create_pg_schema() -> Option<String> {
         .await
         .expect("create test schema");
     Some(schema)
+}
+
+/// A fresh PostgreSQL database loaded with BigChat's schema, seed and
+/// [`BIGCHAT_FIXTURE`], as (name, URL); `None` when
+/// `BIGCHAT_VOICE_SKIP_PG=1`. The store has not touched it yet.
+pub async fn create_bigchat_database() -> Option<(String, String)> {
+    let (name, url) = create_pg_database().await?;
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect to the new database");
+    for sql in [BIGCHAT_SCHEMA, BIGCHAT_SEED, BIGCHAT_FIXTURE] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .expect("load BigChat's schema");
+    }
+    // The dump empties search_path for its session; the store's own
+    // sessions use the database default (public).
+    conn.close().await.expect("close");
+    Some((name, url))
+}
+
+/// A fresh, empty PostgreSQL database, as (name, URL).
+pub async fn create_pg_database() -> Option<(String, String)> {
+    let schema = create_pg_schema().await?;
+    drop_pg_schema(&schema).await;
+    let name = format!("bcv_{schema}");
+    let mut admin = sqlx::PgConnection::connect(&pg_base_url())
+        .await
+        .expect("admin connection");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    Some((name.clone(), pg_url_with_database(&pg_base_url(), &name)))
+}
+
+/// `base` (…/test) pointing at database `name` instead.
+pub fn pg_url_with_database(base: &str, name: &str) -> String {
+    let (path, query) = match base.split_once('?') {
+        Some((p, q)) => (p, format!("?{q}")),
+        None => (base, String::new()),
+    };
+    let server = path.rsplit_once('/').map_or(path, |(s, _)| s);
+    format!("{server}/{name}{query}")
+}
+
+/// Drops a database made by [`create_pg_database`].
+pub async fn drop_pg_database(name: &str) {
+    let mut admin = sqlx::PgConnection::connect(&pg_base_url())
+        .await
+        .expect("reconnect to drop database");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop test database");
 }
 
 /// `base` with its `search_path` set to `schema`.
