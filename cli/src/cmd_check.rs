@@ -59,10 +59,40 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
     match AnyStore::connect(&settings.database_url).await {
         Ok(store) => {
             println!(
-                "ok    database {} ({}, schema up to date)",
+                "ok    database {} ({}, {}; schema up to date)",
                 crate::redact_url(&settings.database_url),
-                store.backend_name()
+                store.backend_name(),
+                crate::describe_mode(store.schema().mode),
             );
+            let mut users: Vec<(String, i64)> = settings
+                .tracker
+                .users
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            users.sort();
+            let mut queues: Vec<(String, i64)> = settings
+                .tracker
+                .queues
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            queues.sort();
+            match store
+                .missing_references(settings.company_id, &users, &queues)
+                .await
+            {
+                Ok(missing) => {
+                    for m in &missing {
+                        problems += 1;
+                        println!("FAIL  mapping: {m}");
+                    }
+                }
+                Err(e) => {
+                    problems += 1;
+                    println!("FAIL  cannot read BigChat's users and queues: {e}");
+                }
+            }
             store.close().await;
         }
         Err(e) => {
@@ -114,6 +144,9 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        for line in unmapped(&client, settings).await {
+            println!("warn  {name}: {line}");
+        }
         client.close().await;
     }
     if problems == 0 {
@@ -122,4 +155,59 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
     } else {
         Err(coded(Code::Failure, format!("{problems} check(s) failed")))
     }
+}
+
+/// The PBX's phones and queues that the configuration does not map to a
+/// BigChat user or queue: their calls are stored, but a call answered on
+/// such a phone leaves its ticket pending with no agent, and a call through
+/// such a queue takes the default queue (`"*"`) or none — and BigChat shows
+/// an agent only the tickets of the agent's queues.
+async fn unmapped(client: &ami_client::Client, settings: &Settings) -> Vec<String> {
+    let tracker = &settings.tracker;
+    let mut out = Vec::new();
+    let mut phones = std::collections::BTreeSet::new();
+    // PJSIP endpoints, then chan_sip peers (either module may be absent).
+    for (action, tech) in [("PJSIPShowEndpoints", "PJSIP"), ("SIPpeers", "SIP")] {
+        let Ok(list) = client.send_list(Action::new(action)).await else {
+            continue;
+        };
+        for item in &list.items {
+            let Some(name) = item.get("ObjectName").map(|v| v.to_string()) else {
+                continue;
+            };
+            let channel = format!("{tech}/{name}-0");
+            if tracker.is_trunk_channel(&channel) || !tracker.is_internal_extension(&name) {
+                continue;
+            }
+            phones.insert(name);
+        }
+    }
+    for phone in phones {
+        if tracker.user_for(&phone).is_none() {
+            out.push(format!(
+                "extension {phone} has no BigChat user ([tracker.users]): calls it answers stay pending"
+            ));
+        }
+    }
+    if let Ok(list) = client.send_list(Action::new("QueueSummary")).await {
+        let mut queues = std::collections::BTreeSet::new();
+        for item in &list.items {
+            if let Some(queue) = item.get("Queue") {
+                queues.insert(queue.to_string());
+            }
+        }
+        for queue in queues {
+            if !tracker.queues.contains_key(&queue) {
+                let fallback = if tracker.queues.contains_key("*") {
+                    "its calls go to the default queue \"*\""
+                } else {
+                    "its tickets get no BigChat queue, which agents do not see"
+                };
+                out.push(format!(
+                    "PBX queue {queue:?} has no BigChat queue ([tracker.queues]): {fallback}"
+                ));
+            }
+        }
+    }
+    out
 }

@@ -519,6 +519,53 @@ async fn check_reports_missing_rights() {
     assert!(stdout.contains("ok    database"), "{stdout}");
 }
 
+/// `check` names the PBX's phones and queues that have no BigChat user or
+/// queue (a warning each: their calls are still stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_unmapped_phones_and_queues() {
+    let fake = fake().await;
+    let endpoint = |name: &str| event("EndpointList", &[("ObjectName", name)]);
+    fake.set_reply(
+        "PJSIPShowEndpoints",
+        Reply::list(
+            "EndpointListComplete",
+            vec![endpoint("1001"), endpoint("1002"), endpoint("trunk")],
+        ),
+    );
+    fake.set_reply(
+        "QueueSummary",
+        Reply::list(
+            "QueueSummaryComplete",
+            vec![event("QueueSummary", &[("Queue", "support")])],
+        ),
+    );
+    fake.set_reply("Getvar", Reply::success(&[("Value", "220000")]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bigchat-voice.toml");
+    std::fs::write(&config, "[tracker.users]\n\"1001\" = 7\n").unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let out = cmd()
+        .args(["--config", &config.display().to_string()])
+        .args(["check", "--database-url", &db])
+        .args(server_args(&fake))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("standalone mode"), "{stdout}");
+    let warnings: Vec<&str> = stdout.lines().filter(|l| l.starts_with("warn")).collect();
+    assert_eq!(warnings.len(), 2, "{stdout}");
+    assert!(
+        warnings[0].contains("extension 1002 has no BigChat user"),
+        "{stdout}"
+    );
+    assert!(
+        warnings[1].contains("PBX queue \"support\" has no BigChat queue"),
+        "{stdout}"
+    );
+}
+
 /// `listen --replay` into PostgreSQL gives the same records as into SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_into_postgres_matches_sqlite() {
