@@ -297,6 +297,16 @@ fn ended_calls(effects: &[Effect]) -> BTreeMap<String, bigchat_voice::model::Cal
         .collect()
 }
 
+/// A tracking row as the dashboard reads it: queued, started and finished
+/// times, the agent's name and the connection's.
+type TrackingRow = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
 /// A ticket as BigChat's ticket list reads it for an agent (its
 /// ListTicketsService: assigned to the agent or pending, in one of the
 /// agent's queues or in none, of the agent's company), with what the list
@@ -441,13 +451,7 @@ async fn every_recorded_call_reads_back_as_bigchat_reads_it() {
 
         // The dashboard's tracking row: queued when the call came, started
         // when answered, finished when it ended, on the voice connection.
-        let (queued, started, finished, user, connection): (
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<String>,
-            Option<String>,
-        ) = sqlx::query_as(
+        let (queued, started, finished, user, connection): TrackingRow = sqlx::query_as(
             r#"SELECT "tt"."queuedAt", "tt"."startedAt", "tt"."finishedAt", "u"."name", "w"."name"
                FROM "TicketTraking" AS "tt"
                LEFT JOIN "Users" AS "u" ON "u"."id" = "tt"."userId"
