@@ -287,16 +287,6 @@ async fn replay_captures(db: &TestDb, ast: i64) -> Vec<Effect> {
     all
 }
 
-fn ended_calls(effects: &[Effect]) -> BTreeMap<String, bigchat_voice::model::Call> {
-    effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::CallEnded(c) => Some((c.unique_id.clone(), c.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A tracking row as the dashboard reads it: queued, started and finished
 /// times, the agent's name and the connection's.
 type TrackingRow = (
@@ -365,7 +355,7 @@ async fn every_recorded_call_reads_back_as_bigchat_reads_it() {
         .await
         .expect("queues");
     let effects = replay_captures(&db, ast).await;
-    let calls = ended_calls(&effects);
+    let calls = tracker_support::ended(&effects);
     assert!(calls.len() >= 10, "{} calls", calls.len());
     let first = db.dump().await;
 

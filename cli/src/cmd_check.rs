@@ -64,20 +64,8 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
                 store.backend_name(),
                 crate::describe_mode(store.schema().mode),
             );
-            let mut users: Vec<(String, i64)> = settings
-                .tracker
-                .users
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
-            users.sort();
-            let mut queues: Vec<(String, i64)> = settings
-                .tracker
-                .queues
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect();
-            queues.sort();
+            let users = settings.tracker.user_list();
+            let queues = settings.tracker.queue_list();
             match store
                 .missing_references(settings.company_id, &users, &queues)
                 .await

@@ -118,20 +118,8 @@ pub async fn open_store_for_calls(
     let store = open_store(settings).await?;
     let schema = store.schema();
     tracing::info!(mode = %schema.mode, applied = schema.applied, "database ready");
-    let mut users: Vec<(String, i64)> = settings
-        .tracker
-        .users
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
-    users.sort();
-    let mut queues: Vec<(String, i64)> = settings
-        .tracker
-        .queues
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
-    queues.sort();
+    let users = settings.tracker.user_list();
+    let queues = settings.tracker.queue_list();
     let problems = anyhow::Context::context(
         store
             .missing_references(settings.company_id, &users, &queues)

@@ -70,6 +70,11 @@ fn drop_old_tables() -> String {
 
 /// Copies the old rows into the new tables; `$UUID` stands for the
 /// expression that turns the old text uuid into the new column's type.
+/// Old text that BigChat keeps in a `VARCHAR(255)` is fitted to it as the
+/// current code writes it (contact names and numbers cut, a message's
+/// `mediaUrl` only for a relative recording path that fits, see
+/// `logic::media_url`): PostgreSQL would refuse a longer value, and with
+/// it the whole upgrade.
 const COPY_ROWS: &str = r#"
 CREATE TABLE "legacy_connection" AS
 SELECT "a"."id" AS "asterisk_id",
@@ -100,12 +105,13 @@ CREATE TABLE "legacy_contact_map" AS
 SELECT "c"."id" AS "old_id",
        (SELECT MIN("k"."id") FROM "legacy_Contacts" AS "k"
         WHERE "k"."companyId" = "c"."companyId"
-        AND REPLACE("k"."number", '+', '') = REPLACE("c"."number", '+', '')) AS "new_id"
+        AND SUBSTR(REPLACE("k"."number", '+', ''), 1, 255)
+          = SUBSTR(REPLACE("c"."number", '+', ''), 1, 255)) AS "new_id"
 FROM "legacy_Contacts" AS "c";
 
 INSERT INTO "Contacts" ("id", "name", "number", "email", "isGroup", "companyId",
  "createdAt", "updatedAt")
-SELECT "id", "name", REPLACE("number", '+', ''), "email", FALSE, "companyId",
+SELECT "id", SUBSTR("name", 1, 255), SUBSTR(REPLACE("number", '+', ''), 1, 255), "email", FALSE, "companyId",
  "createdAt", "updatedAt" FROM "legacy_Contacts"
 WHERE "id" IN (SELECT "new_id" FROM "legacy_contact_map");
 
@@ -157,7 +163,9 @@ INSERT INTO "Messages" ("id", "body", "ack", "read", "mediaType", "mediaUrl", "t
 SELECT 'asterisk-' || "r"."asteriskId" || '-' || "r"."uniqueId", "m"."body", 3, "m"."read",
  CASE WHEN "r"."direction" = 'inbound' AND "r"."answeredAt" IS NULL THEN 'call_log'
       ELSE 'audio' END,
- CASE WHEN "m"."mediaUrl" LIKE '%://%' THEN NULL ELSE "m"."mediaUrl" END,
+ CASE WHEN LTRIM("m"."mediaUrl", '/') LIKE '%://%' OR LTRIM("m"."mediaUrl", '/') LIKE 'data:%'
+      OR LENGTH(LTRIM("m"."mediaUrl", '/')) NOT BETWEEN 1 AND 255 THEN NULL
+      ELSE LTRIM("m"."mediaUrl", '/') END,
  (SELECT "new_id" FROM "legacy_ticket_map" WHERE "old_id" = "m"."ticketId"),
  "r"."startedAt", COALESCE("r"."endedAt", "r"."startedAt"), "m"."fromMe", FALSE,
  (SELECT "new_id" FROM "legacy_contact_map" WHERE "old_id" = "m"."contactId"),
@@ -173,6 +181,34 @@ FROM "legacy_TicketTraking" AS "g"
 JOIN "legacy_ticket_map" AS "m" ON "m"."old_id" = "g"."ticketId"
 JOIN "legacy_ticket_key" AS "k" ON "k"."old_id" = "g"."ticketId";
 "#;
+
+/// On PostgreSQL, constraint (and their indexes') and sequence names are
+/// unique in the schema: the renamed tables keep theirs as `legacy_*`, so
+/// that the new tables get the same names as in a fresh database
+/// (`Tickets_pkey`, `Tickets_id_seq`, …) instead of `Tickets_pkey1`.
+fn rename_old_names_pg() -> String {
+    let tables = OLD_TABLES.map(|t| format!("'{t}'")).join(", ");
+    format!(
+        r#"DO $$
+DECLARE r record; seq text; t text;
+BEGIN
+  FOR r IN SELECT "c"."conrelid", "c"."conname" FROM pg_constraint AS "c"
+    JOIN pg_class AS "k" ON "k"."oid" = "c"."conrelid"
+    WHERE "k"."relnamespace" = CAST(current_schema() AS regnamespace)
+    AND "k"."relname" IN (SELECT 'legacy_' || "n" FROM unnest(ARRAY[{tables}]) AS "n")
+  LOOP
+    EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I',
+      CAST(r.conrelid AS regclass), r.conname, 'legacy_' || r.conname);
+  END LOOP;
+  FOREACH t IN ARRAY ARRAY[{tables}] LOOP
+    seq := pg_get_serial_sequence(format('%I', 'legacy_' || t), 'id');
+    IF seq IS NOT NULL THEN
+      EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', seq, 'legacy_' || t || '_id_seq');
+    END IF;
+  END LOOP;
+END $$;"#
+    )
+}
 
 /// After rows were inserted with their ids, PostgreSQL's sequences go on
 /// from the largest.
@@ -191,6 +227,9 @@ pub(crate) async fn upgrade_postgres(
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(rename_old_tables()))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rename_old_names_pg()))
         .execute(&mut *tx)
         .await?;
     migrator.run(&mut *tx).await?;

@@ -157,13 +157,20 @@ impl TrackerConfig {
     /// [`Self::queues`] as rows for
     /// [`Store::map_queues`](crate::store::Store::map_queues), sorted.
     pub fn queue_mapping(&self) -> Vec<(String, Option<i64>)> {
-        let mut rows: Vec<(String, Option<i64>)> = self
-            .queues
-            .iter()
-            .map(|(queue, id)| (queue.clone(), Some(*id)))
-            .collect();
-        rows.sort();
-        rows
+        sorted(&self.queues)
+            .into_iter()
+            .map(|(queue, id)| (queue, Some(id)))
+            .collect()
+    }
+
+    /// [`Self::users`], sorted by extension.
+    pub fn user_list(&self) -> Vec<(String, i64)> {
+        sorted(&self.users)
+    }
+
+    /// [`Self::queues`], sorted by PBX queue.
+    pub fn queue_list(&self) -> Vec<(String, i64)> {
+        sorted(&self.queues)
     }
 
     /// The BigChat user of an agent extension.
@@ -213,6 +220,12 @@ impl TrackerConfig {
         }
         Some(url)
     }
+}
+
+fn sorted(map: &HashMap<String, i64>) -> Vec<(String, i64)> {
+    let mut rows: Vec<(String, i64)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    rows.sort();
+    rows
 }
 
 fn percent_encode_into(segment: &str, out: &mut String) {
