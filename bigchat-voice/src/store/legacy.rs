@@ -6,7 +6,8 @@
 //! `_sqlx_migrations` table. The upgrade, in one transaction (all or
 //! nothing):
 //!
-//! 1. renames the old tables to `legacy_*` and drops their named indexes;
+//! 1. renames the old tables to `legacy_*` and drops their named indexes
+//!    (on PostgreSQL their constraints and sequences become `legacy_*` too);
 //! 2. runs the current migrations (a standalone schema);
 //! 3. copies every row over, keeping ids:
 //!    * contacts whose numbers differ only by the `+` become one (the
