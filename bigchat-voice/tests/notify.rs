@@ -247,6 +247,40 @@ async fn json_lines_file_and_fan_out() {
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 4);
 }
 
+/// logrotate moves the file away and the daemon gets SIGHUP: lines already
+/// queued go to the moved file, later ones to a new file at the path.
+#[tokio::test]
+async fn json_lines_file_reopens_after_logrotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let rotated = dir.path().join("events.jsonl.1");
+    let sink = JsonLinesSink::file(&path).unwrap();
+    sink.publish(&note(0));
+    sink.publish(&note(1));
+    assert!(sink.flush(Duration::from_secs(5)));
+    std::fs::rename(&path, &rotated).unwrap();
+    sink.publish(&note(2)); // still the moved file: not reopened yet
+    sink.reopen().unwrap();
+    sink.publish(&note(3));
+    sink.publish(&note(4));
+    assert!(sink.flush(Duration::from_secs(5)));
+    let ids = |p: &std::path::Path| -> Vec<i64> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["payload"]["call"]["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(ids(&rotated), [0, 1, 2]);
+    assert_eq!(ids(&path), [3, 4]);
+    // Not a file: nothing to reopen.
+    assert!(JsonLinesSink::stdout().reopen().is_ok());
+}
+
 /// A reader that does not read (a full pipe): publishing never waits; the
 /// queue keeps the newest lines and counts the dropped ones; once the
 /// reader resumes, everything kept is written in order.

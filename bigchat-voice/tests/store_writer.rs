@@ -451,6 +451,91 @@ async fn postgres_lanes_keep_each_call_in_order() {
     db.finish().await;
 }
 
+/// Twenty calls of one caller at once on four lanes, each first seen
+/// anonymous and identified later (the contact number changes mid-call):
+/// every call keeps its lane, and the lanes meet on BigChat's unique keys —
+/// one contact, one ticket, every record complete, nothing refused.
+async fn one_callers_calls_on_four_lanes(store: AnyStore) {
+    let ast = store
+        .ensure_asterisk("pbx", "h", 5038, "u", 1)
+        .await
+        .expect("server");
+    let config = WriterConfig {
+        lanes: 4,
+        batch_max: 4,
+        ..fast()
+    };
+    let seen: Arc<std::sync::Mutex<Vec<Effect>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let hooks = WriterHooks {
+        on_applied: Some(Box::new(move |job, _| {
+            log.lock().unwrap().push(job.effect.clone());
+        })),
+        on_dead_letter: None,
+    };
+    let writer = Writer::spawn(store.clone(), config, hooks);
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let mut c = inbound(&format!("17100000{i:02}.1"), "+5511999990001", i);
+        let known = c.clone();
+        c.contact_number = "anonymous".into();
+        c.caller_id = "anonymous".into();
+        let a = answered(&known, i + 5, "1001", 7);
+        let e = ended(&a, CallStatus::Completed, i + 65);
+        for effect in [
+            Effect::CallStarted(c),
+            Effect::CallUpdated(a),
+            Effect::CallEnded(e),
+        ] {
+            sent.push(effect.clone());
+            writer.send(ast, 1, effect).await.expect("send");
+        }
+    }
+    let stats = writer
+        .shutdown(Duration::from_secs(60))
+        .await
+        .expect("drained");
+    assert_eq!((stats.applied, stats.dead_letters), (60, 0));
+    // Each call's effects were applied in the order sent (one lane each).
+    let seen = seen.lock().unwrap().clone();
+    for call in sent.chunks(3) {
+        let positions: Vec<usize> = call
+            .iter()
+            .map(|e| seen.iter().position(|s| s == e).expect("applied"))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    }
+    let rows = store
+        .recent_calls(&CallFilter {
+            limit: Some(100),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("records");
+    assert_eq!(rows.len(), 20);
+    assert!(
+        rows.iter()
+            .all(|r| r.status == "completed" && r.caller_id == "+5511999990001")
+    );
+    let tickets: std::collections::BTreeSet<_> = rows.iter().map(|r| r.ticket_id).collect();
+    assert_eq!(tickets.len(), 1, "one ticket for the caller: {tickets:?}");
+}
+
+#[tokio::test]
+async fn sqlite_one_callers_calls_on_four_lanes() {
+    let (store, _ast, _dir) = sqlite_store().await;
+    one_callers_calls_on_four_lanes(store).await;
+}
+
+#[tokio::test]
+async fn postgres_one_callers_calls_on_four_lanes() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    one_callers_calls_on_four_lanes(db.store.clone()).await;
+    db.finish().await;
+}
+
 /// Another program holding the SQLite file's write lock for longer than
 /// the busy timeout (5 s): the store reports "busy" as retryable, the
 /// writer keeps the effects and stores them all, in order, once the lock

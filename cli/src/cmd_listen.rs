@@ -25,6 +25,7 @@ use crate::args::ListenArgs;
 use crate::config::{Server, Settings};
 use crate::exit::{Code, coded};
 use crate::publish::Publisher;
+use crate::signal::{Asked, Signals};
 
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
@@ -59,14 +60,43 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
         hooks,
     ));
 
+    let mut signals = Signals::new();
     let outcome = match &args.replay {
-        Some(path) => replay(settings, args, &store, &writer, path, publisher.uses_stdout).await,
-        None => live(settings, args, &store, &writer, &publisher).await,
+        Some(path) => {
+            let summary_to_stderr = publisher.uses_stdout;
+            replay(
+                settings,
+                args,
+                &store,
+                &writer,
+                path,
+                summary_to_stderr,
+                &mut signals,
+            )
+            .await
+        }
+        None => live(settings, args, &store, &writer, &publisher, &mut signals).await,
     };
 
+    // The database gets DRAIN_GRACE to take what is in flight; a signal
+    // now (the second, usually) stops at once, still counting what was not
+    // stored.
+    let urgent = signals.stops() >= 2;
+    let give_up = async {
+        if urgent {
+            return; // asked twice already: do not wait at all
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DRAIN_GRACE) => {}
+            () = signals.next_stop() => {
+                tracing::warn!("signal while storing: stopping now");
+            }
+        }
+    };
     let drained = match Arc::try_unwrap(writer) {
-        Ok(writer) => writer.shutdown(DRAIN_GRACE).await,
+        Ok(writer) => writer.shutdown_until(give_up).await,
         Err(shared) => {
+            drop(give_up);
             // A server task is still holding it (it should not be): at
             // least store what was queued.
             shared.flush().await;
@@ -74,7 +104,13 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
         }
     };
     publisher.close().await;
-    store.close().await;
+    if signals.stops() >= 2 {
+        // Asked twice: do not wait for a write still blocked on the
+        // database (the process ends; an open transaction is rolled back).
+        tracing::warn!("not waiting for the database connection to close");
+    } else {
+        store.close().await;
+    }
     match drained {
         Ok(stats) => {
             tracing::info!(
@@ -138,6 +174,7 @@ async fn replay(
     writer: &Arc<Writer>,
     path: &std::path::Path,
     summary_to_stderr: bool,
+    signals: &mut Signals,
 ) -> anyhow::Result<()> {
     let mut source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
     // A replay belongs to a named server so that replaying the same file
@@ -153,8 +190,7 @@ async fn replay(
     let mut effects = Vec::new();
     let mut seen = Seen::default();
     let mut messages = 0u64;
-    let shutdown = crate::signal::shutdown();
-    tokio::pin!(shutdown);
+    let mut stopped = false;
     for (msg, at) in source.by_ref() {
         messages += 1;
         // Replay already fell back to the Timestamp header; else: now.
@@ -171,11 +207,15 @@ async fn replay(
         if messages % 1024 == 0 {
             tokio::select! {
                 biased;
-                _ = &mut shutdown => {
-                    tracing::warn!(messages, "interrupted; storing what was read");
-                    break;
-                }
+                asked = signals.next() => match asked {
+                    Asked::Stop => stopped = true,
+                    Asked::Reload => tracing::info!("SIGHUP: nothing to reload during a replay"),
+                },
                 _ = tokio::task::yield_now() => {}
+            }
+            if stopped {
+                tracing::warn!(messages, "interrupted; storing what was read");
+                break;
             }
         }
     }
@@ -206,6 +246,7 @@ async fn live(
     store: &AnyStore,
     writer: &Arc<Writer>,
     publisher: &Arc<Publisher>,
+    signals: &mut Signals,
 ) -> anyhow::Result<()> {
     let servers = settings.servers(&args.server)?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -227,7 +268,6 @@ async fn live(
         tasks.spawn(ctx.run());
     }
     let mut first_error = None;
-    let mut signal = Box::pin(crate::signal::shutdown());
     // Once stopping, server tasks get TASK_STOP_GRACE to finish what they
     // are doing; one stuck on an unavailable database is then stopped (the
     // writer's own drain, below in `run`, reports what was not stored).
@@ -240,17 +280,18 @@ async fn live(
             }
         };
         tokio::select! {
-            _ = &mut signal => {
-                if deadline.is_none() {
+            asked = signals.next() => match asked {
+                Asked::Reload => reload(settings, args, store, publisher).await,
+                Asked::Stop if deadline.is_none() => {
                     tracing::info!("stopping: finishing what is in flight");
                     let _ = stop_tx.send(true);
                     deadline = Some(tokio::time::Instant::now() + TASK_STOP_GRACE);
-                    signal = Box::pin(crate::signal::shutdown());
-                } else {
+                }
+                Asked::Stop => {
                     tracing::warn!("second signal: stopping now");
                     tasks.abort_all();
                 }
-            }
+            },
             _ = overdue => {
                 tracing::warn!(
                     grace_s = TASK_STOP_GRACE.as_secs(),
@@ -285,6 +326,57 @@ async fn live(
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// SIGHUP: notification files are reopened (logrotate), and the PBX queue
+/// → BigChat queue mapping is read again from the configuration file and
+/// written for every server. A configuration that no longer parses, or
+/// that names queues BigChat lacks, is refused with an error and the
+/// running mapping kept. (The extension → user mapping lives in each
+/// server's tracker: it takes a restart.)
+async fn reload(settings: &Settings, args: &ListenArgs, store: &AnyStore, publisher: &Publisher) {
+    tracing::info!("SIGHUP: reopening notification files, reloading the queue mapping");
+    publisher.reopen();
+    let tracker = match settings.reread_tracker() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("SIGHUP: configuration not reloaded: {e:#}");
+            return;
+        }
+    };
+    match store
+        .missing_references(settings.company_id, &[], &tracker.queue_list())
+        .await
+    {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => {
+            tracing::error!(problems = ?missing, "SIGHUP: queue mapping not reloaded");
+            return;
+        }
+        Err(e) => {
+            tracing::error!("SIGHUP: queue mapping not reloaded: {e}");
+            return;
+        }
+    }
+    let Ok(servers) = settings.servers(&args.server) else {
+        return;
+    };
+    let queues = tracker.queue_mapping();
+    for server in servers {
+        let c = &server.config;
+        let mapped = async {
+            let id = store
+                .ensure_asterisk(&c.name, &c.host, c.port, &c.username, settings.company_id)
+                .await?;
+            store.map_queues(id, settings.company_id, &queues).await
+        };
+        match mapped.await {
+            Ok(()) => {
+                tracing::info!(server = %c.name, queues = queues.len(), "queue mapping reloaded")
+            }
+            Err(e) => tracing::error!(server = %c.name, "SIGHUP: queue mapping not written: {e}"),
+        }
     }
 }
 

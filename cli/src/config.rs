@@ -220,6 +220,21 @@ impl Settings {
         })
     }
 
+    /// The `[tracker]` section read again from the configuration file (for
+    /// SIGHUP), for the same company as at start.
+    pub fn reread_tracker(&self) -> anyhow::Result<TrackerConfig> {
+        let Some(path) = &self.config_path else {
+            return Ok(self.tracker.clone());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let file: FileConfig = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration file {}", path.display()))?;
+        let mut tracker = file.tracker.unwrap_or_default();
+        tracker.company_id = self.company_id;
+        Ok(tracker)
+    }
+
     /// The servers selected by `args`: one given entirely by flags, or the
     /// file's (all, or the one named by `--server`). Flags override the
     /// selected file entry field by field.

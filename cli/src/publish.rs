@@ -94,6 +94,16 @@ impl Publisher {
         self.notifier.publish_asterisk(self.company_id, row);
     }
 
+    /// Reopens the notification files by their paths (after logrotate);
+    /// a file that cannot be opened keeps the old one, with an error logged.
+    pub fn reopen(&self) {
+        for sink in &self.lines {
+            if let Err(e) = sink.reopen() {
+                tracing::error!("cannot reopen the notification file: {e}");
+            }
+        }
+    }
+
     /// Writes what the JSON Lines sinks and the webhook still hold
     /// (bounded waits).
     pub async fn close(&self) {

@@ -123,9 +123,13 @@ async fn wait_for(what: &str, mut pred: impl FnMut() -> bool) {
 }
 
 fn sigterm(child: &Child) {
+    signal(child, "-TERM");
+}
+
+fn signal(child: &Child, which: &str) {
     let pid = child.id().expect("running");
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([which, &pid.to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
@@ -1131,6 +1135,79 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     assert_eq!(code, Some(5), "{err}");
     assert!(err.contains("not stored"), "{err}");
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+}
+
+/// As above, with a second SIGTERM while the daemon waits for the locked
+/// database: it stops at once (no panic), still saying how many effects
+/// were not stored, exit 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_while_the_database_is_locked_stops_at_once() {
+    use sqlx::Connection as _;
+    let (fake, _dir, db, child) = daemon().await;
+    wait_synced(&fake, "sync after login").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut other = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    fake.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    sigterm(&child);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let asked = std::time::Instant::now();
+    sigterm(&child);
+    let (code, err) = finish(child).await;
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(code, Some(5), "{err}");
+    assert!(err.contains("not stored"), "{err}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "the second signal did not stop it at once ({:?}): {err}",
+        asked.elapsed()
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+}
+
+/// SIGHUP: the daemon goes on (it used to die, exit 129) and reopens its
+/// notification file, so logrotate loses nothing: lines before the
+/// rotation are in the moved file, the rest in the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_the_notification_file_and_loses_nothing() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let file = dir.path().join("events.jsonl");
+    let rotated = dir.path().join("events.jsonl.1");
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .arg("--notify-file")
+        .arg(&file)
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_synced(&fake, "sync after login").await;
+    wait_for("the CONNECTED notification", || {
+        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("CONNECTED"))
+    })
+    .await;
+    std::fs::rename(&file, &rotated).unwrap();
+    signal(&child, "-HUP");
+    wait_for("the new file", || file.exists()).await;
+    replay_answered_call(&fake, &db, "the call after the rotation").await;
+    let err = stop_cleanly(child).await;
+    assert!(err.contains("SIGHUP"), "{err}");
+    let before = std::fs::read_to_string(&rotated).unwrap();
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(before.contains("company-1-asterisk"), "{before}");
+    assert!(!before.contains("company-1-call"), "{before}");
+    assert!(after.contains("\"completed\""), "{after}");
 }
 
 /// A record left live in the database (the daemon was down when the call

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,8 @@ pub const DEFAULT_CAPACITY: usize = 10_000;
 pub struct JsonLinesSink {
     shared: Arc<Shared>,
     target: String,
+    /// The file, for [`reopen`](JsonLinesSink::reopen).
+    path: Option<PathBuf>,
 }
 
 struct Shared {
@@ -45,6 +47,9 @@ struct State {
     closed: bool,
     dropped: u64,
     full: bool,
+    /// A new writer to switch to once the lines queued before it are
+    /// written (see [`JsonLinesSink::reopen`]).
+    switch_to: Option<Box<dyn Write + Send>>,
 }
 
 impl Shared {
@@ -70,18 +75,28 @@ impl JsonLinesSink {
 
     /// Appending to a file (created if missing).
     pub fn file(path: &Path) -> Result<JsonLinesSink, NotifyError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| NotifyError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(JsonLinesSink::new(
-            Box::new(BufWriter::new(file)),
-            &path.display().to_string(),
-        ))
+        let mut sink = JsonLinesSink::new(open_append(path)?, &path.display().to_string());
+        sink.path = Some(path.to_path_buf());
+        Ok(sink)
+    }
+
+    /// Opens the file again by its path (after logrotate moved it away):
+    /// lines queued before this call go to the old file, later ones to the
+    /// new. Nothing is lost; a sink that is not a file ignores it. If the
+    /// file cannot be opened, the old one is kept and the error returned.
+    pub fn reopen(&self) -> Result<(), NotifyError> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let out = open_append(path)?;
+        let mut state = self.shared.lock();
+        // Lines queued so far belong to the old file: mark the switch
+        // behind them.
+        state.queue.push_back(String::new());
+        state.switch_to = Some(out);
+        drop(state);
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// To any writer; `target` names it in logs.
@@ -113,6 +128,7 @@ impl JsonLinesSink {
         JsonLinesSink {
             shared,
             target: target.to_string(),
+            path: None,
         }
     }
 
@@ -154,6 +170,16 @@ fn write_lines(shared: &Shared, mut out: Box<dyn Write + Send>, target: &str) {
             let mut state = shared.lock();
             loop {
                 if let Some(line) = state.queue.pop_front() {
+                    if line.is_empty() {
+                        // The reopen marker: everything before it is written.
+                        if let Some(next) = state.switch_to.take() {
+                            drop(state);
+                            let _ = out.flush();
+                            out = next;
+                            state = shared.lock();
+                        }
+                        continue;
+                    }
                     state.writing = true;
                     break line;
                 }
@@ -178,13 +204,28 @@ fn write_lines(shared: &Shared, mut out: Box<dyn Write + Send>, target: &str) {
     }
 }
 
+fn open_append(path: &Path) -> Result<Box<dyn Write + Send>, NotifyError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| NotifyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(Box::new(BufWriter::new(file)))
+}
+
 impl Sink for JsonLinesSink {
     fn publish(&self, notification: &Notification) {
         let mut line = notification.to_json();
         line.push('\n');
         let mut state = self.shared.lock();
         if state.queue.len() >= self.shared.capacity {
-            state.queue.pop_front();
+            // Drop the oldest line, never a reopen marker.
+            let marker = state.queue.front().is_some_and(String::is_empty);
+            let at = usize::from(marker);
+            state.queue.remove(at);
             state.dropped += 1;
             if !state.full {
                 state.full = true;

@@ -7,8 +7,10 @@
 //! # Behavior
 //! * **Order.** Effects are applied in the order sent (a call's `CallEnded`
 //!   is never applied before its `CallStarted`). With several
-//!   [`lanes`](WriterConfig::lanes), the order is kept per contact number
-//!   (so per call); different contacts are stored in parallel.
+//!   [`lanes`](WriterConfig::lanes), the order is kept per call (a call's
+//!   effects all go to the lane of its Linkedid); different calls are
+//!   stored in parallel (two calls of one contact meet on BigChat's unique
+//!   keys: whichever commits second finds the first's contact and ticket).
 //! * **Batches.** What is waiting in the queue (up to
 //!   [`WriterConfig::batch_max`]) is stored in one transaction
 //!   ([`Store::apply_many`]): one commit for a burst instead of one per
@@ -74,8 +76,8 @@ pub struct WriterConfig {
     /// Most effects stored in one transaction (see [`Store::apply_many`]).
     pub batch_max: usize,
     /// Parallel writers (each with its own connection and its share of
-    /// `capacity`). Effects are assigned by the contact's number, so a
-    /// contact's effects (hence a call's) keep their order. 1 suits SQLite
+    /// `capacity`). Effects are assigned by the call's Linkedid, so a
+    /// call's effects keep their order. 1 suits SQLite
     /// (one writer at a time anyway); 4 suits PostgreSQL.
     pub lanes: usize,
 }
@@ -286,7 +288,21 @@ impl Writer {
     /// after `grace` (the database stayed away), stops anyway, logs an
     /// `error!` and returns `Err(count)` of the effects not stored.
     pub async fn shutdown(self, grace: Duration) -> Result<WriterStats, u64> {
-        let drained = tokio::time::timeout(grace, self.flush()).await.is_ok();
+        self.shutdown_until(tokio::time::sleep(grace)).await
+    }
+
+    /// As [`shutdown`](Writer::shutdown), giving up when `stop` resolves
+    /// instead of after a fixed grace (e.g. the grace or a second signal,
+    /// whichever comes first).
+    pub async fn shutdown_until(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<WriterStats, u64> {
+        let drained = tokio::select! {
+            biased;
+            () = self.flush() => true,
+            () = stop => false,
+        };
         let stats = self.stats();
         let Writer { lanes, tasks, .. } = self;
         drop(lanes);
@@ -309,18 +325,21 @@ impl Writer {
     }
 }
 
-/// The lane of an effect: by the digits of the contact's number (so `+55…`
-/// and `55…` share a lane), FNV-1a; effects without a call go to lane 0.
+/// The lane of an effect: by the call's Linkedid (FNV-1a), which never
+/// changes during the call, so a call keeps one lane for its whole life
+/// (its contact number may: an anonymous caller identified later).
+/// Effects without a call go to lane 0.
 fn lane_of(effect: &Effect, lanes: usize) -> usize {
     if lanes <= 1 {
         return 0;
     }
-    let call = match effect {
-        Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => c,
+    let unique_id = match effect {
+        Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => &c.unique_id,
+        Effect::OriginateFailed { unique_id, .. } => unique_id,
         _ => return 0,
     };
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in call.contact_number.bytes().filter(u8::is_ascii_digit) {
+    for b in unique_id.bytes() {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -482,4 +501,28 @@ fn chain(e: &StoreError) -> String {
         source = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Call, Direction};
+
+    /// A call keeps its lane when its contact number changes (an anonymous
+    /// caller identified later), and its failed Originate follows it.
+    #[test]
+    fn a_call_keeps_one_lane() {
+        let t = chrono::DateTime::UNIX_EPOCH;
+        for i in 0..64 {
+            let unique_id = format!("1795515777.{i}");
+            let mut call = Call::ringing(&unique_id, Direction::Inbound, t);
+            call.contact_number = "anonymous".into();
+            let started = lane_of(&Effect::CallStarted(call.clone()), 4);
+            call.contact_number = format!("551199999{i:04}");
+            assert_eq!(lane_of(&Effect::CallUpdated(call.clone()), 4), started);
+            assert_eq!(lane_of(&Effect::CallEnded(call), 4), started);
+            let failed = Effect::OriginateFailed { unique_id, at: t };
+            assert_eq!(lane_of(&failed, 4), started);
+        }
+    }
 }
