@@ -1174,6 +1174,35 @@ async fn a_second_signal_while_the_database_is_locked_stops_at_once() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 }
 
+/// The SQLite file moved away while calls arrive (SQLite itself would go
+/// on writing into the moved file): the daemon says so at ERROR, keeps the
+/// effects, and stores them once the file is back; nothing is lost or
+/// written elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_moved_away_is_waited_for() {
+    let (fake, dir, db, child) = daemon().await;
+    wait_synced(&fake, "sync after login").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let path = dir.path().join("calls.db");
+    let away = dir.path().join("calls.db.away");
+    std::fs::rename(&path, &away).unwrap();
+    fake.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!path.exists(), "no new database created in its place");
+    std::fs::rename(&away, &path).unwrap();
+    let calls = wait_completed(&db, "the call once the file is back").await;
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert!(calls[0]["recordingUrl"].is_string(), "{calls:#?}");
+    let err = stop_cleanly(child).await;
+    assert!(err.contains("database file is gone"), "{err}");
+    assert!(err.contains("writable again"), "{err}");
+}
+
 /// SIGHUP: the daemon goes on (it used to die, exit 129) and reopens its
 /// notification file, so logrotate loses nothing: lines before the
 /// rotation are in the moved file, the rest in the new one.

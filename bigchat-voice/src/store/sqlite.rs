@@ -52,11 +52,14 @@ pub struct SqliteStore {
 struct Direct {
     path: PathBuf,
     state: Mutex<DirectState>,
+    /// A fault of the file was reported at ERROR and not yet cleared.
+    faulted: AtomicBool,
 }
 
 #[derive(Debug)]
 enum DirectState {
-    Open(rusqlite::Connection),
+    /// The connection, and the file it opened.
+    Open(rusqlite::Connection, FileId),
     /// The connection hit an error tied to it (the file was moved or
     /// replaced, an I/O error): reopened before the next transaction.
     Broken,
@@ -78,27 +81,98 @@ impl Drop for CancelOnDrop {
 
 impl Direct {
     fn open(path: PathBuf) -> Result<Direct, StoreError> {
-        let conn = Direct::connect(&path)?;
+        let (conn, file) = Direct::connect(&path)?;
         Ok(Direct {
             path,
-            state: Mutex::new(DirectState::Open(conn)),
+            state: Mutex::new(DirectState::Open(conn, file)),
+            faulted: AtomicBool::new(false),
         })
     }
 
     /// Opens the (already created and migrated) file: never creates one, so
     /// a database moved away is reported as "cannot open" (retryable)
-    /// rather than silently replaced by an empty file.
-    fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    /// rather than silently replaced by an empty file. A file SQLite can
+    /// only open read-only (write-protected for a while), or one that is
+    /// not the connector's database, is refused (retryable): the
+    /// connection would never be able to write.
+    fn connect(path: &Path) -> Result<(rusqlite::Connection, FileId), StoreError> {
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(fault(8, format!("{} opens read-only", path.display())));
+        }
+        let ours: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [super::schema::MIGRATIONS_TABLE],
+            |r| r.get(0),
+        )?;
+        if ours == 0 {
+            return Err(fault(
+                14,
+                format!("{} is not the connector's database", path.display()),
+            ));
+        }
+        // The file SQLite opened (a `file:` URI resolved to its path).
+        let opened = conn
+            .path()
+            .map_or_else(|| path.to_path_buf(), PathBuf::from);
+        let file = file_id(&opened).map_err(|e| fault(14, format!("{}: {e}", path.display())))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(32);
-        Ok(conn)
+        Ok((conn, file))
+    }
+
+    /// The connection to write with: reopened if it was retired, or if the
+    /// path no longer names the file it opened (deleted, or replaced):
+    /// SQLite does not notice either and would go on writing into a file
+    /// nobody will ever read.
+    fn usable<'s>(
+        &self,
+        state: &'s mut DirectState,
+    ) -> Result<&'s mut rusqlite::Connection, StoreError> {
+        if let DirectState::Open(_, opened) = state {
+            match file_id(&self.path) {
+                Ok(now) if now == *opened => {}
+                Ok(_) => {
+                    self.report("the database file was replaced; writing to the new file");
+                    *state = DirectState::Broken;
+                }
+                Err(e) => {
+                    self.report(&format!(
+                        "the database file is gone ({e}); calls wait until it is back"
+                    ));
+                    *state = DirectState::Broken;
+                }
+            }
+        }
+        if matches!(state, DirectState::Broken) {
+            match Direct::connect(&self.path) {
+                Ok((conn, file)) => {
+                    *state = DirectState::Open(conn, file);
+                    tracing::info!(path = %self.path.display(), "SQLite database reopened");
+                }
+                Err(e) => {
+                    self.report(&e.to_string());
+                    return Err(e);
+                }
+            }
+        }
+        match state {
+            DirectState::Open(conn, _) => Ok(conn),
+            _ => Err(StoreError::Closed),
+        }
+    }
+
+    /// Logs a fault of the file at ERROR, once until writes work again.
+    fn report(&self, what: &str) {
+        if !self.faulted.swap(true, Ordering::SeqCst) {
+            tracing::error!(path = %self.path.display(), "SQLite database unusable: {what}");
+        }
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction: committed when it
@@ -113,19 +187,19 @@ impl Direct {
         // A panic while holding the lock poisons it; the connection itself
         // is still usable (a transaction left open is rolled back below).
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if matches!(*state, DirectState::Broken) {
-            *state = DirectState::Open(Direct::connect(&self.path)?);
-            tracing::info!(path = %self.path.display(), "SQLite database reopened");
-        }
-        let DirectState::Open(conn) = &mut *state else {
-            return Err(StoreError::Closed);
-        };
+        let conn = self.usable(&mut state)?;
         let done = Direct::run(conn, cancelled, work);
-        if let Err(e) = &done {
-            if breaks_connection(e) {
-                tracing::warn!(path = %self.path.display(), error = %e, "SQLite connection dropped; it is reopened for the next write");
+        match &done {
+            Err(e) if breaks_connection(e) => {
+                self.report(&format!(
+                    "{e}; the connection is reopened for the next write"
+                ));
                 *state = DirectState::Broken;
             }
+            Ok(_) if self.faulted.swap(false, Ordering::SeqCst) => {
+                tracing::info!(path = %self.path.display(), "SQLite database writable again");
+            }
+            _ => {}
         }
         done
     }
@@ -173,14 +247,43 @@ impl Direct {
 }
 
 /// Errors after which this connection should not be used again: the file
-/// was moved, renamed or replaced (`SQLITE_READONLY_DBMOVED`), or cannot be
-/// read or written (`SQLITE_IOERR`, `SQLITE_CANTOPEN`).
+/// was moved, renamed or replaced (`SQLITE_READONLY_DBMOVED`), became
+/// read-only (`SQLITE_READONLY`), or cannot be read or written
+/// (`SQLITE_IOERR`, `SQLITE_CANTOPEN`).
 fn breaks_connection(e: &StoreError) -> bool {
     match e {
         StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
-            f.extended_code == 1032 || matches!(f.extended_code & 0xff, 10 | 14)
+            matches!(f.extended_code & 0xff, 8 | 10 | 14)
         }
         _ => false,
+    }
+}
+
+/// A retryable fault of the database file, as SQLite's result `code`
+/// (`SQLITE_READONLY` 8, `SQLITE_CANTOPEN` 14) with what was found.
+fn fault(code: i32, what: String) -> StoreError {
+    StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(code),
+        Some(what),
+    ))
+}
+
+/// Which file a path names now (device and inode on Unix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId(u64, u64);
+
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    let meta = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(FileId(meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        // No inode: a deleted file is still noticed, a replaced one not.
+        let _ = meta;
+        Ok(FileId(0, 0))
     }
 }
 
@@ -363,7 +466,10 @@ mod tests {
         let path = dir.path().join("d.db");
         let setup = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
         setup
-            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);
+                 CREATE TABLE bigchat_voice_migrations (version INTEGER);",
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         drop(setup);
         let direct = Arc::new(Direct::open(path.clone()).unwrap_or_else(|e| panic!("{e:?}")));
@@ -431,6 +537,65 @@ mod tests {
         assert_eq!(rows(&path), 2);
     }
 
+    /// The file deleted under the connector (SQLite would go on writing
+    /// into the unlinked inode): refused, retryable, nothing created; once
+    /// the file is back (a restored copy), writes go to it.
+    #[test]
+    fn a_deleted_file_is_noticed_and_never_written_blind() {
+        let (dir, path, direct) = direct_on_file();
+        assert!(insert(&direct, false).is_ok());
+        let copy = dir.path().join("backup.db");
+        let backup = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        backup
+            .execute("VACUUM INTO ?1", [copy.display().to_string()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(backup);
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let err = insert(&direct, false).expect_err("the file is gone");
+            assert!(err.is_retryable(), "{err:?}");
+        }
+        assert!(!path.exists(), "an empty database was created in its place");
+        assert!(direct.faulted.load(Ordering::SeqCst), "reported");
+        std::fs::copy(&copy, &path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(insert(&direct, false).is_ok(), "the restored file is used");
+        assert!(!direct.faulted.load(Ordering::SeqCst), "recovery noticed");
+        assert_eq!(rows(&path), 2);
+    }
+
+    /// Another file put in its place that is not the connector's database
+    /// (an empty one, say) is refused, not written to.
+    #[test]
+    fn a_file_that_is_not_ours_is_refused() {
+        let (_dir, path, direct) = direct_on_file();
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let other = rusqlite::Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        other
+            .execute_batch("CREATE TABLE t (x INTEGER);")
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(other);
+        let err = insert(&direct, false).expect_err("not ours");
+        assert!(err.is_retryable(), "{err:?}");
+        assert!(
+            format!("{err:?}").contains("not the connector's database"),
+            "{err:?}"
+        );
+        assert_eq!(rows(&path), 0);
+    }
+
+    /// A file that SQLite can only open read-only (write-protected while
+    /// the connection was reopened) is refused, so the next attempt opens
+    /// it again instead of keeping a connection that can never write.
+    #[test]
+    fn a_read_only_open_is_refused() {
+        let (_dir, path, _direct) = direct_on_file();
+        let uri = PathBuf::from(format!("file:{}?mode=ro", path.display()));
+        let err = Direct::connect(&uri).map(|_| ()).expect_err("read-only");
+        assert!(format!("{err:?}").contains("opens read-only"), "{err:?}");
+        assert!(err.is_retryable(), "{err:?}");
+        assert!(breaks_connection(&err), "{err:?}");
+    }
+
     #[test]
     fn which_errors_retire_the_connection() {
         let failure = |code| {
@@ -442,6 +607,7 @@ mod tests {
         assert!(breaks_connection(&failure(1032))); // SQLITE_READONLY_DBMOVED
         assert!(breaks_connection(&failure(10 | (4 << 8)))); // SQLITE_IOERR_WRITE
         assert!(breaks_connection(&failure(14))); // SQLITE_CANTOPEN
+        assert!(breaks_connection(&failure(8))); // SQLITE_READONLY
         assert!(!breaks_connection(&failure(5))); // SQLITE_BUSY: same connection retries
         assert!(!breaks_connection(&failure(2067))); // SQLITE_CONSTRAINT_UNIQUE
         assert!(!breaks_connection(&StoreError::Closed));
