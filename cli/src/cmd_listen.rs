@@ -61,6 +61,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
     ));
 
     let mut signals = Signals::new();
+    let losses = Arc::new(Losses::default());
     let outcome = match &args.replay {
         Some(path) => {
             let summary_to_stderr = publisher.uses_stdout;
@@ -75,7 +76,10 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
             )
             .await
         }
-        None => live(settings, args, &store, &writer, &publisher, &mut signals).await,
+        None => {
+            let ctx = (&store, &writer, &publisher, &losses);
+            live(settings, args, ctx, &mut signals).await
+        }
     };
 
     // The database gets DRAIN_GRACE to take what is in flight; a signal
@@ -119,6 +123,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
                 refused = stats.dead_letters,
                 "all effects handled"
             );
+            losses.report();
             if stats.dead_letters > 0 && outcome.is_ok() {
                 return Err(coded(
                     Code::Database,
@@ -130,6 +135,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
             }
         }
         Err(lost) => {
+            losses.report();
             return Err(coded(
                 Code::Database,
                 format!(
@@ -243,9 +249,7 @@ async fn replay(
 async fn live(
     settings: &Settings,
     args: &ListenArgs,
-    store: &AnyStore,
-    writer: &Arc<Writer>,
-    publisher: &Arc<Publisher>,
+    (store, writer, publisher, losses): (&AnyStore, &Arc<Writer>, &Arc<Publisher>, &Arc<Losses>),
     signals: &mut Signals,
 ) -> anyhow::Result<()> {
     let servers = settings.servers(&args.server)?;
@@ -264,6 +268,7 @@ async fn live(
             stop: stop_rx.clone(),
             retry_first_connect,
             lost_at: None,
+            losses: losses.clone(),
         };
         tasks.spawn(ctx.run());
     }
@@ -395,6 +400,63 @@ struct ServerTask {
     /// When the AMI connection was lost, until the reconciliation after
     /// the reconnect (calls gone meanwhile are ended then).
     lost_at: Option<chrono::DateTime<Utc>>,
+    /// What could not be seen, for the exit summary.
+    losses: Arc<Losses>,
+}
+
+/// Events the daemon could not see, counted for the exit summary: calls
+/// that started and ended inside such a gap are not recorded (calls still
+/// live are reconciled with the PBX, and flagged `reconciled`).
+#[derive(Debug, Default)]
+struct Losses {
+    /// Events dropped because the daemon was too slow (`Lagged`).
+    events_missed: std::sync::atomic::AtomicU64,
+    /// Times the AMI link was lost and came back.
+    outages: std::sync::atomic::AtomicU64,
+    /// Their total length, in milliseconds.
+    outage_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Losses {
+    fn lagged(&self, server: &str, missed: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.events_missed.fetch_add(missed, Relaxed);
+        tracing::warn!(
+            server,
+            missed,
+            "AMI events lost (the daemon fell behind): calls still live are reconciled with the PBX; \
+             calls that started and ended among the lost events are not recorded"
+        );
+    }
+
+    fn outage(&self, server: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ms = u64::try_from((to - from).num_milliseconds()).unwrap_or(0);
+        self.outages.fetch_add(1, Relaxed);
+        self.outage_ms.fetch_add(ms, Relaxed);
+        tracing::warn!(
+            server,
+            from = %from.to_rfc3339(),
+            to = %to.to_rfc3339(),
+            seconds = ms / 1000,
+            "not connected to the PBX: calls still live are reconciled; \
+             calls that started and ended in this gap are not recorded"
+        );
+    }
+
+    /// One WARN line at exit when anything was not seen.
+    fn report(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (missed, outages) = (self.events_missed.load(Relaxed), self.outages.load(Relaxed));
+        if missed > 0 || outages > 0 {
+            tracing::warn!(
+                events_lost = missed,
+                outages,
+                outage_seconds = self.outage_ms.load(Relaxed) / 1000,
+                "events not seen during this run (see the warnings above)"
+            );
+        }
+    }
 }
 
 impl ServerTask {
@@ -560,6 +622,7 @@ impl ServerTask {
                         }
                     }
                     Some(StreamItem::Lagged { missed }) => {
+                        self.losses.lagged(&c.name, missed);
                         let e = self.tracker.handle_marker(Marker::Lagged { missed }, Utc::now());
                         match self.submit(asterisk_id, e).await {
                             Ok(_) => self.reconcile(&client, asterisk_id).await,
@@ -568,6 +631,9 @@ impl ServerTask {
                     }
                     Some(StreamItem::Reconnected { version }) => {
                         tracing::info!(server = %c.name, %version, "reconnected");
+                        if let Some(from) = self.lost_at {
+                            self.losses.outage(&c.name, from, Utc::now());
+                        }
                         self.status(asterisk_id, AsteriskStatus::Connected).await;
                         let e = self.tracker.handle_marker(Marker::Reconnected, Utc::now());
                         match self.submit(asterisk_id, e).await {

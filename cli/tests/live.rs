@@ -400,6 +400,12 @@ async fn pbx_restart_during_listen_reconnects_and_reconciles() {
     sigterm(&child);
     let (code, err) = finish(child).await;
     assert_eq!(code, Some(0), "{err}");
+    // The gap is said, when it happened and at exit.
+    assert!(err.contains("not connected to the PBX"), "{err}");
+    assert!(
+        err.contains("events not seen during this run") && err.contains("outages=1"),
+        "{err}"
+    );
 }
 
 fn originate_reply(success: bool) -> Reply {
