@@ -4,6 +4,7 @@
 //! channels and turn them into BigChat records (contacts, tickets, call
 //! records, messages) and live notifications.
 //!
+//! * `journal` (feature `journal`, default): the durable journal of the frames read from a PBX.
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
 //! * [`tracker`]: the pure call tracker, AMI events in, effects out.
 //! * [`replay`]: read a recorded AMI session (a capture) back as messages with their times.
@@ -11,6 +12,8 @@
 //! * [`notify`]: live notifications (BigChat's Socket.IO payloads) to JSON Lines and webhooks.
 #![warn(missing_docs)]
 
+#[cfg(feature = "journal")]
+pub mod journal;
 pub mod model;
 pub mod notify;
 pub mod replay;
