@@ -132,6 +132,14 @@ pub struct ListenArgs {
     /// Do not reconcile with the PBX after each (re)connect.
     #[arg(long)]
     pub no_sync: bool,
+    /// Where each PBX's journal of received frames is kept (default: the
+    /// `[journal] dir` setting, else `<sqlite file>.voice-journal` beside
+    /// an SQLite database, else `bigchat-voice-journal`).
+    #[arg(long, env = "BIGCHAT_VOICE_JOURNAL_DIR", value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Keep no journal (a kill or crash then loses what was not stored).
+    #[arg(long, conflicts_with = "journal_dir")]
+    pub no_journal: bool,
 }
 
 /// `originate` options.

@@ -26,6 +26,7 @@ use crate::config::{Server, Settings};
 use crate::exit::{Code, coded};
 use crate::publish::Publisher;
 use crate::signal::{Asked, Signals};
+use bigchat_voice::journal::{JournalConfig, Recorder, SyncPolicy};
 
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
@@ -253,6 +254,11 @@ async fn live(
     signals: &mut Signals,
 ) -> anyhow::Result<()> {
     let servers = settings.servers(&args.server)?;
+    let journal = journal_settings(settings, args);
+    match &journal {
+        Some((dir, _)) => tracing::info!(dir = %dir.display(), "journal of received frames"),
+        None => tracing::warn!("no journal: a kill or crash loses what was read but not stored"),
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let retry_first_connect = servers.len() > 1;
@@ -269,6 +275,9 @@ async fn live(
             retry_first_connect,
             lost_at: None,
             losses: losses.clone(),
+            journal: journal.clone(),
+            recorder: None,
+            frames_since_release: 0,
         };
         tasks.spawn(ctx.run());
     }
@@ -402,6 +411,65 @@ struct ServerTask {
     lost_at: Option<chrono::DateTime<Utc>>,
     /// What could not be seen, for the exit summary.
     losses: Arc<Losses>,
+    /// Where the journals go, and how they are kept (`None`: no journal).
+    journal: Option<(std::path::PathBuf, JournalConfig)>,
+    /// This server's journal, once opened.
+    recorder: Option<Recorder>,
+    /// Frames since the journal was last trimmed.
+    frames_since_release: u32,
+}
+
+/// How often (in frames) the journal is trimmed.
+const RELEASE_EVERY: u32 = 4096;
+
+/// The journal directory and settings (`None` with `--no-journal` or
+/// `[journal] enabled = false`).
+fn journal_settings(
+    settings: &Settings,
+    args: &ListenArgs,
+) -> Option<(std::path::PathBuf, JournalConfig)> {
+    let file = &settings.file.journal;
+    if args.no_journal || !file.enabled {
+        return None;
+    }
+    let dir = args
+        .journal_dir
+        .clone()
+        .or_else(|| file.dir.clone())
+        .unwrap_or_else(|| {
+            let url = &settings.database_url;
+            let sqlite_file = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .map(|rest| rest.split('?').next().unwrap_or(rest))
+                .filter(|path| !path.is_empty() && !path.contains(":memory:"));
+            match sqlite_file {
+                Some(path) => std::path::PathBuf::from(format!("{path}.voice-journal")),
+                None => std::path::PathBuf::from("bigchat-voice-journal"),
+            }
+        });
+    let mut config = JournalConfig::default();
+    config.max_bytes = file.max_bytes;
+    config.sync = if file.sync_ms == 0 {
+        SyncPolicy::Always
+    } else {
+        SyncPolicy::Interval(Duration::from_millis(file.sync_ms))
+    };
+    Some((dir, config))
+}
+
+/// A server's name as a directory name.
+fn dir_name(server: &str) -> String {
+    server
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Events the daemon could not see, counted for the exit summary: calls
@@ -415,6 +483,8 @@ struct Losses {
     outages: std::sync::atomic::AtomicU64,
     /// Their total length, in milliseconds.
     outage_ms: std::sync::atomic::AtomicU64,
+    /// Frames tracked but not journaled (journal full or unwritable).
+    unjournaled: std::sync::atomic::AtomicU64,
 }
 
 impl Losses {
@@ -444,15 +514,22 @@ impl Losses {
         );
     }
 
-    /// One WARN line at exit when anything was not seen.
+    fn unjournaled(&self, frames: u64) {
+        self.unjournaled
+            .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One WARN line at exit when anything was not seen (or not journaled).
     fn report(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let (missed, outages) = (self.events_missed.load(Relaxed), self.outages.load(Relaxed));
-        if missed > 0 || outages > 0 {
+        let unjournaled = self.unjournaled.load(Relaxed);
+        if missed > 0 || outages > 0 || unjournaled > 0 {
             tracing::warn!(
                 events_lost = missed,
                 outages,
                 outage_seconds = self.outage_ms.load(Relaxed) / 1000,
+                unjournaled,
                 "events not seen during this run (see the warnings above)"
             );
         }
@@ -460,6 +537,61 @@ impl Losses {
 }
 
 impl ServerTask {
+    /// Opens this server's journal and replays it: the tracker knows again
+    /// every call that was live when the daemon stopped (or died), and what
+    /// was not stored yet is stored (what was is a no-op). Calls the journal
+    /// saw alive that the PBX no longer has are ended, by the first
+    /// reconciliation, at the last moment the journal saw them.
+    async fn recover(&mut self, asterisk_id: i64) -> anyhow::Result<()> {
+        let Some((root, config)) = self.journal.clone() else {
+            return Ok(());
+        };
+        let name = self.server.config.name.clone();
+        let dir = root.join(dir_name(&name));
+        let mut recorder = Recorder::open(&dir, config)
+            .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
+        let got = recorder
+            .recover(&mut self.tracker)
+            .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
+        if got.frames > 0 {
+            tracing::info!(
+                server = %name,
+                frames = got.frames,
+                effects = got.effects.len(),
+                live = self.tracker.live_calls().len(),
+                "journal replayed"
+            );
+            if !self.tracker.live_calls().is_empty() {
+                self.lost_at = got.last_at;
+            }
+            self.submit(asterisk_id, got.effects).await?;
+        }
+        self.recorder = Some(recorder);
+        Ok(())
+    }
+
+    /// After each tracked frame: note the live calls; now and then, once
+    /// everything sent is stored, release the journal segments nothing
+    /// needs.
+    fn after_frame(&mut self, effects: &[Effect]) {
+        let Some(rec) = &mut self.recorder else {
+            return;
+        };
+        rec.note(effects);
+        self.frames_since_release += 1;
+        if self.frames_since_release < RELEASE_EVERY {
+            return;
+        }
+        let stats = self.writer.stats();
+        if stats.sent == stats.applied + stats.dead_letters {
+            self.frames_since_release = 0;
+            rec.retain_live(&self.tracker);
+            if let Err(e) = rec.release() {
+                tracing::warn!("journal: old segments not released: {e}");
+            }
+        }
+    }
+
     async fn status(&self, asterisk_id: i64, status: AsteriskStatus) {
         match self.store.set_asterisk_status(asterisk_id, status).await {
             Ok(row) => self.publisher.asterisk(&row),
@@ -568,6 +700,7 @@ impl ServerTask {
         self.store
             .map_queues(asterisk_id, self.settings_company, &queues)
             .await?;
+        self.recover(asterisk_id).await?;
         self.status(asterisk_id, AsteriskStatus::Connecting).await;
         let (client, mut stream) = match self.first_connect(asterisk_id).await {
             Some(Ok(x)) => x,
@@ -587,10 +720,17 @@ impl ServerTask {
         let mut state = client.state();
         let mut stop = self.stop.clone();
         let mut effects = Vec::new();
+        // The journal's last frames reach the disk even when no more come.
+        let mut sync_tick = tokio::time::interval(Duration::from_millis(100));
         let result: anyhow::Result<()> = loop {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break Ok(()),
+                _ = sync_tick.tick() => {
+                    if let Some(rec) = &mut self.recorder {
+                        rec.tick();
+                    }
+                }
                 changed = state.changed() => {
                     if changed.is_err() {
                         break Ok(());
@@ -610,8 +750,14 @@ impl ServerTask {
                 }
                 item = stream.recv() => match item {
                     Some(StreamItem::Event(msg)) => {
+                        let now = Utc::now();
+                        // Journaled before anything else sees it.
+                        if let Some(rec) = &mut self.recorder {
+                            rec.record(&msg, now);
+                        }
                         // The tracker prefers the event's own Timestamp header.
-                        self.tracker.handle_into(&msg, Utc::now(), &mut effects);
+                        self.tracker.handle_into(&msg, now, &mut effects);
+                        self.after_frame(&effects);
                         if !effects.is_empty() {
                             let batch = std::mem::take(&mut effects);
                             match self.submit(asterisk_id, batch).await {
@@ -650,6 +796,12 @@ impl ServerTask {
         if result.is_ok() {
             self.track_the_rest(asterisk_id, &mut stream).await;
         }
+        if let Some(rec) = &mut self.recorder {
+            if let Err(e) = rec.sync() {
+                tracing::error!("journal sync at stop failed: {e}");
+            }
+            self.losses.unjournaled(rec.unjournaled());
+        }
         self.status(asterisk_id, AsteriskStatus::Disconnected).await;
         result
     }
@@ -666,7 +818,14 @@ impl ServerTask {
                 continue;
             };
             tracked += 1;
-            self.tracker.handle_into(&msg, Utc::now(), &mut effects);
+            let now = Utc::now();
+            if let Some(rec) = &mut self.recorder {
+                rec.record(&msg, now);
+            }
+            self.tracker.handle_into(&msg, now, &mut effects);
+            if let Some(rec) = &mut self.recorder {
+                rec.note(&effects);
+            }
             if effects.is_empty() {
                 continue;
             }

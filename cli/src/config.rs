@@ -34,6 +34,9 @@ pub struct FileConfig {
     /// Notification sinks.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// `[journal]`.
+    #[serde(default)]
+    pub journal: JournalFileConfig,
     /// Call tracking (trunks, contexts, agents, recordings).
     pub tracker: Option<TrackerConfig>,
 }
@@ -109,6 +112,34 @@ impl Default for OriginateConfig {
             context: "outbound".to_owned(),
             priority: "1".to_owned(),
             caller_id: "\"Call {to}\" <{to}>".to_owned(),
+        }
+    }
+}
+
+/// `[journal]`: the durable journal of received frames (keys camelCase,
+/// as `[tracker]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct JournalFileConfig {
+    /// Keep a journal. Default true.
+    pub enabled: bool,
+    /// The directory (one sub-directory per PBX).
+    pub dir: Option<PathBuf>,
+    /// Most bytes per PBX. Default 1 GiB.
+    pub max_bytes: u64,
+    /// Longest time, in milliseconds, a received frame may wait before it
+    /// is forced to disk (what a power loss can cost). 0: every frame.
+    /// Default 200.
+    pub sync_ms: u64,
+}
+
+impl Default for JournalFileConfig {
+    fn default() -> Self {
+        JournalFileConfig {
+            enabled: true,
+            dir: None,
+            max_bytes: 1 << 30,
+            sync_ms: 200,
         }
     }
 }

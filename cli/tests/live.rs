@@ -1180,6 +1180,71 @@ async fn a_second_signal_while_the_database_is_locked_stops_at_once() {
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
 }
 
+/// SIGKILL after the recording started (`VarSet MIXMONITOR_FILENAME`) but
+/// before the answer: the daemon had stored only a ringing call, without
+/// its recording. Restarted on the same journal, it knows the call again,
+/// and the record ends complete, recording included, as if it had never
+/// stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_before_the_answer_loses_nothing_with_the_journal() {
+    let (fake, _dir, db, child) = daemon().await;
+    wait_synced(&fake, "sync after login").await;
+    let capture = events_of("inbound-answered-recorded");
+    let cut = capture
+        .iter()
+        .position(|m| m.windows(19).any(|w| w == b"MIXMONITOR_FILENAME"))
+        .expect("the recording's VarSet")
+        + 1;
+    assert!(
+        cut < after_bridge(&capture) - 2,
+        "the cut is before the answer"
+    );
+    for m in &capture[..cut] {
+        fake.emit_raw(m.clone()).await;
+    }
+    let ringing = wait_calls(&db, "the ringing call", |c| {
+        c.iter().any(|r| r["status"] == "ringing")
+    })
+    .await;
+    assert!(ringing[0]["recordingUrl"].is_null(), "{ringing:#?}");
+    signal(&child, "-KILL");
+    let _ = finish(child).await;
+
+    // The same PBX, still in the call (no reconciliation: the fake's
+    // CoreShowChannels would say it has no channels).
+    let logins = fake.logins().len();
+    let child = cmd()
+        .args(["listen", "--no-sync", "--database-url", &db])
+        .args(server_args(&fake))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("the second login", || fake.logins().len() > logins).await;
+    for m in &capture[cut..] {
+        fake.emit_raw(m.clone()).await;
+    }
+    let calls = wait_completed(&db, "the call completed after the restart").await;
+    let err = stop_cleanly(child).await;
+    assert!(err.contains("journal replayed"), "{err}");
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let call = &calls[0];
+    assert_eq!(
+        call["recordingFile"], "/var/spool/asterisk/monitor/1795515777.0.wav",
+        "{call:#?}"
+    );
+    let url = call["recordingUrl"].as_str().unwrap_or_default();
+    assert!(
+        url.starts_with("recordings/company-1/") && url.ends_with("/1795515777.0.wav"),
+        "{call:#?}"
+    );
+    // Answered by the agent, ended by the PBX's own hangup (the fake sends
+    // the events without times: durations are not what this checks).
+    assert_eq!(call["agentExtension"], "1001", "{call:#?}");
+    assert!(call["answeredAt"].is_string(), "{call:#?}");
+    assert_eq!(call["hangupCause"], 16, "{call:#?}");
+    assert_eq!(call["reconciled"], false, "{call:#?}");
+}
+
 /// The SQLite file moved away while calls arrive (SQLite itself would go
 /// on writing into the moved file): the daemon says so at ERROR, keeps the
 /// effects, and stores them once the file is back; nothing is lost or

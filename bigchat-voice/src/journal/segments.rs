@@ -1,4 +1,4 @@
-//! A durable, append-only journal of the frames read from one PBX.
+//! [`Journal`]: a durable, append-only journal of the frames read from one PBX.
 //!
 //! Every AMI message is appended here, with its arrival time, before
 //! anything downstream sees it; tracking and storing can then always be
