@@ -48,6 +48,13 @@ async fn attach_adds_only_the_voice_tables_and_columns() {
         return;
     };
     let before = columns(&url).await;
+    // Looking first (what `check` does) changes nothing.
+    let report = AnyStore::inspect(&url).await.expect("inspect");
+    assert_eq!(
+        (report.mode, report.pending, report.legacy, report.exists),
+        (SchemaMode::Attach, 2, false, true)
+    );
+    assert_eq!(columns(&url).await, before, "inspect changed the schema");
     let store = AnyStore::connect(&url).await.expect("attach");
     assert_eq!(store.schema().mode, SchemaMode::Attach);
     assert_eq!(store.schema().applied, 2);
@@ -93,6 +100,8 @@ async fn attach_adds_only_the_voice_tables_and_columns() {
         ])
     );
 
+    let report = AnyStore::inspect(&url).await.expect("inspect");
+    assert_eq!((report.mode, report.pending), (SchemaMode::Attach, 0));
     // Opening again: nothing to do, same mode.
     let again = AnyStore::connect(&url).await.expect("again");
     assert_eq!(again.schema().mode, SchemaMode::Attach);

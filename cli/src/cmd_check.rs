@@ -56,39 +56,37 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
         Some(p) => println!("ok    configuration file {}", p.display()),
         None => println!("note  no configuration file (flags and environment only)"),
     }
-    match AnyStore::connect(&settings.database_url).await {
-        Ok(store) => {
+    let shown = crate::redact_url(&settings.database_url);
+    // Looked at, never migrated or created: `check` changes nothing.
+    match AnyStore::inspect(&settings.database_url).await {
+        Ok(report) if !report.exists => {
             println!(
-                "ok    database {} ({}, {}; schema up to date)",
-                crate::redact_url(&settings.database_url),
-                store.backend_name(),
-                crate::describe_mode(store.schema().mode),
+                "note  database {shown} does not exist yet: `bigchat-voice db migrate` (or `listen`) \
+                 creates it ({})",
+                crate::describe_mode(report.mode)
             );
-            let users = settings.tracker.user_list();
-            let queues = settings.tracker.queue_list();
-            match store
-                .missing_references(settings.company_id, &users, &queues)
-                .await
-            {
-                Ok(missing) => {
-                    for m in &missing {
-                        problems += 1;
-                        println!("FAIL  mapping: {m}");
-                    }
+        }
+        Ok(report) if report.pending > 0 || report.legacy => {
+            println!(
+                "note  database {shown} ({}): {} — run `bigchat-voice db migrate` (back up first)",
+                crate::describe_mode(report.mode),
+                if report.legacy {
+                    "an earlier bigchat-voice schema, to be upgraded".to_string()
+                } else {
+                    format!("{} migration(s) pending", report.pending)
                 }
-                Err(e) => {
-                    problems += 1;
-                    println!("FAIL  cannot read BigChat's users and queues: {e}");
-                }
-            }
-            store.close().await;
+            );
+        }
+        Ok(report) => {
+            println!(
+                "ok    database {shown} ({}; schema up to date)",
+                crate::describe_mode(report.mode),
+            );
+            problems += check_mapping(settings).await;
         }
         Err(e) => {
             problems += 1;
-            println!(
-                "FAIL  database {}: {e}",
-                crate::redact_url(&settings.database_url)
-            );
+            println!("FAIL  database {shown}: {e}");
         }
     }
     let servers = settings.servers(args)?;
@@ -143,6 +141,38 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
     } else {
         Err(coded(Code::Failure, format!("{problems} check(s) failed")))
     }
+}
+
+/// In attach mode, the configured company, users and queues that BigChat
+/// lacks (FAIL lines); the number of problems.
+async fn check_mapping(settings: &Settings) -> usize {
+    // Up to date: opening it migrates nothing.
+    let store = match AnyStore::connect(&settings.database_url).await {
+        Ok(s) => s,
+        Err(e) => {
+            println!("FAIL  database: {e}");
+            return 1;
+        }
+    };
+    let users = settings.tracker.user_list();
+    let queues = settings.tracker.queue_list();
+    let problems = match store
+        .missing_references(settings.company_id, &users, &queues)
+        .await
+    {
+        Ok(missing) => {
+            for m in &missing {
+                println!("FAIL  mapping: {m}");
+            }
+            missing.len()
+        }
+        Err(e) => {
+            println!("FAIL  cannot read BigChat's users and queues: {e}");
+            1
+        }
+    };
+    store.close().await;
+    problems
 }
 
 /// The PBX's phones and queues that the configuration does not map to a

@@ -526,7 +526,30 @@ async fn check_reports_missing_rights() {
         stdout.contains("FAIL") && stdout.contains("originate"),
         "{stdout}"
     );
-    assert!(stdout.contains("ok    database"), "{stdout}");
+    // `check` looks, never creates: a path that does not exist yet is said.
+    assert!(stdout.contains("does not exist yet"), "{stdout}");
+    assert!(
+        !dir.path().join("calls.db").exists(),
+        "check created the database"
+    );
+    // Once created, it is reported up to date, and still not changed.
+    let migrate = cmd()
+        .args(["db", "migrate", "--database-url", &db])
+        .output()
+        .await
+        .unwrap();
+    assert!(migrate.status.success());
+    let out = cmd()
+        .args(["check", "--database-url", &db])
+        .args(server_args(&fake))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok    database") && stdout.contains("schema up to date"),
+        "{stdout}"
+    );
 }
 
 /// `check` names the PBX's phones and queues that have no BigChat user or

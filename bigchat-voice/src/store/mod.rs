@@ -80,7 +80,7 @@ pub use postgres::PgStore;
 pub use rows::{
     Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, TicketRow,
 };
-pub use schema::{SchemaInfo, SchemaMode};
+pub use schema::{SchemaInfo, SchemaMode, SchemaReport};
 pub use sqlite::SqliteStore;
 
 /// The storage API the connector uses, implemented by [`SqliteStore`],
@@ -248,6 +248,22 @@ impl AnyStore {
         match self {
             AnyStore::Sqlite(_) => Ok(Vec::new()),
             AnyStore::Postgres(s) => s.missing_references(company_id, users, queues).await,
+        }
+    }
+
+    /// What the database at `url` is, and what opening it would migrate,
+    /// without changing anything (for `check`): an SQLite file is opened
+    /// read-only and never created; a database the store would refuse is
+    /// refused the same way ([`StoreError::UnrecognisedDatabase`]).
+    pub async fn inspect(url: &str) -> Result<SchemaReport, StoreError> {
+        if url.starts_with("sqlite:") {
+            SqliteStore::inspect(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgStore::inspect(url).await
+        } else {
+            Err(StoreError::InvalidUrl {
+                reason: "expected sqlite:… or postgres://…".to_string(),
+            })
         }
     }
 

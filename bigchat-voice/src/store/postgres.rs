@@ -59,6 +59,36 @@ impl PgStore {
         Ok(PgStore { pool, schema })
     }
 
+    /// What the database is and what migrating it would do, without
+    /// changing anything (see [`AnyStore::inspect`](super::AnyStore::inspect)).
+    pub async fn inspect(url: &str) -> Result<schema::SchemaReport, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let report = async {
+            let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
+            let (mode, legacy) = schema::plan(&found);
+            let pending = MIGRATIONS
+                .migrations
+                .len()
+                .saturating_sub(applied(&pool).await);
+            Ok(schema::SchemaReport {
+                mode,
+                pending,
+                legacy,
+                exists: true,
+            })
+        }
+        .await;
+        pool.close().await;
+        report
+    }
+
     /// What the store found, and did, when it opened the database.
     pub fn schema(&self) -> &SchemaInfo {
         &self.schema

@@ -69,6 +69,21 @@ pub struct SchemaInfo {
     pub upgraded_legacy: bool,
 }
 
+/// What [`AnyStore::inspect`](super::AnyStore::inspect) found, without
+/// changing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SchemaReport {
+    /// The mode the database is (or would be, once migrated) in.
+    pub mode: SchemaMode,
+    /// The connector's migrations not applied yet.
+    pub pending: usize,
+    /// The schema of an earlier connector version, to be upgraded.
+    pub legacy: bool,
+    /// The database exists (false: an SQLite file not created yet).
+    pub exists: bool,
+}
+
 /// Tables and their columns, as read from the database's catalogue.
 pub(crate) type Catalogue = BTreeMap<String, BTreeSet<String>>;
 

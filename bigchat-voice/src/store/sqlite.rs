@@ -366,6 +366,48 @@ impl SqliteStore {
         })
     }
 
+    /// What the database is and what migrating it would do, without
+    /// changing anything: the file is opened read-only and never created
+    /// (see [`AnyStore::inspect`](super::AnyStore::inspect)).
+    pub async fn inspect(url: &str) -> Result<schema::SchemaReport, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl {
+                reason: e.to_string(),
+            })?
+            .create_if_missing(false)
+            .read_only(true);
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !memory && !options.get_filename().exists() {
+            return Ok(schema::SchemaReport {
+                mode: schema::SchemaMode::Standalone,
+                pending: MIGRATIONS.migrations.len(),
+                legacy: false,
+                exists: false,
+            });
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let report = async {
+            let found = schema::classify(&schema::sqlite_catalogue(&pool).await?)?;
+            let (mode, legacy) = schema::plan(&found);
+            let pending = MIGRATIONS
+                .migrations
+                .len()
+                .saturating_sub(applied(&pool).await);
+            Ok(schema::SchemaReport {
+                mode,
+                pending,
+                legacy,
+                exists: true,
+            })
+        }
+        .await;
+        pool.close().await;
+        report
+    }
+
     /// What the store found, and did, when it opened the database.
     pub fn schema(&self) -> &SchemaInfo {
         &self.schema
