@@ -1120,20 +1120,15 @@ username = "bigchat"
     assert!(err.contains("pbx-down"), "the dead server is named: {err}");
 }
 
-/// The database stays locked by another program while calls arrive, then
-/// SIGTERM: the daemon does not hang; it waits its grace period, says how
-/// many effects were not stored, and exits 5.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
+/// Once the daemon is logged in (and its CONNECTED status written), takes
+/// the SQLite file's write lock from another connection and plays the
+/// recorded call: the daemon cannot store it. Returns the locking
+/// connection (`ROLLBACK` on it releases the lock).
+async fn lock_and_replay(fake: &FakeAsterisk, db: &str) -> sqlx::SqliteConnection {
     use sqlx::Connection as _;
-    let (fake, _dir, db, child) = daemon().await;
-    wait_for("sync after login", || {
-        !fake.actions_named("CoreShowChannels").is_empty()
-    })
-    .await;
-    // Let the CONNECTED status be written, then take the write lock.
+    wait_synced(fake, "sync after login").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut other = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    let mut other = sqlx::SqliteConnection::connect(db).await.unwrap();
     sqlx::query("BEGIN EXCLUSIVE")
         .execute(&mut other)
         .await
@@ -1144,6 +1139,16 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     )
     .await
     .unwrap();
+    other
+}
+
+/// The database stays locked by another program while calls arrive, then
+/// SIGTERM: the daemon does not hang; it waits its grace period, says how
+/// many effects were not stored, and exits 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
+    let (fake, _dir, db, child) = daemon().await;
+    let mut other = lock_and_replay(&fake, &db).await;
     // The PBX restarts meanwhile: the daemon reconnects and wants to
     // reconcile, which first waits for the queued effects to be stored.
     restart_and_relogin(
@@ -1171,21 +1176,8 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
 /// were not stored, exit 5.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_while_the_database_is_locked_stops_at_once() {
-    use sqlx::Connection as _;
     let (fake, _dir, db, child) = daemon().await;
-    wait_synced(&fake, "sync after login").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut other = sqlx::SqliteConnection::connect(&db).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other)
-        .await
-        .unwrap();
-    fake.replay(
-        captures().join("inbound-answered-recorded.server.ami"),
-        ReplayOptions::default(),
-    )
-    .await
-    .unwrap();
+    let mut other = lock_and_replay(&fake, &db).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     sigterm(&child);
     tokio::time::sleep(Duration::from_secs(1)).await;

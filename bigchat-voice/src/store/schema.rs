@@ -318,6 +318,22 @@ pub(crate) fn plan(found: &Found) -> (SchemaMode, bool) {
     }
 }
 
+/// The report on a database whose catalogue is `catalogue`, with `applied`
+/// of the connector's `total` migrations recorded.
+pub(crate) fn report(
+    catalogue: &Catalogue,
+    total: usize,
+    applied: usize,
+) -> Result<SchemaReport, StoreError> {
+    let (mode, legacy) = plan(&classify(catalogue)?);
+    Ok(SchemaReport {
+        mode,
+        pending: total.saturating_sub(applied),
+        legacy,
+        exists: true,
+    })
+}
+
 /// The statement counting the connector's applied migrations.
 pub(crate) const COUNT_APPLIED: &str =
     "SELECT CAST(COUNT(*) AS BIGINT) FROM bigchat_voice_migrations WHERE success";

@@ -389,21 +389,13 @@ impl SqliteStore {
             .max_connections(1)
             .connect_with(options)
             .await?;
-        let report = async {
-            let found = schema::classify(&schema::sqlite_catalogue(&pool).await?)?;
-            let (mode, legacy) = schema::plan(&found);
-            let pending = MIGRATIONS
-                .migrations
-                .len()
-                .saturating_sub(applied(&pool).await);
-            Ok(schema::SchemaReport {
-                mode,
-                pending,
-                legacy,
-                exists: true,
-            })
-        }
-        .await;
+        let report = match schema::sqlite_catalogue(&pool).await {
+            Ok(catalogue) => {
+                let total = MIGRATIONS.migrations.len();
+                schema::report(&catalogue, total, applied(&pool).await)
+            }
+            Err(e) => Err(e),
+        };
         pool.close().await;
         report
     }
