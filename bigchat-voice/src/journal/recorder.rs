@@ -59,17 +59,21 @@ impl Recorder {
     pub fn recover(&mut self, tracker: &mut Tracker) -> Result<Recovered, JournalError> {
         let mut out = Recovered::default();
         let mut effects = Vec::new();
-        for record in self.journal.read_from(self.journal.first_seq())? {
+        let mut live_since = std::mem::take(&mut self.live_since);
+        let mut current = self.current;
+        self.journal.scan_from(self.journal.first_seq(), |record| {
             let Some(msg) = Message::parse(&record.payload) else {
-                continue; // not a whole message (never written so): skip it
+                return; // not a whole message (never written so): skip it
             };
-            self.current = record.seq;
+            current = record.seq;
             tracker.handle_into(&msg, record.at, &mut effects);
-            self.note(&effects);
+            note_live(&mut live_since, current, &effects);
             out.effects.append(&mut effects);
             out.frames += 1;
             out.last_at = Some(record.at);
-        }
+        })?;
+        self.live_since = live_since;
+        self.current = current;
         Ok(out)
     }
 
@@ -115,22 +119,7 @@ impl Recorder {
     /// Notes the effects of the frame just recorded (which calls are live,
     /// since which frame).
     pub fn note(&mut self, effects: &[Effect]) {
-        for effect in effects {
-            match effect {
-                Effect::CallStarted(c) | Effect::CallUpdated(c) => {
-                    self.live_since
-                        .entry(c.unique_id.clone())
-                        .or_insert(self.current);
-                }
-                Effect::CallEnded(c) => {
-                    self.live_since.remove(&c.unique_id);
-                }
-                Effect::OriginateFailed { unique_id, .. } => {
-                    self.live_since.remove(unique_id);
-                }
-                _ => {}
-            }
-        }
+        note_live(&mut self.live_since, self.current, effects);
     }
 
     /// Forgets live calls the tracker no longer follows (ended by
@@ -165,6 +154,24 @@ impl Recorder {
     /// Frames tracked but not journaled because the journal was full.
     pub fn unjournaled(&self) -> u64 {
         self.unjournaled
+    }
+}
+
+/// Which calls are live since which frame, after frame `seq`'s effects.
+fn note_live(live_since: &mut HashMap<String, u64>, seq: u64, effects: &[Effect]) {
+    for effect in effects {
+        match effect {
+            Effect::CallStarted(c) | Effect::CallUpdated(c) => {
+                live_since.entry(c.unique_id.clone()).or_insert(seq);
+            }
+            Effect::CallEnded(c) => {
+                live_since.remove(&c.unique_id);
+            }
+            Effect::OriginateFailed { unique_id, .. } => {
+                live_since.remove(unique_id);
+            }
+            _ => {}
+        }
     }
 }
 

@@ -400,6 +400,13 @@ impl Journal {
     /// [`first_seq`](Self::first_seq) are gone).
     pub fn read_from(&self, from: u64) -> Result<Vec<Record>, JournalError> {
         let mut out = Vec::new();
+        self.scan_from(from, |record| out.push(record))?;
+        Ok(out)
+    }
+
+    /// Passes every kept record from `from` on to `each`, in order, one at
+    /// a time (a large journal is never held in memory whole).
+    pub fn scan_from(&self, from: u64, mut each: impl FnMut(Record)) -> Result<(), JournalError> {
         for (i, segment) in self.segments.iter().enumerate() {
             let next_first = self.segments.get(i + 1).map(|s| s.first_seq);
             if next_first.is_some_and(|n| n <= from) {
@@ -416,7 +423,7 @@ impl Journal {
                     Ok(Some(record)) => {
                         offset += (HEADER + record.payload.len()) as u64;
                         if record.seq >= from {
-                            out.push(record);
+                            each(record);
                         }
                     }
                     Err(reason) => {
@@ -429,7 +436,7 @@ impl Journal {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Deletes the segments all of whose records are older than `seq`
