@@ -1160,3 +1160,40 @@ async fn sqlite_file_and_memory_paths_agree() {
     assert!(results[0].0.iter().any(|a| a.message_created));
     file.finish().await;
 }
+
+/// An SQLite file that is not the connector's is refused as it was: not
+/// switched to WAL, no table added.
+#[tokio::test]
+async fn a_foreign_sqlite_file_is_refused_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("other.db");
+    let other = rusqlite::Connection::open(&path).expect("open");
+    other
+        .execute_batch(
+            "CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (1);",
+        )
+        .expect("someone else's table");
+    drop(other);
+    let url = format!("sqlite://{}", path.display());
+    let err = bigchat_voice::store::AnyStore::connect(&url)
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("neither empty nor a BigChat database"),
+        "{err}"
+    );
+    let other = rusqlite::Connection::open(&path).expect("open");
+    let mode: String = other
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "delete", "switched to WAL");
+    let tables: i64 = other
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!(tables, 1);
+}

@@ -17,14 +17,16 @@ pub struct Signals {
     /// Stop signals received so far.
     stops: u32,
     #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     hup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
-    /// Installs the handlers. One that cannot be installed is logged and
-    /// left out (Ctrl-C always works).
+    /// Installs the handlers (once: signals arriving while nobody waits
+    /// are kept). One that cannot be installed is logged and left out.
     pub fn new() -> Signals {
         #[cfg(unix)]
         {
@@ -38,6 +40,9 @@ impl Signals {
             };
             Signals {
                 stops: 0,
+                // Installed once, so a signal arriving between two waits is
+                // kept for the next (a fresh ctrl_c() per wait would miss it).
+                int: install(SignalKind::interrupt(), "SIGINT"),
                 term: install(SignalKind::terminate(), "SIGTERM"),
                 hup: install(SignalKind::hangup(), "SIGHUP"),
             }
@@ -76,7 +81,7 @@ impl Signals {
                 }
             }
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => Asked::Stop,
+                _ = maybe(&mut self.int) => Asked::Stop,
                 _ = maybe(&mut self.term) => Asked::Stop,
                 _ = maybe(&mut self.hup) => Asked::Reload,
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 
 use super::schema::{self, SchemaInfo};
 use super::writer::Job;
@@ -50,7 +50,10 @@ pub struct SqliteStore {
 /// The effect writer's own connection.
 #[derive(Debug)]
 struct Direct {
+    /// What is opened (a path, or a `file:` URI).
     path: PathBuf,
+    /// The file it names (a URI resolved by SQLite), checked before writes.
+    file: PathBuf,
     state: Mutex<DirectState>,
     /// A fault of the file was reported at ERROR and not yet cleared.
     faulted: AtomicBool,
@@ -81,10 +84,12 @@ impl Drop for CancelOnDrop {
 
 impl Direct {
     fn open(path: PathBuf) -> Result<Direct, StoreError> {
-        let (conn, file) = Direct::connect(&path)?;
+        let (conn, id) = Direct::connect(&path)?;
+        let file = conn.path().map_or_else(|| path.clone(), PathBuf::from);
         Ok(Direct {
             path,
-            state: Mutex::new(DirectState::Open(conn, file)),
+            file,
+            state: Mutex::new(DirectState::Open(conn, id)),
             faulted: AtomicBool::new(false),
         })
     }
@@ -136,7 +141,7 @@ impl Direct {
         state: &'s mut DirectState,
     ) -> Result<&'s mut rusqlite::Connection, StoreError> {
         if let DirectState::Open(_, opened) = state {
-            match file_id(&self.path) {
+            match file_id(&self.file) {
                 Ok(now) if now == *opened => {}
                 Ok(_) => {
                     self.report("the database file was replaced; writing to the new file");
@@ -324,9 +329,9 @@ impl SqliteStore {
                     })?;
                 }
             }
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+            // WAL is switched on once the file is known to be the
+            // connector's (or empty): a refused file is left as it was.
+            options.synchronous(SqliteSynchronous::Normal)
         };
         let pool_options = if memory {
             // Every connection to `:memory:` is its own database: keep one, forever.
@@ -342,7 +347,21 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        let found = schema::classify(&schema::sqlite_catalogue(&pool).await?)?;
+        let found = match schema::sqlite_catalogue(&pool)
+            .await
+            .and_then(|c| schema::classify(&c))
+        {
+            Ok(found) => found,
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
+        if !memory {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         let (mode, legacy) = schema::plan(&found);
         let before = applied(&pool).await;
         if legacy {
@@ -594,6 +613,19 @@ mod tests {
         std::fs::copy(&copy, &path).unwrap_or_else(|e| panic!("{e}"));
         assert!(insert(&direct, false).is_ok(), "the restored file is used");
         assert!(!direct.faulted.load(Ordering::SeqCst), "recovery noticed");
+        assert_eq!(rows(&path), 2);
+    }
+
+    /// A `file:` URI names the file it opens: writes through it are not
+    /// mistaken for a file gone.
+    #[test]
+    fn a_file_uri_is_not_a_file_gone() {
+        let (_dir, path, _direct) = direct_on_file();
+        let uri = PathBuf::from(format!("file:{}", path.display()));
+        let direct = Direct::open(uri).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(insert(&direct, false).is_ok());
+        assert!(insert(&direct, false).is_ok());
+        assert!(!direct.faulted.load(Ordering::SeqCst), "no fault reported");
         assert_eq!(rows(&path), 2);
     }
 
