@@ -217,17 +217,22 @@ async fn a_bigchat_database_missing_what_voice_needs_is_refused_by_name() {
         return;
     };
     let mut conn = PgConnection::connect(&url).await.expect("connect");
-    sqlx::raw_sql(r#"DROP TABLE "TicketTraking"; ALTER TABLE "Tickets" DROP COLUMN "uuid";"#)
-        .execute(&mut conn)
-        .await
-        .expect("an older BigChat");
+    sqlx::raw_sql(
+        r#"DROP TABLE "TicketTraking"; ALTER TABLE "Tickets" DROP COLUMN "uuid";
+           ALTER TABLE "Messages" DROP COLUMN "isEdited";"#,
+    )
+    .execute(&mut conn)
+    .await
+    .expect("an older BigChat");
     let before = columns(&url).await;
     let text = AnyStore::connect(&url)
         .await
         .expect_err("refused")
         .to_string();
     assert!(
-        text.contains("TicketTraking") && text.contains("Tickets.uuid"),
+        text.contains("TicketTraking")
+            && text.contains("Tickets.uuid")
+            && text.contains("Messages.isEdited"),
         "{text}"
     );
     assert_eq!(columns(&url).await, before, "nothing created");
@@ -504,5 +509,101 @@ async fn every_recorded_call_reads_back_as_bigchat_reads_it() {
     replay_captures(&db, ast).await;
     assert_eq!(db.dump().await, first, "second replay changed rows");
     conn.close().await.expect("close");
+    db.finish().await;
+}
+
+/// BigChat's unique keys are what the connector's upserts stand on: a
+/// database without them is refused by name, untouched.
+#[tokio::test]
+async fn a_bigchat_database_without_its_unique_keys_is_refused() {
+    let Some((database, url)) = create_bigchat_database().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    sqlx::raw_sql(r#"ALTER TABLE "Tickets" DROP CONSTRAINT "contactid_companyid_unique";"#)
+        .execute(&mut conn)
+        .await
+        .expect("drop the key");
+    let before = columns(&url).await;
+    let text = AnyStore::connect(&url)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        text.contains("whatsappId") && text.contains("Tickets"),
+        "{text}"
+    );
+    assert_eq!(columns(&url).await, before, "nothing created");
+    conn.close().await.expect("close");
+    drop_pg_database(&database).await;
+}
+
+/// A role whose search_path puts a schema of its own before BigChat's
+/// `public` would build a parallel copy BigChat never reads: refused,
+/// naming both schemas.
+#[tokio::test]
+async fn bigchat_behind_another_schema_on_the_search_path_is_refused() {
+    let Some((database, url)) = create_bigchat_database().await else {
+        return;
+    };
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
+    sqlx::raw_sql(r#"CREATE SCHEMA "voice";"#)
+        .execute(&mut conn)
+        .await
+        .expect("schema");
+    let shadowed = format!("{url}?options=-csearch_path%3Dvoice,public");
+    let text = AnyStore::connect(&shadowed)
+        .await
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        text.contains("\"public\"") && text.contains("\"voice\""),
+        "{text}"
+    );
+    let tables: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'voice'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+    assert_eq!(tables, 0, "nothing created in the shadowing schema");
+    conn.close().await.expect("close");
+    drop_pg_database(&database).await;
+}
+
+/// BigChat deletes the voice connection (an admin removes it from the
+/// Connections page): the next call makes it again, and the contact's calls
+/// still meet on one ticket that BigChat can accept and close.
+#[tokio::test]
+async fn a_deleted_voice_connection_is_made_again() {
+    let Some(db) = TestDb::new(Backend::BigChat).await else {
+        return;
+    };
+    let ast = db
+        .store
+        .ensure_asterisk("pbx-1", "10.0.0.5", 5038, "bigchat", COMPANY)
+        .await
+        .expect("server");
+    db.exec(r#"DELETE FROM "Whatsapps" WHERE "provider" = 'asterisk'"#)
+        .await;
+    let mut tickets = Vec::new();
+    for (i, uid) in ["d1", "d2"].iter().enumerate() {
+        let call = inbound(uid, "+5511999990001", i as i64 * 100);
+        let applied = db
+            .store
+            .apply(ast, COMPANY, &Effect::CallStarted(call))
+            .await
+            .expect("stored");
+        let ticket = applied.ticket.expect("ticket");
+        assert!(ticket.whatsapp_id.is_some(), "a ticket with no connection");
+        tickets.push(ticket.id);
+    }
+    assert_eq!(tickets[0], tickets[1], "one ticket for the contact");
+    let voice = db
+        .dump_table("Whatsapps")
+        .await
+        .into_iter()
+        .filter(|w| w.get("provider").cloned().flatten().as_deref() == Some("asterisk"))
+        .count();
+    assert_eq!(voice, 1);
     db.finish().await;
 }

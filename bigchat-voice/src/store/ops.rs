@@ -221,18 +221,33 @@ pub(crate) async fn ensure_asterisk<E: Exec>(
             }
         },
     };
+    ensure_voice_connection(db, id, server.name, server.company_id).await?;
+    Ok(id)
+}
+
+/// Gives server `id` its voice connection if it has none (a new server,
+/// or BigChat deleted the connection: its tickets would otherwise be made
+/// with no connection, which BigChat cannot accept or close).
+async fn ensure_voice_connection<E: Exec>(
+    db: &mut E,
+    id: i64,
+    server_name: &str,
+    company_id: i64,
+) -> Result<(), StoreError> {
     if db
         .fetch::<One<i64>>(sql::ASTERISK_CONNECTION, &[Arg::I64(id)])
         .await?
         .is_some()
     {
-        return Ok(id);
+        return Ok(());
     }
+    let now = Utc::now();
+    let company = Arg::I64(company_id);
     // BigChat's connection names are unique across companies: the plain
     // name first, then one made unique by the server's id.
     let names = [
-        logic::voice_connection_name(server.name, None),
-        logic::voice_connection_name(server.name, Some(id)),
+        logic::voice_connection_name(server_name, None),
+        logic::voice_connection_name(server_name, Some(id)),
     ];
     for name in &names {
         let created = db
@@ -251,13 +266,14 @@ pub(crate) async fn ensure_asterisk<E: Exec>(
         if let Some(One(connection)) = found {
             let link = [Arg::I64(id), Arg::I64(connection), Arg::Time(now)];
             db.execute(sql::LINK_VOICE_CONNECTION, &link).await?;
-            return Ok(id);
+            tracing::info!(server = server_name, connection = %name, "voice connection ready");
+            return Ok(());
         }
     }
     Err(StoreError::InvalidData(format!(
         "BigChat connections named {:?} and {:?} already exist and are not voice \
-         connections of company {}: rename the Asterisk server",
-        names[0], names[1], server.company_id
+         connections of company {company_id}: rename the Asterisk server",
+        names[0], names[1]
     )))
 }
 
@@ -486,6 +502,20 @@ async fn find_or_create_ticket<E: Exec>(
     call: &Call,
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, bool), StoreError> {
+    let server = [Arg::I64(asterisk_id)];
+    if db
+        .fetch::<One<i64>>(sql::ASTERISK_CONNECTION, &server)
+        .await?
+        .is_none()
+    {
+        let Some(One(name)) = db.fetch::<One<String>>(sql::ASTERISK_NAME, &server).await? else {
+            return Err(StoreError::InvalidData(format!(
+                "no Asterisks row with id {asterisk_id}"
+            )));
+        };
+        tracing::warn!(server = %name, "the voice connection is gone from BigChat: making it again");
+        ensure_voice_connection(db, asterisk_id, &name, company_id).await?;
+    }
     let last = logic::start_last_message(call.direction);
     let from_me = call.direction == Direction::Outbound;
     let queue = call.queue.as_deref();

@@ -44,6 +44,9 @@ impl PgStore {
             .connect_with(options)
             .await?;
         let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
+        if found == schema::Found::BigChat {
+            schema::pg_check_unique_keys(&pool).await?;
+        }
         let (mode, legacy) = schema::plan(&found);
         let before = applied(&pool).await;
         if legacy {

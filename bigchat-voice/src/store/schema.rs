@@ -98,6 +98,12 @@ pub(crate) const BIGCHAT_TABLES: [(&str, &[&str]); 5] = [
             "status",
             "provider",
             "isDefault",
+            "retries",
+            "greetingMessage",
+            "complationMessage",
+            "outOfHoursMessage",
+            "ratingMessage",
+            "farewellMessage",
             "companyId",
             "createdAt",
             "updatedAt",
@@ -146,6 +152,8 @@ pub(crate) const BIGCHAT_TABLES: [(&str, &[&str]); 5] = [
             "mediaUrl",
             "ticketId",
             "fromMe",
+            "isDeleted",
+            "isEdited",
             "contactId",
             "companyId",
             "queueId",
@@ -275,17 +283,80 @@ pub(crate) fn migrator(source: &'static sqlx::migrate::Migrator) -> sqlx::migrat
     m
 }
 
-/// Reads the tables (and their columns) of the current PostgreSQL schema.
+/// Reads the tables (and their columns) of the schema new tables go to
+/// (the first of the `search_path`), from `pg_catalog`, which shows every
+/// table whatever the role may read (`information_schema` hides the ones
+/// it has no privilege on). BigChat's tables in another schema of the
+/// search path would otherwise make a BigChat database look empty, and the
+/// connector would build its own copy where BigChat never looks: refused.
 pub(crate) async fn pg_catalogue(pool: &sqlx::PgPool) -> Result<Catalogue, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
-        r#"SELECT c.table_name::text, c.column_name::text
- FROM information_schema.columns c JOIN information_schema.tables t
- ON t.table_schema = c.table_schema AND t.table_name = c.table_name
- WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"#,
+        r#"SELECT c.relname::text, a.attname::text
+ FROM pg_catalog.pg_class c
+ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"#,
     )
     .fetch_all(pool)
     .await?;
-    Ok(collect(rows))
+    let catalogue = collect(rows);
+    if !catalogue.contains_key(SEQUELIZE_META) {
+        let elsewhere: Option<(String, Option<String>)> = sqlx::query_as(
+            r#"SELECT n.nspname::text, current_schema()::text FROM pg_catalog.pg_class c
+ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = 'SequelizeMeta' AND n.nspname = ANY (current_schemas(false))
+ AND n.nspname IS DISTINCT FROM current_schema() LIMIT 1"#,
+        )
+        .fetch_optional(pool)
+        .await?;
+        if let Some((bigchat, ours)) = elsewhere {
+            return Err(StoreError::UnrecognisedDatabase {
+                reason: format!(
+                    "BigChat's tables are in schema \"{bigchat}\", but this connection creates \
+                     tables in schema \"{}\" (the first of its search_path): put \"{bigchat}\" \
+                     first (e.g. ALTER ROLE … SET search_path = {bigchat})",
+                    ours.unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(catalogue)
+}
+
+/// BigChat's unique keys that the connector's upserts rely on (`ON
+/// CONFLICT`): a database without them is refused by name (every call
+/// would fail otherwise).
+pub(crate) async fn pg_check_unique_keys(pool: &sqlx::PgPool) -> Result<(), StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        r#"SELECT c.relname::text, array_to_string(ARRAY(
+   SELECT a.attname::text FROM unnest(i.indkey) AS k(attnum)
+   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+   ORDER BY 1), ',')
+ FROM pg_catalog.pg_index i
+ JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE i.indisunique AND n.nspname = current_schema() AND c.relname IN ('Tickets', 'Contacts')"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    let has = |table: &str, cols: &str| rows.iter().any(|(t, c)| t == table && c == cols);
+    let mut missing = Vec::new();
+    if !has("Tickets", "companyId,contactId,whatsappId") {
+        missing.push("UNIQUE (\"contactId\", \"companyId\", \"whatsappId\") on Tickets");
+    }
+    if !has("Contacts", "companyId,number") {
+        missing.push("UNIQUE (\"number\", \"companyId\") on Contacts");
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::UnrecognisedDatabase {
+            reason: format!(
+                "this BigChat database lacks {}: run BigChat's own migrations first",
+                missing.join(" and ")
+            ),
+        })
+    }
 }
 
 /// Reads the tables (and their columns) of an SQLite database.

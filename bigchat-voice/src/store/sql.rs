@@ -353,6 +353,8 @@ pub(crate) const SET_ASTERISK_STATUS: &str = concat!(
     asterisk_cols!()
 );
 
+pub(crate) const ASTERISK_NAME: &str = r#"SELECT "name" FROM "Asterisks" WHERE "id" = $1"#;
+
 /// The server's voice connection, if it still exists.
 pub(crate) const ASTERISK_CONNECTION: &str = r#"SELECT CAST("w"."id" AS BIGINT)
  FROM "Asterisks" AS "a" JOIN "Whatsapps" AS "w" ON "w"."id" = "a"."whatsappId"
