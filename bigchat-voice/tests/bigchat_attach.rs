@@ -607,3 +607,57 @@ async fn a_deleted_voice_connection_is_made_again() {
     assert_eq!(voice, 1);
     db.finish().await;
 }
+
+/// A user or queue deleted in BigChat while the daemon runs (mapped when it
+/// started): the calls naming them are still stored — the ticket stays
+/// pending without that agent or queue — instead of being refused for good
+/// by BigChat's foreign keys.
+#[tokio::test]
+async fn users_and_queues_deleted_in_bigchat_do_not_make_calls_unstorable() {
+    use bigchat_voice::model::CallStatus;
+    let Some(db) = TestDb::new(Backend::BigChat).await else {
+        return;
+    };
+    let ast = db
+        .store
+        .ensure_asterisk("pbx-1", "10.0.0.5", 5038, "bigchat", COMPANY)
+        .await
+        .expect("server");
+    db.store
+        .map_queues(ast, COMPANY, &[("*".to_string(), Some(3))])
+        .await
+        .expect("queues");
+    for statement in [
+        r#"DELETE FROM "UserQueues""#,
+        r#"DELETE FROM "Users" WHERE "id" = 7"#,
+        r#"DELETE FROM "Queues" WHERE "id" = 3"#,
+    ] {
+        db.exec(statement).await;
+    }
+    let call = inbound("gone.1", "+5511999990001", 0);
+    let answered_call = answered(&call, 5, "1001", 7);
+    let done = ended(&answered_call, CallStatus::Completed, 65);
+    for effect in [
+        Effect::CallStarted(call),
+        Effect::CallUpdated(answered_call),
+        Effect::CallEnded(done),
+    ] {
+        db.store
+            .apply(ast, COMPANY, &effect)
+            .await
+            .unwrap_or_else(|e| panic!("{effect:?} refused: {e}"));
+    }
+    let tickets = db.dump_table("Tickets").await;
+    assert_eq!(tickets.len(), 1);
+    let t = &tickets[0];
+    assert_eq!(
+        t.get("status").cloned().flatten().as_deref(),
+        Some("pending")
+    );
+    assert_eq!(t.get("userId").cloned().flatten(), None);
+    assert_eq!(t.get("queueId").cloned().flatten(), None);
+    let traking = db.dump_table("TicketTraking").await;
+    assert_eq!(traking.len(), 1);
+    assert_eq!(traking[0].get("userId").cloned().flatten(), None);
+    db.finish().await;
+}

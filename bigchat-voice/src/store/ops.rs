@@ -328,7 +328,29 @@ pub(crate) async fn map_queues<E: Exec>(
 /// them. Until the commit nobody else can change them (PostgreSQL holds the
 /// row locks, SQLite the write lock), so a later effect of the same call in
 /// the same batch reads them from here instead of the database.
-pub(crate) type Written = std::collections::HashMap<(i64, String), CallRecordRow>;
+#[derive(Debug)]
+pub(crate) struct Written {
+    records: std::collections::HashMap<(i64, String), CallRecordRow>,
+    /// The ticket statements of the database's schema mode.
+    tickets: &'static sql::TicketSql,
+}
+
+impl Written {
+    pub(crate) fn new(tickets: &'static sql::TicketSql) -> Written {
+        Written {
+            records: std::collections::HashMap::new(),
+            tickets,
+        }
+    }
+
+    fn get(&self, key: &(i64, String)) -> Option<&CallRecordRow> {
+        self.records.get(key)
+    }
+
+    fn insert(&mut self, key: (i64, String), record: CallRecordRow) {
+        self.records.insert(key, record);
+    }
+}
 
 /// Which effect a call change came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,9 +375,10 @@ pub(crate) fn call_effect(effect: &Effect) -> Option<(&Call, CallEffectKind)> {
 pub(crate) async fn apply_jobs<E: Exec>(
     db: &mut E,
     jobs: &[Job],
+    tickets: &'static sql::TicketSql,
 ) -> Result<Vec<Applied>, StoreError> {
     let mut out = Vec::with_capacity(jobs.len());
-    let mut written = Written::new();
+    let mut written = Written::new(tickets);
     for job in jobs {
         out.push(match (&job.effect, call_effect(&job.effect)) {
             (_, Some((call, kind))) => {
@@ -428,10 +451,10 @@ async fn originate_failed<E: Exec>(
 /// caller's transaction.
 pub(crate) async fn reconcile<E: Exec>(
     db: &mut E,
-    asterisk_id: i64,
-    company_id: i64,
+    (asterisk_id, company_id): (i64, i64),
     unique_id: &str,
     ended_at: DateTime<Utc>,
+    tickets: &'static sql::TicketSql,
 ) -> Result<Option<Applied>, StoreError> {
     let live: Option<CallRecordRow> = db
         .fetch(
@@ -449,7 +472,7 @@ pub(crate) async fn reconcile<E: Exec>(
         company_id,
         &call,
         CallEffectKind::Ended,
-        &mut Written::new(),
+        &mut Written::new(tickets),
     )
     .await?;
     Ok(Some(applied))
@@ -501,6 +524,7 @@ async fn find_or_create_ticket<E: Exec>(
     asterisk_id: i64,
     call: &Call,
     now: DateTime<Utc>,
+    tickets: &'static sql::TicketSql,
 ) -> Result<(TicketRow, bool), StoreError> {
     let server = [Arg::I64(asterisk_id)];
     if db
@@ -529,7 +553,7 @@ async fn find_or_create_ticket<E: Exec>(
         Arg::Time(now),
         Arg::OptText(queue),
     ];
-    if let Some(t) = db.fetch(sql::REUSE_TICKET, &reuse).await? {
+    if let Some(t) = db.fetch(tickets.reuse, &reuse).await? {
         return Ok((t, false));
     }
     let insert = [
@@ -542,7 +566,7 @@ async fn find_or_create_ticket<E: Exec>(
         Arg::Time(now),
         Arg::OptText(queue),
     ];
-    if let Some(t) = db.fetch(sql::INSERT_TICKET, &insert).await? {
+    if let Some(t) = db.fetch(tickets.insert, &insert).await? {
         return Ok((t, true));
     }
     // The contact's voice ticket exists in a state the connector leaves
@@ -678,8 +702,16 @@ async fn apply_call<E: Exec>(
         None => {
             let (contact, contact_created) =
                 find_or_create_contact(db, company_id, call, now).await?;
-            let (ticket, ticket_created) =
-                find_or_create_ticket(db, company_id, contact.id, asterisk_id, call, now).await?;
+            let (ticket, ticket_created) = find_or_create_ticket(
+                db,
+                company_id,
+                contact.id,
+                asterisk_id,
+                call,
+                now,
+                written.tickets,
+            )
+            .await?;
             out.contact_created = contact_created;
             out.ticket_created = ticket_created;
             let links = RecordLinks {
@@ -760,7 +792,7 @@ async fn apply_call<E: Exec>(
             Arg::I64(asterisk_id),
             Arg::OptText(call.queue.as_deref()),
         ];
-        match db.fetch::<TicketRow>(sql::TOUCH_TICKET, &args).await? {
+        match db.fetch::<TicketRow>(written.tickets.touch, &args).await? {
             Some(t) => out.ticket = Some(t),
             None => {
                 return Err(StoreError::InvalidData(format!(

@@ -155,6 +155,16 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The ticket statements for this database's mode.
+    fn ticket_sql(&self) -> &'static super::sql::TicketSql {
+        match self.schema.mode {
+            schema::SchemaMode::Attach => &super::sql::ATTACH,
+            _ => &super::sql::STANDALONE,
+        }
+    }
+}
+
 /// How many of the connector's migrations the database records.
 async fn applied(pool: &PgPool) -> usize {
     let n: Result<i64, _> = sqlx::query_scalar(schema::COUNT_APPLIED)
@@ -166,7 +176,10 @@ async fn applied(pool: &PgPool) -> usize {
 impl PgStore {
     /// Applies `jobs` in one transaction.
     async fn write(&self, jobs: &[Job]) -> Result<Vec<Applied>, StoreError> {
-        in_transaction!(self.pool, "BEGIN", |conn| ops::apply_jobs(conn, jobs))
+        let tickets = self.ticket_sql();
+        in_transaction!(self.pool, "BEGIN", |conn| ops::apply_jobs(
+            conn, jobs, tickets
+        ))
     }
 
     /// Ends one live record in one transaction.
@@ -177,12 +190,13 @@ impl PgStore {
         unique_id: &str,
         ended_at: DateTime<Utc>,
     ) -> Result<Option<Applied>, StoreError> {
+        let tickets = self.ticket_sql();
         in_transaction!(self.pool, "BEGIN", |conn| ops::reconcile(
             conn,
-            asterisk_id,
-            company_id,
+            (asterisk_id, company_id),
             unique_id,
-            ended_at
+            ended_at,
+            tickets
         ))
     }
 

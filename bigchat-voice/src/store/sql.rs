@@ -143,13 +143,25 @@ pub(crate) const INSERT_CONTACT: &str = concat!(
 );
 
 /// The BigChat queue (`Queues.id`) PBX queue `$q` of server `$a` maps to
-/// (`$a`, `$q`: parameter numbers).
+/// (`$a`, `$q`: parameter numbers). In attach mode only a queue BigChat
+/// still has: a mapping to a queue deleted since is ignored rather than
+/// refused by the ticket's foreign key.
 macro_rules! mapped_queue {
-    ($a:literal, $q:literal) => {
+    (standalone, $a:literal, $q:literal) => {
         concat!(
             r#"(SELECT "queueId" FROM "AsteriskQueues" WHERE "asteriskId" = $"#,
             $a,
             r#" AND "queue" = $"#,
+            $q,
+            ")"
+        )
+    };
+    (attach, $a:literal, $q:literal) => {
+        concat!(
+            r#"(SELECT "q"."id" FROM "AsteriskQueues" AS "aq" JOIN "Queues" AS "q"
+ ON "q"."id" = "aq"."queueId" WHERE "aq"."asteriskId" = $"#,
+            $a,
+            r#" AND "aq"."queue" = $"#,
             $q,
             ")"
         )
@@ -160,12 +172,31 @@ macro_rules! mapped_queue {
 /// queue (the `*` row of `AsteriskQueues`, if any): BigChat shows its
 /// agents only the tickets of their queues.
 macro_rules! default_queue {
-    ($a:literal) => {
+    (standalone, $a:literal) => {
         concat!(
             r#"(SELECT "queueId" FROM "AsteriskQueues" WHERE "asteriskId" = $"#,
             $a,
             r#" AND "queue" = '*')"#
         )
+    };
+    (attach, $a:literal) => {
+        concat!(
+            r#"(SELECT "q"."id" FROM "AsteriskQueues" AS "aq" JOIN "Queues" AS "q"
+ ON "q"."id" = "aq"."queueId" WHERE "aq"."asteriskId" = $"#,
+            $a,
+            r#" AND "aq"."queue" = '*')"#
+        )
+    };
+}
+
+/// The BigChat user `$u` (a parameter number): in attach mode only a user
+/// BigChat still has (NULL for one deleted since the daemon started).
+macro_rules! user_ref {
+    (standalone, $u:literal) => {
+        concat!("$", $u)
+    };
+    (attach, $u:literal) => {
+        concat!(r#"(SELECT "id" FROM "Users" WHERE "id" = $"#, $u, ")")
     };
 }
 
@@ -189,41 +220,49 @@ macro_rules! voice_connection {
 /// without one takes the server's default queue. Returns nothing when the
 /// contact has no voice ticket yet, or it is in another state (e.g. a
 /// BigChat status the connector does not know: then it is left alone).
-pub(crate) const REUSE_TICKET: &str = concat!(
-    r#"UPDATE "Tickets" SET
+macro_rules! reuse_ticket {
+    ($mode:ident) => {
+        concat!(
+            r#"UPDATE "Tickets" SET
  "status" = CASE WHEN "status" = 'closed' THEN 'pending' ELSE "status" END,
  "userId" = CASE WHEN "status" = 'closed' THEN NULL ELSE "userId" END,
  "unreadMessages" = CASE WHEN "status" = 'closed' THEN 0 ELSE "unreadMessages" END,
  "queueId" = COALESCE("#,
-    mapped_queue!(3, 8),
-    r#", CASE WHEN "status" = 'closed' THEN NULL ELSE "queueId" END, "#,
-    default_queue!(3),
-    r#"),
+            mapped_queue!($mode, 3, 8),
+            r#", CASE WHEN "status" = 'closed' THEN NULL ELSE "queueId" END, "#,
+            default_queue!($mode, 3),
+            r#"),
  "asteriskId" = $3, "callType" = $4, "lastMessage" = $5, "fromMe" = $6, "updatedAt" = $7
  WHERE "companyId" = $1 AND "contactId" = $2 AND "whatsappId" = "#,
-    voice_connection!(3),
-    r#"
+            voice_connection!(3),
+            r#"
  AND "status" IN ('open', 'pending', 'closed') RETURNING "#,
-    ticket_cols!()
-);
+            ticket_cols!()
+        )
+    };
+}
 
 /// A new pending ticket on the server's voice connection (its uuid is the
 /// column's default, a random UUID as BigChat makes them); nothing when the
 /// contact already has a ticket there (see [`SELECT_VOICE_TICKET`]).
-pub(crate) const INSERT_TICKET: &str = concat!(
-    r#"INSERT INTO "Tickets" ("status", "unreadMessages", "lastMessage", "isGroup",
+macro_rules! insert_ticket {
+    ($mode:ident) => {
+        concat!(
+            r#"INSERT INTO "Tickets" ("status", "unreadMessages", "lastMessage", "isGroup",
  "fromMe", "userId", "contactId", "whatsappId", "queueId", "companyId", "asteriskId",
  "callType", "createdAt", "updatedAt")
  VALUES ('pending', 0, $1, FALSE, $2, NULL, $3, "#,
-    voice_connection!(5),
-    ", COALESCE(",
-    mapped_queue!(5, 8),
-    ", ",
-    default_queue!(5),
-    r#"), $4, $5, $6, $7, $7)
+            voice_connection!(5),
+            ", COALESCE(",
+            mapped_queue!($mode, 5, 8),
+            ", ",
+            default_queue!($mode, 5),
+            r#"), $4, $5, $6, $7, $7)
  ON CONFLICT ("contactId", "companyId", "whatsappId") DO NOTHING RETURNING "#,
-    ticket_cols!()
-);
+            ticket_cols!()
+        )
+    };
+}
 
 /// The contact's ticket on the server's voice connection, whatever its state.
 pub(crate) const SELECT_VOICE_TICKET: &str = concat!(
@@ -238,21 +277,57 @@ pub(crate) const SELECT_VOICE_TICKET: &str = concat!(
 /// nobody, a pending one by every agent of its queue), `$4` sets
 /// `lastMessage` (kept when NULL), `$5` adds unread messages, and the PBX
 /// queue `$8` of server `$7` sets the BigChat queue when mapped.
-pub(crate) const TOUCH_TICKET: &str = concat!(
-    r#"UPDATE "Tickets" SET
- "status" = CASE WHEN $2 AND $3 IS NOT NULL THEN 'open' ELSE "status" END,
- "userId" = CASE WHEN $2 THEN COALESCE($3, "userId") ELSE "userId" END,
+macro_rules! touch_ticket {
+    ($mode:ident) => {
+        concat!(
+            r#"UPDATE "Tickets" SET
+ "status" = CASE WHEN $2 AND "#,
+            user_ref!($mode, 3),
+            r#" IS NOT NULL THEN 'open' ELSE "status" END,
+ "userId" = CASE WHEN $2 THEN COALESCE("#,
+            user_ref!($mode, 3),
+            r#", "userId") ELSE "userId" END,
  "lastMessage" = COALESCE($4, "lastMessage"),
  "unreadMessages" = COALESCE("unreadMessages", 0) + $5,
  "queueId" = COALESCE("#,
-    mapped_queue!(7, 8),
-    r#", "queueId", "#,
-    default_queue!(7),
-    r#"),
+            mapped_queue!($mode, 7, 8),
+            r#", "queueId", "#,
+            default_queue!($mode, 7),
+            r#"),
  "updatedAt" = $6
  WHERE "id" = $1 RETURNING "#,
-    ticket_cols!()
-);
+            ticket_cols!()
+        )
+    };
+}
+
+/// The ticket statements that name BigChat users and queues, in the form
+/// each schema mode needs.
+#[derive(Debug)]
+pub(crate) struct TicketSql {
+    /// See `reuse_ticket!`.
+    pub reuse: &'static str,
+    /// See `insert_ticket!`.
+    pub insert: &'static str,
+    /// See `touch_ticket!`.
+    pub touch: &'static str,
+}
+
+/// The connector's own database: the mapped ids are taken as they are.
+pub(crate) const STANDALONE: TicketSql = TicketSql {
+    reuse: reuse_ticket!(standalone),
+    insert: insert_ticket!(standalone),
+    touch: touch_ticket!(standalone),
+};
+
+/// BigChat's database: a mapped user or queue BigChat no longer has is
+/// left out (the ticket stays pending, or keeps its queue) instead of
+/// making the call unstorable.
+pub(crate) const ATTACH: TicketSql = TicketSql {
+    reuse: reuse_ticket!(attach),
+    insert: insert_ticket!(attach),
+    touch: touch_ticket!(attach),
+};
 
 pub(crate) const SELECT_TICKET: &str = concat!(
     "SELECT ",
@@ -289,15 +364,18 @@ macro_rules! upsert_message {
 }
 
 /// … and its tracking row (ticket `$5`, record `$7`, company `$8`, now
-/// `$9`, user `$10`, queued/started/finished `$11`..`$13`, on the voice
-/// connection of server `$15`).
+/// `$9`, queued/started/finished `$11`..`$13`, on the voice connection of
+/// server `$15`). Its user is the call's (`$10`) when the ticket has it —
+/// it was just opened for that user — so a user BigChat no longer has
+/// never reaches the row's foreign key.
 macro_rules! upsert_traking {
     () => {
         concat!(
             r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
  "whatsappId", "queuedAt", "startedAt", "finishedAt", "rated", "callRecordId", "companyId",
  "createdAt", "updatedAt")
- VALUES ($5, $10, "#,
+ VALUES ($5, CASE WHEN (SELECT "userId" FROM "Tickets" WHERE "id" = $5) = $10
+ THEN $10 END, "#,
             voice_connection!(15),
             r#", $11, $12, $13, FALSE, $7, $8, $9, $9)
  ON CONFLICT ("callRecordId") DO UPDATE SET "userId" = excluded."userId",

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 
 use super::schema::{self, SchemaInfo};
 use super::writer::Job;
-use super::{Applied, StoreError, legacy, ops};
+use super::{Applied, StoreError, legacy, ops, sql};
 
 /// How long a statement waits for another writer (another process on the
 /// same file) before failing with a retryable "database is busy".
@@ -449,12 +449,14 @@ impl SqliteStore {
                     .transact(move |conn| {
                         // Every statement of `Exec` for a direct connection
                         // completes without waiting: this never blocks on a future.
-                        futures::executor::block_on(ops::apply_jobs(conn, &jobs))
+                        futures::executor::block_on(ops::apply_jobs(conn, &jobs, &sql::STANDALONE))
                     })
                     .await
             }
             None => in_transaction!(self.pool, "BEGIN IMMEDIATE", |conn| ops::apply_jobs(
-                conn, jobs
+                conn,
+                jobs,
+                &sql::STANDALONE
             )),
         }
     }
@@ -474,20 +476,20 @@ impl SqliteStore {
                     .transact(move |conn| {
                         futures::executor::block_on(ops::reconcile(
                             conn,
-                            asterisk_id,
-                            company_id,
+                            (asterisk_id, company_id),
                             &unique_id,
                             ended_at,
+                            &sql::STANDALONE,
                         ))
                     })
                     .await
             }
             None => in_transaction!(self.pool, "BEGIN IMMEDIATE", |conn| ops::reconcile(
                 conn,
-                asterisk_id,
-                company_id,
+                (asterisk_id, company_id),
                 unique_id,
-                ended_at
+                ended_at,
+                &sql::STANDALONE
             )),
         }
     }
