@@ -277,6 +277,23 @@ async fn json_lines_file_reopens_after_logrotate() {
     };
     assert_eq!(ids(&rotated), [0, 1, 2]);
     assert_eq!(ids(&path), [3, 4]);
+    // A reopen with nothing after it does not hold up the flush at exit,
+    // and two in a row each take their lines to their own file.
+    sink.reopen().unwrap();
+    let started = std::time::Instant::now();
+    assert!(sink.flush(Duration::from_secs(5)));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let second = dir.path().join("events.jsonl.2");
+    std::fs::rename(&path, &second).unwrap();
+    sink.reopen().unwrap();
+    sink.publish(&note(5));
+    assert!(sink.flush(Duration::from_secs(5)));
+    assert_eq!(ids(&second), [3, 4]);
+    assert_eq!(ids(&path), [5]);
     // Not a file: nothing to reopen.
     assert!(JsonLinesSink::stdout().reopen().is_ok());
 }

@@ -184,11 +184,13 @@ async fn unmapped(client: &ami_client::Client, settings: &Settings) -> Vec<Strin
     let tracker = &settings.tracker;
     let mut out = Vec::new();
     let mut phones = std::collections::BTreeSet::new();
+    let mut listed = false;
     // PJSIP endpoints, then chan_sip peers (either module may be absent).
     for (action, tech) in [("PJSIPShowEndpoints", "PJSIP"), ("SIPpeers", "SIP")] {
         let Ok(list) = client.send_list(Action::new(action)).await else {
             continue;
         };
+        listed = true;
         for item in &list.items {
             let Some(name) = item.get("ObjectName").map(|v| v.to_string()) else {
                 continue;
@@ -199,6 +201,13 @@ async fn unmapped(client: &ami_client::Client, settings: &Settings) -> Vec<Strin
             }
             phones.insert(name);
         }
+    }
+    if !listed {
+        out.push(
+            "cannot list the PBX's endpoints (PJSIPShowEndpoints and SIPpeers need the \
+             `system` write right): extensions without a BigChat user are not named"
+                .to_string(),
+        );
     }
     for phone in phones {
         if tracker.user_for(&phone).is_none() {

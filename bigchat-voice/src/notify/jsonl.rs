@@ -47,9 +47,9 @@ struct State {
     closed: bool,
     dropped: u64,
     full: bool,
-    /// A new writer to switch to once the lines queued before it are
-    /// written (see [`JsonLinesSink::reopen`]).
-    switch_to: Option<Box<dyn Write + Send>>,
+    /// New writers to switch to, one per reopen marker in the queue, in
+    /// order (see [`JsonLinesSink::reopen`]).
+    switch_to: VecDeque<Box<dyn Write + Send>>,
 }
 
 impl Shared {
@@ -93,7 +93,7 @@ impl JsonLinesSink {
         // Lines queued so far belong to the old file: mark the switch
         // behind them.
         state.queue.push_back(String::new());
-        state.switch_to = Some(out);
+        state.switch_to.push_back(out);
         drop(state);
         self.shared.wake.notify_one();
         Ok(())
@@ -172,11 +172,14 @@ fn write_lines(shared: &Shared, mut out: Box<dyn Write + Send>, target: &str) {
                 if let Some(line) = state.queue.pop_front() {
                     if line.is_empty() {
                         // The reopen marker: everything before it is written.
-                        if let Some(next) = state.switch_to.take() {
+                        if let Some(next) = state.switch_to.pop_front() {
                             drop(state);
                             let _ = out.flush();
                             out = next;
                             state = shared.lock();
+                        }
+                        if state.queue.is_empty() {
+                            shared.idle.notify_all();
                         }
                         continue;
                     }
