@@ -526,20 +526,6 @@ async fn find_or_create_ticket<E: Exec>(
     now: DateTime<Utc>,
     tickets: &'static sql::TicketSql,
 ) -> Result<(TicketRow, bool), StoreError> {
-    let server = [Arg::I64(asterisk_id)];
-    if db
-        .fetch::<One<i64>>(sql::ASTERISK_CONNECTION, &server)
-        .await?
-        .is_none()
-    {
-        let Some(One(name)) = db.fetch::<One<String>>(sql::ASTERISK_NAME, &server).await? else {
-            return Err(StoreError::InvalidData(format!(
-                "no Asterisks row with id {asterisk_id}"
-            )));
-        };
-        tracing::warn!(server = %name, "the voice connection is gone from BigChat: making it again");
-        ensure_voice_connection(db, asterisk_id, &name, company_id).await?;
-    }
     let last = logic::start_last_message(call.direction);
     let from_me = call.direction == Direction::Outbound;
     let queue = call.queue.as_deref();
@@ -553,9 +539,6 @@ async fn find_or_create_ticket<E: Exec>(
         Arg::Time(now),
         Arg::OptText(queue),
     ];
-    if let Some(t) = db.fetch(tickets.reuse, &reuse).await? {
-        return Ok((t, false));
-    }
     let insert = [
         Arg::Text(last),
         Arg::Bool(from_me),
@@ -566,23 +549,41 @@ async fn find_or_create_ticket<E: Exec>(
         Arg::Time(now),
         Arg::OptText(queue),
     ];
-    if let Some(t) = db.fetch(tickets.insert, &insert).await? {
-        return Ok((t, true));
-    }
-    // The contact's voice ticket exists in a state the connector leaves
-    // alone, or another writer created it meanwhile: the call goes there.
     let find = [
         Arg::I64(company_id),
         Arg::I64(contact_id),
         Arg::I64(asterisk_id),
     ];
-    match db.fetch(sql::SELECT_VOICE_TICKET, &find).await? {
-        Some(t) => Ok((t, false)),
-        None => Err(StoreError::InvalidData(format!(
-            "no voice ticket for contact {contact_id} could be found or created \
-             (does Asterisks row {asterisk_id} have its voice connection?)"
-        ))),
+    for attempt in 0..2 {
+        if let Some(t) = db.fetch(tickets.reuse, &reuse).await? {
+            return Ok((t, false));
+        }
+        if let Some(t) = db.fetch(tickets.insert, &insert).await? {
+            return Ok((t, true));
+        }
+        // The contact's voice ticket exists in a state the connector leaves
+        // alone, or another writer created it meanwhile: the call goes there.
+        if let Some(t) = db.fetch(sql::SELECT_VOICE_TICKET, &find).await? {
+            return Ok((t, false));
+        }
+        // Nothing matched at all: the server has no voice connection any
+        // more (BigChat deleted it). Made again once, then tried again.
+        if attempt == 0 {
+            let server = [Arg::I64(asterisk_id)];
+            let Some(One(name)) = db.fetch::<One<String>>(sql::ASTERISK_NAME, &server).await?
+            else {
+                return Err(StoreError::InvalidData(format!(
+                    "no Asterisks row with id {asterisk_id}"
+                )));
+            };
+            tracing::warn!(server = %name, "the voice connection is gone from BigChat: making it again");
+            ensure_voice_connection(db, asterisk_id, &name, company_id).await?;
+        }
     }
+    Err(StoreError::InvalidData(format!(
+        "no voice ticket for contact {contact_id} could be found or created \
+         (Asterisks row {asterisk_id} has no voice connection)"
+    )))
 }
 
 /// The record columns `callerId` … `reconciled`, in the order both

@@ -244,20 +244,22 @@ macro_rules! reuse_ticket {
 
 /// A new pending ticket on the server's voice connection (its uuid is the
 /// column's default, a random UUID as BigChat makes them); nothing when the
-/// contact already has a ticket there (see [`SELECT_VOICE_TICKET`]).
+/// contact already has a ticket there (see [`SELECT_VOICE_TICKET`]), or the
+/// server has no voice connection (BigChat deleted it: never a ticket
+/// without one).
 macro_rules! insert_ticket {
     ($mode:ident) => {
         concat!(
             r#"INSERT INTO "Tickets" ("status", "unreadMessages", "lastMessage", "isGroup",
  "fromMe", "userId", "contactId", "whatsappId", "queueId", "companyId", "asteriskId",
  "callType", "createdAt", "updatedAt")
- VALUES ('pending', 0, $1, FALSE, $2, NULL, $3, "#,
-            voice_connection!(5),
-            ", COALESCE(",
+ SELECT 'pending', 0, $1, FALSE, $2, NULL, $3, "c"."id", COALESCE("#,
             mapped_queue!($mode, 5, 8),
             ", ",
             default_queue!($mode, 5),
-            r#"), $4, $5, $6, $7, $7)
+            r#"), $4, $5, $6, $7, $7
+ FROM "Asterisks" AS "a" JOIN "Whatsapps" AS "c" ON "c"."id" = "a"."whatsappId"
+ WHERE "a"."id" = $5
  ON CONFLICT ("contactId", "companyId", "whatsappId") DO NOTHING RETURNING "#,
             ticket_cols!()
         )
