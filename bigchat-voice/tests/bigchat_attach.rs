@@ -177,31 +177,41 @@ async fn attach_adds_only_the_voice_tables_and_columns() {
     drop_pg_database(&database).await;
 }
 
+/// Runs `change` on the database at `url`, opens the store on it and
+/// expects a refusal that creates nothing; returns the refusal's text.
+async fn refused_after_changing(url: &str, change: &str) -> String {
+    let mut conn = PgConnection::connect(url).await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(change.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("change the database");
+    conn.close().await.expect("close");
+    let before = columns(url).await;
+    let err = AnyStore::connect(url).await.expect_err("refused");
+    assert!(
+        matches!(err, StoreError::UnrecognisedDatabase { .. }),
+        "{err:?}"
+    );
+    assert_eq!(columns(url).await, before, "nothing created");
+    err.to_string()
+}
+
 #[tokio::test]
 async fn a_database_that_is_neither_empty_nor_bigchat_is_refused_untouched() {
     let Some((database, url)) = create_pg_database().await else {
         return;
     };
-    let mut conn = PgConnection::connect(&url).await.expect("connect");
-    sqlx::raw_sql(
+    let text = refused_after_changing(
+        &url,
         r#"CREATE TABLE "invoices" ("id" integer PRIMARY KEY, "total" numeric);
            INSERT INTO "invoices" VALUES (1, 10.5);"#,
     )
-    .execute(&mut conn)
-    .await
-    .expect("someone else's table");
-    let before = columns(&url).await;
-    let err = AnyStore::connect(&url).await.expect_err("refused");
-    assert!(
-        matches!(err, StoreError::UnrecognisedDatabase { .. }),
-        "{err:?}"
-    );
-    let text = err.to_string();
+    .await;
     assert!(
         text.contains("neither empty nor a BigChat database") && text.contains("invoices"),
         "{text}"
     );
-    assert_eq!(columns(&url).await, before, "nothing created");
+    let mut conn = PgConnection::connect(&url).await.expect("connect");
     let total: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "invoices""#)
         .fetch_one(&mut conn)
         .await
@@ -216,27 +226,18 @@ async fn a_bigchat_database_missing_what_voice_needs_is_refused_by_name() {
     let Some((database, url)) = create_bigchat_database().await else {
         return;
     };
-    let mut conn = PgConnection::connect(&url).await.expect("connect");
-    sqlx::raw_sql(
+    let text = refused_after_changing(
+        &url,
         r#"DROP TABLE "TicketTraking"; ALTER TABLE "Tickets" DROP COLUMN "uuid";
            ALTER TABLE "Messages" DROP COLUMN "isEdited";"#,
     )
-    .execute(&mut conn)
-    .await
-    .expect("an older BigChat");
-    let before = columns(&url).await;
-    let text = AnyStore::connect(&url)
-        .await
-        .expect_err("refused")
-        .to_string();
+    .await;
     assert!(
         text.contains("TicketTraking")
             && text.contains("Tickets.uuid")
             && text.contains("Messages.isEdited"),
         "{text}"
     );
-    assert_eq!(columns(&url).await, before, "nothing created");
-    conn.close().await.expect("close");
     drop_pg_database(&database).await;
 }
 
@@ -519,22 +520,15 @@ async fn a_bigchat_database_without_its_unique_keys_is_refused() {
     let Some((database, url)) = create_bigchat_database().await else {
         return;
     };
-    let mut conn = PgConnection::connect(&url).await.expect("connect");
-    sqlx::raw_sql(r#"ALTER TABLE "Tickets" DROP CONSTRAINT "contactid_companyid_unique";"#)
-        .execute(&mut conn)
-        .await
-        .expect("drop the key");
-    let before = columns(&url).await;
-    let text = AnyStore::connect(&url)
-        .await
-        .expect_err("refused")
-        .to_string();
+    let text = refused_after_changing(
+        &url,
+        r#"ALTER TABLE "Tickets" DROP CONSTRAINT "contactid_companyid_unique";"#,
+    )
+    .await;
     assert!(
         text.contains("whatsappId") && text.contains("Tickets"),
         "{text}"
     );
-    assert_eq!(columns(&url).await, before, "nothing created");
-    conn.close().await.expect("close");
     drop_pg_database(&database).await;
 }
 
