@@ -875,11 +875,7 @@ async fn apply_many_is_all_or_nothing(backend: Backend) {
     let Some((db, ast)) = setup(backend).await else {
         return;
     };
-    let job = |asterisk_id, effect| Job {
-        asterisk_id,
-        company_id: COMPANY,
-        effect,
-    };
+    let job = |asterisk_id, effect| Job::new(asterisk_id, COMPANY, effect);
     // The second job violates a foreign key: nothing of the batch is kept.
     let batch = vec![
         job(ast, Effect::CallStarted(inbound("u1", "+5511999990001", 0))),
@@ -1015,6 +1011,95 @@ async fn failed_originate_ends_the_placed_record(backend: Backend) {
     db.finish().await;
 }
 
+/// Effects carry the journal position of their frame: replaying the
+/// journal after a restart re-sends effects already stored, and those
+/// change nothing (an older state never overwrites a newer one, nothing is
+/// reported as changed, so nothing is published twice), while the first
+/// effect beyond the stored position is applied.
+async fn journal_positions_make_replays_noops(backend: Backend) {
+    use bigchat_voice::store::writer::Job;
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let a = inbound("u1", "+5511999990001", 0);
+    let ans = answered(&a, 10, "1001", 7);
+    let rec = bigchat_voice::model::Call {
+        recording_url: Some("recordings/u1.wav".into()),
+        recording_file: Some("/var/spool/asterisk/monitor/u1.wav".into()),
+        ..ans.clone()
+    };
+    let fin = ended(&rec, CallStatus::Completed, 70);
+    let job = |effect, seq| Job::new(ast, COMPANY, effect).at_position(seq);
+    let first = [
+        job(Effect::CallStarted(a.clone()), 101),
+        job(Effect::CallUpdated(ans.clone()), 102),
+        job(Effect::CallUpdated(rec.clone()), 103),
+    ];
+    for j in &first {
+        db.store
+            .apply_many(std::slice::from_ref(j))
+            .await
+            .expect("apply");
+    }
+    let before = db.dump_content().await;
+    // The restart: the same frames again, in one batch and one by one.
+    let replayed = db.store.apply_many(&first).await.expect("replay");
+    assert!(
+        replayed
+            .iter()
+            .all(|a| a.record.is_none() && !a.message_created),
+        "nothing changed: {replayed:?}"
+    );
+    for j in &first {
+        let again = db
+            .store
+            .apply_many(std::slice::from_ref(j))
+            .await
+            .expect("replay");
+        assert!(
+            again[0].record.is_none(),
+            "position {:?} applied twice",
+            j.position
+        );
+    }
+    assert_eq!(db.dump_content().await, before, "the recording was kept");
+    // Without positions, the older update would have taken the recording
+    // away: the positions are what keeps it.
+    let ended = db
+        .store
+        .apply_many(&[job(Effect::CallEnded(fin.clone()), 104)])
+        .await
+        .expect("end");
+    assert!(ended[0].record.is_some() && ended[0].message_created);
+    let row = db
+        .store
+        .recent_calls(&Default::default())
+        .await
+        .expect("calls");
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0].journal_seq, Some(104));
+    assert_eq!(row[0].recording_url.as_deref(), Some("recordings/u1.wav"));
+    assert_eq!(row[0].status, "completed");
+    // Something without a journal (`sync`, say) writes without a position
+    // and keeps the stored one.
+    let reconciled = bigchat_voice::model::Call {
+        reconciled: true,
+        ..fin.clone()
+    };
+    db.store
+        .apply(ast, COMPANY, &Effect::CallEnded(reconciled))
+        .await
+        .expect("apply");
+    let row = db
+        .store
+        .recent_calls(&Default::default())
+        .await
+        .expect("calls");
+    assert_eq!(row[0].journal_seq, Some(104));
+    assert!(row[0].reconciled);
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1061,6 +1146,7 @@ suite!(
     apply_many_is_all_or_nothing,
     stored_answer_is_never_forgotten,
     failed_originate_ends_the_placed_record,
+    journal_positions_make_replays_noops,
 );
 
 #[tokio::test]
@@ -1128,11 +1214,7 @@ async fn sqlite_file_and_memory_paths_agree() {
         }
         let jobs: Vec<_> = rest
             .iter()
-            .map(|e| bigchat_voice::store::writer::Job {
-                asterisk_id: ast,
-                company_id: COMPANY,
-                effect: e.clone(),
-            })
+            .map(|e| bigchat_voice::store::writer::Job::new(ast, COMPANY, e.clone()))
             .collect();
         applied.extend(
             store

@@ -10,7 +10,9 @@
 //! — payload length (`u32`), CRC-32 of the rest of the record (`u32`),
 //! sequence number (`u64`), arrival time in microseconds since the Unix
 //! epoch (`i64`), all little-endian — followed by the payload (the
-//! message's bytes). Sequence numbers start at 1 and never repeat.
+//! message's bytes). Sequence numbers grow by one per record and never
+//! repeat: a new journal starts at the current time in microseconds since
+//! the Unix epoch (so one deleted and started again does not reuse numbers).
 //!
 //! # Behavior
 //! * **Crash safety.** Each append is one `write` to the file (no user-space
@@ -123,7 +125,7 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Record {
-    /// Its sequence number (1, 2, …).
+    /// Its sequence number (one more than the record before it).
     pub seq: u64,
     /// When the frame arrived.
     pub at: DateTime<Utc>,
@@ -233,7 +235,12 @@ impl Journal {
         }
         segments.sort_by_key(|s| s.first_seq);
         let mut torn = 0;
-        let mut next_seq = 1;
+        // A new journal numbers from the current time in microseconds, not
+        // from 1: a journal deleted and started again never reuses a
+        // position a database holds (see `Job::position`).
+        let mut next_seq = u64::try_from(Utc::now().timestamp_micros())
+            .unwrap_or(1)
+            .max(1);
         if let Some(last) = segments.last_mut() {
             let (valid_end, last_seq) = Journal::scan(last)?;
             if valid_end < last.bytes {
@@ -481,19 +488,27 @@ mod tests {
     fn appends_survive_reopening_with_their_times() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io_error(Path::new("tmp")))?;
         let mut j = Journal::open(dir.path(), config(1 << 20))?;
-        assert_eq!(j.append(t(0), b"Event: Newchannel\r\n\r\n")?, 1);
-        assert_eq!(j.append(t(1), b"Event: Hangup\r\n\r\n")?, 2);
+        let b = j.next_seq() - 1;
+        assert!(
+            b > 1_700_000_000_000_000,
+            "a new journal numbers from the time"
+        );
+        assert_eq!(j.append(t(0), b"Event: Newchannel\r\n\r\n")?, b + 1);
+        assert_eq!(j.append(t(1), b"Event: Hangup\r\n\r\n")?, b + 2);
         drop(j);
         let mut j = Journal::open(dir.path(), config(1 << 20))?;
-        assert_eq!(j.next_seq(), 3);
-        let all = j.read_from(1)?;
+        assert_eq!(j.next_seq(), b + 3);
+        let all = j.read_from(b + 1)?;
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].at, t(0));
         assert_eq!(all[1].payload, b"Event: Hangup\r\n\r\n");
-        assert_eq!(j.append(t(2), b"x")?, 3);
+        assert_eq!(j.append(t(2), b"x")?, b + 3);
         assert_eq!(
-            payloads(&j, 2),
-            vec![(2, b"Event: Hangup\r\n\r\n".to_vec()), (3, b"x".to_vec())]
+            payloads(&j, b + 2),
+            vec![
+                (b + 2, b"Event: Hangup\r\n\r\n".to_vec()),
+                (b + 3, b"x".to_vec())
+            ]
         );
         Ok(())
     }
@@ -506,6 +521,7 @@ mod tests {
         for cut in 1..(HEADER + 5) {
             let dir = tempfile::tempdir().map_err(io_error(Path::new("tmp")))?;
             let mut j = Journal::open(dir.path(), config(1 << 20))?;
+            let b = j.next_seq() - 1;
             j.append(t(0), b"first")?;
             j.append(t(1), b"second")?;
             let path = j.current_path();
@@ -519,9 +535,10 @@ mod tests {
             drop(f);
             let mut j = Journal::open(dir.path(), config(1 << 20))?;
             assert_eq!(j.torn_bytes(), (HEADER + 6 - cut) as u64, "cut {cut}");
-            assert_eq!(payloads(&j, 1), vec![(1, b"first".to_vec())], "cut {cut}");
-            assert_eq!(j.append(t(2), b"third")?, 2);
-            assert_eq!(payloads(&j, 1).len(), 2);
+            let first = vec![(b + 1, b"first".to_vec())];
+            assert_eq!(payloads(&j, b + 1), first, "cut {cut}");
+            assert_eq!(j.append(t(2), b"third")?, b + 2);
+            assert_eq!(payloads(&j, b + 1).len(), 2);
         }
         Ok(())
     }
@@ -532,6 +549,7 @@ mod tests {
     fn a_damaged_tail_fails_its_checksum() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io_error(Path::new("tmp")))?;
         let mut j = Journal::open(dir.path(), config(1 << 20))?;
+        let b = j.next_seq() - 1;
         j.append(t(0), b"kept")?;
         j.append(t(1), b"damaged")?;
         let path = j.current_path();
@@ -541,8 +559,8 @@ mod tests {
         bytes[last] ^= 0xff;
         fs::write(&path, &bytes).map_err(io_error(&path))?;
         let j = Journal::open(dir.path(), config(1 << 20))?;
-        assert_eq!(payloads(&j, 1), vec![(1, b"kept".to_vec())]);
-        assert_eq!(j.next_seq(), 2);
+        assert_eq!(payloads(&j, b + 1), vec![(b + 1, b"kept".to_vec())]);
+        assert_eq!(j.next_seq(), b + 2);
         Ok(())
     }
 
@@ -550,23 +568,24 @@ mod tests {
     fn segments_rotate_and_old_ones_are_released() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io_error(Path::new("tmp")))?;
         let mut j = Journal::open(dir.path(), config(100))?;
+        let b = j.next_seq() - 1;
         for i in 0..20 {
             j.append(t(i), format!("record {i:02}").as_bytes())?;
         }
         assert!(j.segments.len() > 3, "{} segments", j.segments.len());
         let before = j.bytes();
         // Everything from 12 on is still needed.
-        let removed = j.release_before(12)?;
+        let removed = j.release_before(b + 12)?;
         assert!(removed > 0);
         assert!(j.bytes() < before);
-        assert!(j.first_seq() <= 12);
-        let kept = payloads(&j, 12);
-        assert_eq!(kept.first().map(|k| k.0), Some(12));
+        assert!(j.first_seq() <= b + 12);
+        let kept = payloads(&j, b + 12);
+        assert_eq!(kept.first().map(|k| k.0), Some(b + 12));
         assert_eq!(kept.len(), 9);
         drop(j);
         let j = Journal::open(dir.path(), config(100))?;
-        assert_eq!(j.next_seq(), 21);
-        assert!(j.first_seq() <= 12);
+        assert_eq!(j.next_seq(), b + 21, "numbering goes on after a reopen");
+        assert!(j.first_seq() <= b + 12);
         Ok(())
     }
 
@@ -578,6 +597,7 @@ mod tests {
             ..config(1 << 20)
         };
         let mut j = Journal::open(dir.path(), cfg)?;
+        let b = j.next_seq() - 1;
         for _ in 0..3 {
             j.append(t(0), b"0123456789")?;
         }
@@ -585,8 +605,8 @@ mod tests {
             j.append(t(0), b"0123456789"),
             Err(JournalError::Full { .. })
         ));
-        assert_eq!(j.next_seq(), 4);
-        assert_eq!(payloads(&j, 1).len(), 3);
+        assert_eq!(j.next_seq(), b + 4);
+        assert_eq!(payloads(&j, b + 1).len(), 3);
         Ok(())
     }
 

@@ -333,6 +333,7 @@ impl FromSqlite for CallRecordRow {
             company_id: r.get("companyId")?,
             created_at: time(r, "createdAt")?,
             updated_at: time(r, "updatedAt")?,
+            journal_seq: r.get("journalSeq")?,
         })
     }
 }

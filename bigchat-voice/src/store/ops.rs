@@ -93,11 +93,7 @@ macro_rules! impl_store {
                 if !$crate::store::ops::writes_rows(effect) {
                     return Ok($crate::store::Applied::default());
                 }
-                let job = $crate::store::writer::Job {
-                    asterisk_id,
-                    company_id,
-                    effect: effect.clone(),
-                };
+                let job = $crate::store::writer::Job::new(asterisk_id, company_id, effect.clone());
                 let mut applied = self.write(std::slice::from_ref(&job)).await?;
                 Ok(applied.pop().unwrap_or_default())
             }
@@ -382,19 +378,17 @@ pub(crate) async fn apply_jobs<E: Exec>(
     for job in jobs {
         out.push(match (&job.effect, call_effect(&job.effect)) {
             (_, Some((call, kind))) => {
-                apply_call(
-                    db,
-                    job.asterisk_id,
-                    job.company_id,
+                let change = Change {
                     call,
                     kind,
-                    &mut written,
-                )
-                .await?
+                    position: job.position,
+                };
+                apply_call(db, job.asterisk_id, job.company_id, change, &mut written).await?
             }
             (Effect::OriginateFailed { unique_id, at }, None) => {
                 let ids = (job.asterisk_id, job.company_id);
-                originate_failed(db, ids, unique_id, *at, &mut written).await?
+                let failed = (unique_id.as_str(), *at, job.position);
+                originate_failed(db, ids, failed, &mut written).await?
             }
             _ => Applied::default(),
         });
@@ -412,8 +406,7 @@ pub(crate) fn writes_rows(effect: &Effect) -> bool {
 async fn originate_failed<E: Exec>(
     db: &mut E,
     (asterisk_id, company_id): (i64, i64),
-    unique_id: &str,
-    at: DateTime<Utc>,
+    (unique_id, at, position): (&str, DateTime<Utc>, Option<u64>),
     written: &mut Written,
 ) -> Result<Applied, StoreError> {
     let live = match written.get(&(asterisk_id, unique_id.to_owned())) {
@@ -435,15 +428,12 @@ async fn originate_failed<E: Exec>(
     let mut call = reconciled_end(&live, at)?;
     call.status = CallStatus::Failed;
     call.reconciled = false;
-    apply_call(
-        db,
-        asterisk_id,
-        company_id,
-        &call,
-        CallEffectKind::Ended,
-        written,
-    )
-    .await
+    let change = Change {
+        call: &call,
+        kind: CallEffectKind::Ended,
+        position,
+    };
+    apply_call(db, asterisk_id, company_id, change, written).await
 }
 
 /// Ends the live record `unique_id` (see
@@ -466,12 +456,16 @@ pub(crate) async fn reconcile<E: Exec>(
         return Ok(None);
     };
     let call = reconciled_end(&live, ended_at)?;
+    let change = Change {
+        call: &call,
+        kind: CallEffectKind::Ended,
+        position: None,
+    };
     let applied = apply_call(
         db,
         asterisk_id,
         company_id,
-        &call,
-        CallEffectKind::Ended,
+        change,
         &mut Written::new(tickets),
     )
     .await?;
@@ -610,14 +604,19 @@ fn record_fields(call: &Call) -> [Arg<'_>; 17] {
     ]
 }
 
+/// A journal position as the database keeps it.
+fn position_arg(position: Option<u64>) -> Arg<'static> {
+    Arg::OptI64(position.map(|p| i64::try_from(p).unwrap_or(i64::MAX)))
+}
+
 /// Inserts the record; `None` when another writer created it first.
 async fn insert_record<E: Exec>(
     db: &mut E,
     ids: RecordLinks,
     call: &Call,
-    now: DateTime<Utc>,
+    (now, position): (DateTime<Utc>, Option<u64>),
 ) -> Result<Option<CallRecordRow>, StoreError> {
-    let mut args = Vec::with_capacity(24);
+    let mut args = Vec::with_capacity(25);
     args.push(Arg::Text(&call.unique_id));
     args.extend(record_fields(call));
     args.extend([
@@ -627,6 +626,7 @@ async fn insert_record<E: Exec>(
         Arg::I64(ids.contact_id),
         Arg::I64(ids.company_id),
         Arg::Time(now),
+        position_arg(position),
     ]);
     db.fetch(sql::INSERT_RECORD, &args).await
 }
@@ -636,12 +636,16 @@ async fn update_record<E: Exec>(
     db: &mut E,
     record_id: i64,
     call: &Call,
-    now: DateTime<Utc>,
+    (now, position): (DateTime<Utc>, Option<u64>),
 ) -> Result<Option<CallRecordRow>, StoreError> {
-    let mut args = Vec::with_capacity(20);
+    let mut args = Vec::with_capacity(21);
     args.push(Arg::I64(record_id));
     args.extend(record_fields(call));
-    args.extend([Arg::OptI64(call.user_id), Arg::Time(now)]);
+    args.extend([
+        Arg::OptI64(call.user_id),
+        Arg::Time(now),
+        position_arg(position),
+    ]);
     db.fetch(sql::UPDATE_RECORD, &args).await
 }
 
@@ -654,16 +658,29 @@ struct RecordLinks {
     contact_id: i64,
 }
 
+/// One change to a call record: the call as the effect has it, which effect,
+/// and the journal position it came from.
+#[derive(Debug, Clone, Copy)]
+struct Change<'a> {
+    call: &'a Call,
+    kind: CallEffectKind,
+    position: Option<u64>,
+}
+
 /// The whole of one call effect, inside the caller's transaction.
 async fn apply_call<E: Exec>(
     db: &mut E,
     asterisk_id: i64,
     company_id: i64,
-    call: &Call,
-    kind: CallEffectKind,
+    Change {
+        call,
+        kind,
+        position,
+    }: Change<'_>,
     written: &mut Written,
 ) -> Result<Applied, StoreError> {
     let now = Utc::now();
+    let stamp = (now, position);
     let mut out = Applied::default();
     // A record this transaction already wrote is known (and locked until
     // the commit): no need to read it back.
@@ -673,6 +690,19 @@ async fn apply_call<E: Exec>(
         Some(row) => Some(row.clone()),
         None => db.fetch(sql::SELECT_RECORD, &record_key).await?,
     };
+    // A frame replayed from the journal whose change is already stored (the
+    // record holds its position or a later one): nothing to do.
+    if let (Some(old), Some(p)) = (&existing, position) {
+        if old
+            .journal_seq
+            .is_some_and(|done| u64::try_from(done).is_ok_and(|done| done >= p))
+        {
+            out.call_record_id = Some(old.id);
+            out.ticket_id = old.ticket_id;
+            out.contact_id = old.contact_id;
+            return Ok(out);
+        }
+    }
     // Never forget an answer already stored (e.g. the tracker rejoined the
     // call after a restart and missed it).
     let merged;
@@ -693,7 +723,7 @@ async fn apply_call<E: Exec>(
             let after = if kind == CallEffectKind::Ended
                 || (kind == CallEffectKind::Updated && !was_final)
             {
-                update_record(db, old.id, call, now).await?
+                update_record(db, old.id, call, stamp).await?
             } else {
                 // A start replayed, or a live update after the end.
                 None
@@ -722,7 +752,7 @@ async fn apply_call<E: Exec>(
                 contact_id: contact.id,
             };
             out.ticket = Some(ticket);
-            match insert_record(db, links, call, now).await? {
+            match insert_record(db, links, call, stamp).await? {
                 Some(row) => {
                     out.record_created = true;
                     (None, Some(row))
@@ -738,7 +768,7 @@ async fn apply_call<E: Exec>(
                     let after = if kind == CallEffectKind::Started {
                         None
                     } else {
-                        update_record(db, old.id, call, now).await?
+                        update_record(db, old.id, call, stamp).await?
                     };
                     (Some(old), after)
                 }

@@ -86,6 +86,11 @@ pub struct CallRecordRow {
     pub created_at: DateTime<Utc>,
     /// Last change time.
     pub updated_at: DateTime<Utc>,
+    /// The journal position ([`Job::position`](super::writer::Job::position))
+    /// of the last effect that changed the record; `None` when written
+    /// without a journal. Not part of BigChat's model (not serialised).
+    #[serde(skip)]
+    pub journal_seq: Option<i64>,
 }
 
 impl CallRecordRow {

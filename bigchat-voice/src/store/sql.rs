@@ -17,7 +17,8 @@ macro_rules! record_cols {
  "queue", CAST("hangupCause" AS BIGINT) AS "hangupCause", "reconciled",
  CAST("ticketId" AS BIGINT) AS "ticketId", CAST("asteriskId" AS BIGINT) AS "asteriskId",
  CAST("userId" AS BIGINT) AS "userId", CAST("contactId" AS BIGINT) AS "contactId",
- CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt""#
+ CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt",
+ CAST("journalSeq" AS BIGINT) AS "journalSeq""#
     };
 }
 
@@ -95,21 +96,24 @@ pub(crate) const INSERT_RECORD: &str = concat!(
     r#"INSERT INTO "CallRecords" ("uniqueId", "callerId", "callerName", "calledNumber",
  "direction", "status", "duration", "holdTime", "talkTime", "recordingUrl", "recordingFile",
  "startedAt", "answeredAt", "endedAt", "agentExtension", "queue", "hangupCause", "reconciled",
- "ticketId", "asteriskId", "userId", "contactId", "companyId", "createdAt", "updatedAt")
+ "ticketId", "asteriskId", "userId", "contactId", "companyId", "createdAt", "updatedAt",
+ "journalSeq")
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
- $19, $20, $21, $22, $23, $24, $24)
+ $19, $20, $21, $22, $23, $24, $24, $25)
  ON CONFLICT ("asteriskId", "uniqueId") DO NOTHING RETURNING "#,
     record_cols!()
 );
 
 /// Updates the call's own fields (not its links); returns nothing when no
-/// value changed, so a replay leaves `updatedAt` alone.
+/// value changed, so a replay leaves `updatedAt` alone. `$21`, the journal
+/// position of the effect (NULL: none), is kept with the change.
 pub(crate) const UPDATE_RECORD: &str = concat!(
     r#"UPDATE "CallRecords" SET "callerId" = $2, "callerName" = $3, "calledNumber" = $4,
  "direction" = $5, "status" = $6, "duration" = $7, "holdTime" = $8, "talkTime" = $9,
  "recordingUrl" = $10, "recordingFile" = $11, "startedAt" = $12, "answeredAt" = $13,
  "endedAt" = $14, "agentExtension" = $15, "queue" = $16, "hangupCause" = $17,
- "reconciled" = $18, "userId" = $19, "updatedAt" = $20
+ "reconciled" = $18, "userId" = $19, "updatedAt" = $20,
+ "journalSeq" = COALESCE($21, "journalSeq")
  WHERE "id" = $1 AND ("callerId" IS DISTINCT FROM $2 OR "callerName" IS DISTINCT FROM $3
  OR "calledNumber" IS DISTINCT FROM $4 OR "direction" IS DISTINCT FROM $5
  OR "status" IS DISTINCT FROM $6 OR "duration" IS DISTINCT FROM $7

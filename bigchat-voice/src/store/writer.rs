@@ -46,6 +46,7 @@ use crate::model::Effect;
 
 /// One effect to store, with the Asterisk server and company it belongs to.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Job {
     /// `Asterisks.id` of the server the effect came from.
     pub asterisk_id: i64,
@@ -53,6 +54,32 @@ pub struct Job {
     pub company_id: i64,
     /// The effect.
     pub effect: Effect,
+    /// The journal position (sequence number) of the frame the effect came
+    /// from, if it came from a journaled frame. It is committed with the
+    /// call record it changes; an effect whose position is not above the
+    /// record's is skipped (a frame replayed after a restart changes
+    /// nothing already stored, and publishes nothing again).
+    pub position: Option<u64>,
+}
+
+impl Job {
+    /// An effect for server `asterisk_id` of company `company_id`, with no
+    /// journal position.
+    pub fn new(asterisk_id: i64, company_id: i64, effect: Effect) -> Job {
+        Job {
+            asterisk_id,
+            company_id,
+            effect,
+            position: None,
+        }
+    }
+
+    /// The same job, from the journaled frame `seq`.
+    #[must_use]
+    pub fn at_position(mut self, seq: u64) -> Job {
+        self.position = Some(seq);
+        self
+    }
 }
 
 /// An effect the store refused for good.
@@ -215,12 +242,14 @@ impl Writer {
         company_id: i64,
         effect: Effect,
     ) -> Result<(), WriterClosed> {
-        let tx = &self.lanes[lane_of(&effect, self.lanes.len())];
-        let job = Job {
-            asterisk_id,
-            company_id,
-            effect,
-        };
+        self.send_job(Job::new(asterisk_id, company_id, effect))
+            .await
+    }
+
+    /// Queues one job (an effect with its journal position, say). Waits
+    /// while the queue is full (back-pressure).
+    pub async fn send_job(&self, job: Job) -> Result<(), WriterClosed> {
+        let tx = &self.lanes[lane_of(&job.effect, self.lanes.len())];
         let cmd = match tx.try_send(Command::Apply(job)) {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
