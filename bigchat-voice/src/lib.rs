@@ -9,6 +9,7 @@
 //! * [`tracker`]: the pure call tracker, AMI events in, effects out.
 //! * [`replay`]: read a recorded AMI session (a capture) back as messages with their times.
 //! * [`store`]: persistence of effects on SQLite or PostgreSQL (BigChat's tables).
+//! * `pipeline` (feature `pipeline`, default): the daemon's pipeline for one PBX — connect → journal → track → store → notify, with reconciliation.
 //! * [`notify`]: live notifications (BigChat's Socket.IO payloads) to JSON Lines and webhooks.
 #![warn(missing_docs)]
 
@@ -16,6 +17,8 @@
 pub mod journal;
 pub mod model;
 pub mod notify;
+#[cfg(feature = "pipeline")]
+pub mod pipeline;
 pub mod replay;
 pub mod store;
 pub mod tracker;

@@ -12,12 +12,11 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ami_client::{ConnectionState, StreamItem};
 use bigchat_voice::model::{Call, Effect};
 use bigchat_voice::replay::Replay;
 use bigchat_voice::store::writer::{Writer, WriterConfig};
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
-use bigchat_voice::tracker::{Marker, Tracker};
+use bigchat_voice::tracker::Tracker;
 use chrono::Utc;
 use tokio::sync::watch;
 
@@ -26,7 +25,8 @@ use crate::config::{Server, Settings};
 use crate::exit::{Code, coded};
 use crate::publish::Publisher;
 use crate::signal::{Asked, Signals};
-use bigchat_voice::journal::{JournalConfig, Recorder, SyncPolicy};
+use bigchat_voice::journal::{JournalConfig, SyncPolicy};
+use bigchat_voice::pipeline::{Losses, Pipeline, PipelineConfig};
 
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
@@ -273,11 +273,8 @@ async fn live(
             sync: !args.no_sync,
             stop: stop_rx.clone(),
             retry_first_connect,
-            lost_at: None,
             losses: losses.clone(),
             journal: journal.clone(),
-            recorder: None,
-            frames_since_release: 0,
         };
         tasks.spawn(ctx.run());
     }
@@ -406,21 +403,11 @@ struct ServerTask {
     stop: watch::Receiver<bool>,
     /// Retry a first connection that fails (one of several servers).
     retry_first_connect: bool,
-    /// When the AMI connection was lost, until the reconciliation after
-    /// the reconnect (calls gone meanwhile are ended then).
-    lost_at: Option<chrono::DateTime<Utc>>,
     /// What could not be seen, for the exit summary.
     losses: Arc<Losses>,
     /// Where the journals go, and how they are kept (`None`: no journal).
     journal: Option<(std::path::PathBuf, JournalConfig)>,
-    /// This server's journal, once opened.
-    recorder: Option<Recorder>,
-    /// Frames since the journal was last trimmed.
-    frames_since_release: u32,
 }
-
-/// How often (in frames) the journal is trimmed.
-const RELEASE_EVERY: u32 = 4096;
 
 /// The journal directory and settings (`None` with `--no-journal` or
 /// `[journal] enabled = false`).
@@ -472,183 +459,7 @@ fn dir_name(server: &str) -> String {
         .collect()
 }
 
-/// Events the daemon could not see, counted for the exit summary: calls
-/// that started and ended inside such a gap are not recorded (calls still
-/// live are reconciled with the PBX, and flagged `reconciled`).
-#[derive(Debug, Default)]
-struct Losses {
-    /// Events dropped because the daemon was too slow (`Lagged`).
-    events_missed: std::sync::atomic::AtomicU64,
-    /// Times the AMI link was lost and came back.
-    outages: std::sync::atomic::AtomicU64,
-    /// Their total length, in milliseconds.
-    outage_ms: std::sync::atomic::AtomicU64,
-    /// Frames tracked but not journaled (journal full or unwritable).
-    unjournaled: std::sync::atomic::AtomicU64,
-}
-
-impl Losses {
-    fn lagged(&self, server: &str, missed: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.events_missed.fetch_add(missed, Relaxed);
-        tracing::warn!(
-            server,
-            missed,
-            "AMI events lost (the daemon fell behind): calls still live are reconciled with the PBX; \
-             calls that started and ended among the lost events are not recorded"
-        );
-    }
-
-    fn outage(&self, server: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let ms = u64::try_from((to - from).num_milliseconds()).unwrap_or(0);
-        self.outages.fetch_add(1, Relaxed);
-        self.outage_ms.fetch_add(ms, Relaxed);
-        tracing::warn!(
-            server,
-            from = %from.to_rfc3339(),
-            to = %to.to_rfc3339(),
-            seconds = ms / 1000,
-            "not connected to the PBX: calls still live are reconciled; \
-             calls that started and ended in this gap are not recorded"
-        );
-    }
-
-    fn unjournaled(&self, frames: u64) {
-        self.unjournaled
-            .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// One WARN line at exit when anything was not seen (or not journaled).
-    fn report(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let (missed, outages) = (self.events_missed.load(Relaxed), self.outages.load(Relaxed));
-        let unjournaled = self.unjournaled.load(Relaxed);
-        if missed > 0 || outages > 0 || unjournaled > 0 {
-            tracing::warn!(
-                events_lost = missed,
-                outages,
-                outage_seconds = self.outage_ms.load(Relaxed) / 1000,
-                unjournaled,
-                "events not seen during this run (see the warnings above)"
-            );
-        }
-    }
-}
-
 impl ServerTask {
-    /// Opens this server's journal and replays it: the tracker knows again
-    /// every call that was live when the daemon stopped (or died), and what
-    /// was not stored yet is stored (what was is a no-op). Calls the journal
-    /// saw alive that the PBX no longer has are ended, by the first
-    /// reconciliation, at the last moment the journal saw them.
-    async fn recover(&mut self, asterisk_id: i64) -> anyhow::Result<()> {
-        let Some((root, config)) = self.journal.clone() else {
-            return Ok(());
-        };
-        let name = self.server.config.name.clone();
-        let dir = root.join(dir_name(&name));
-        let mut recorder = Recorder::open(&dir, config)
-            .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
-        let got = recorder
-            .recover(&mut self.tracker)
-            .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
-        if got.frames > 0 {
-            tracing::info!(
-                server = %name,
-                frames = got.frames,
-                effects = got.effects.len(),
-                live = self.tracker.live_calls().len(),
-                "journal replayed"
-            );
-            if !self.tracker.live_calls().is_empty() {
-                self.lost_at = got.last_at;
-            }
-            self.submit(asterisk_id, got.effects).await?;
-        }
-        self.recorder = Some(recorder);
-        Ok(())
-    }
-
-    /// After each tracked frame: note the live calls; now and then, once
-    /// everything sent is stored, release the journal segments nothing
-    /// needs.
-    fn after_frame(&mut self, effects: &[Effect]) {
-        let Some(rec) = &mut self.recorder else {
-            return;
-        };
-        rec.note(effects);
-        self.frames_since_release += 1;
-        if self.frames_since_release < RELEASE_EVERY {
-            return;
-        }
-        let stats = self.writer.stats();
-        if stats.sent == stats.applied + stats.dead_letters {
-            self.frames_since_release = 0;
-            rec.retain_live(&self.tracker);
-            if let Err(e) = rec.release() {
-                tracing::warn!("journal: old segments not released: {e}");
-            }
-        }
-    }
-
-    async fn status(&self, asterisk_id: i64, status: AsteriskStatus) {
-        match self.store.set_asterisk_status(asterisk_id, status).await {
-            Ok(row) => self.publisher.asterisk(&row),
-            Err(e) => tracing::warn!("cannot record the connection status: {e}"),
-        }
-    }
-
-    async fn submit(&self, asterisk_id: i64, effects: Vec<Effect>) -> anyhow::Result<bool> {
-        let mut reconcile = false;
-        for effect in effects {
-            if matches!(effect, Effect::NeedsReconciliation { .. }) {
-                reconcile = true;
-            }
-            self.writer
-                .send(asterisk_id, self.settings_company, effect)
-                .await
-                .map_err(|_| coded(Code::Database, "the database writer stopped"))?;
-        }
-        Ok(reconcile)
-    }
-
-    async fn reconcile(&mut self, client: &ami_client::Client, asterisk_id: i64) {
-        if !self.sync {
-            return;
-        }
-        // Effects already queued must be stored before comparing.
-        self.writer.flush().await;
-        let writer = self.writer.clone();
-        let company = self.settings_company;
-        let notifier = self.publisher.notifier();
-        let result = crate::cmd_sync::reconcile(
-            client,
-            &self.store,
-            asterisk_id,
-            company,
-            &mut self.tracker,
-            false,
-            self.lost_at.take(),
-            |effect| {
-                let writer = writer.clone();
-                async move {
-                    writer
-                        .send(asterisk_id, company, effect)
-                        .await
-                        .map_err(|_| anyhow::anyhow!("the database writer stopped"))
-                }
-            },
-            // Records ended in the database only reach the agents' screens too.
-            |applied| notifier.publish_applied(company, applied),
-        )
-        .await;
-        match result {
-            Ok(summary) => tracing::info!(server = %self.server.config.name, "sync: {summary}"),
-            Err(e) => tracing::warn!(server = %self.server.config.name, "sync failed: {e:#}"),
-        }
-    }
-
     /// The first connection. Alone, a server that cannot be reached stops
     /// the daemon (exit 3, for the service manager to see). One of several
     /// is retried with capped backoff while the others go on, so that one
@@ -657,7 +468,7 @@ impl ServerTask {
     /// asked to stop meanwhile.
     async fn first_connect(
         &mut self,
-        asterisk_id: i64,
+        pipeline: &Pipeline,
     ) -> Option<anyhow::Result<(ami_client::Client, ami_client::EventStream)>> {
         let mut backoff = std::time::Duration::from_secs(1);
         let mut stop = self.stop.clone();
@@ -678,7 +489,7 @@ impl ServerTask {
                 retry_in_s = backoff.as_secs(),
                 "{e:#}; the other servers go on"
             );
-            self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+            pipeline.set_status(AsteriskStatus::Disconnected).await;
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = stop.changed() => return None,
@@ -689,9 +500,6 @@ impl ServerTask {
 
     async fn run(mut self) -> anyhow::Result<()> {
         let c = self.server.config.clone();
-        let span = tracing::info_span!("asterisk", server = %c.name);
-        let _enter = span.enter();
-        drop(_enter);
         let asterisk_id = self
             .store
             .ensure_asterisk(&c.name, &c.host, c.port, &c.username, self.settings_company)
@@ -700,147 +508,40 @@ impl ServerTask {
         self.store
             .map_queues(asterisk_id, self.settings_company, &queues)
             .await?;
-        self.recover(asterisk_id).await?;
-        self.status(asterisk_id, AsteriskStatus::Connecting).await;
-        let (client, mut stream) = match self.first_connect(asterisk_id).await {
+        let mut config = PipelineConfig::new(c.name.clone(), asterisk_id, self.settings_company);
+        config.reconcile = self.sync;
+        config.tail_grace = TAIL_GRACE;
+        config.journal = self
+            .journal
+            .take()
+            .map(|(root, journal)| (root.join(dir_name(&c.name)), journal));
+        let tracker = std::mem::replace(&mut self.tracker, Tracker::new(Default::default()));
+        let pipeline = Pipeline::open(
+            self.store.clone(),
+            self.writer.clone(),
+            self.publisher.notifier(),
+            tracker,
+            config,
+        )
+        .await?
+        .with_losses(self.losses.clone());
+        pipeline.set_status(AsteriskStatus::Connecting).await;
+        let (client, stream) = match self.first_connect(&pipeline).await {
             Some(Ok(x)) => x,
             Some(Err(e)) => {
-                self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+                pipeline.set_status(AsteriskStatus::Disconnected).await;
                 return Err(e);
             }
             None => {
                 // Stopped before the server could be reached.
-                self.status(asterisk_id, AsteriskStatus::Disconnected).await;
+                pipeline.set_status(AsteriskStatus::Disconnected).await;
                 return Ok(());
             }
         };
         tracing::info!(server = %c.name, version = %client.banner_version().unwrap_or_default(), "connected");
-        self.status(asterisk_id, AsteriskStatus::Connected).await;
-        self.reconcile(&client, asterisk_id).await;
-        let mut state = client.state();
-        let mut stop = self.stop.clone();
-        let mut effects = Vec::new();
-        // The journal's last frames reach the disk even when no more come.
-        let mut sync_tick = tokio::time::interval(Duration::from_millis(100));
-        let result: anyhow::Result<()> = loop {
-            tokio::select! {
-                biased;
-                _ = stop.changed() => break Ok(()),
-                _ = sync_tick.tick() => {
-                    if let Some(rec) = &mut self.recorder {
-                        rec.tick();
-                    }
-                }
-                changed = state.changed() => {
-                    if changed.is_err() {
-                        break Ok(());
-                    }
-                    let now = state.borrow_and_update().clone();
-                    match now {
-                        ConnectionState::Disconnected { reason } => {
-                            tracing::warn!(server = %c.name, %reason, "disconnected; reconnecting");
-                            self.lost_at.get_or_insert_with(Utc::now);
-                            self.status(asterisk_id, AsteriskStatus::Disconnected).await;
-                        }
-                        ConnectionState::Connecting => {
-                            self.status(asterisk_id, AsteriskStatus::Connecting).await;
-                        }
-                        _ => {}
-                    }
-                }
-                item = stream.recv() => match item {
-                    Some(StreamItem::Event(msg)) => {
-                        let now = Utc::now();
-                        // Journaled before anything else sees it.
-                        if let Some(rec) = &mut self.recorder {
-                            rec.record(&msg, now);
-                        }
-                        // The tracker prefers the event's own Timestamp header.
-                        self.tracker.handle_into(&msg, now, &mut effects);
-                        self.after_frame(&effects);
-                        if !effects.is_empty() {
-                            let batch = std::mem::take(&mut effects);
-                            match self.submit(asterisk_id, batch).await {
-                                Ok(true) => self.reconcile(&client, asterisk_id).await,
-                                Ok(false) => {}
-                                Err(e) => break Err(e),
-                            }
-                        }
-                    }
-                    Some(StreamItem::Lagged { missed }) => {
-                        self.losses.lagged(&c.name, missed);
-                        let e = self.tracker.handle_marker(Marker::Lagged { missed }, Utc::now());
-                        match self.submit(asterisk_id, e).await {
-                            Ok(_) => self.reconcile(&client, asterisk_id).await,
-                            Err(e) => break Err(e),
-                        }
-                    }
-                    Some(StreamItem::Reconnected { version }) => {
-                        tracing::info!(server = %c.name, %version, "reconnected");
-                        if let Some(from) = self.lost_at {
-                            self.losses.outage(&c.name, from, Utc::now());
-                        }
-                        self.status(asterisk_id, AsteriskStatus::Connected).await;
-                        let e = self.tracker.handle_marker(Marker::Reconnected, Utc::now());
-                        match self.submit(asterisk_id, e).await {
-                            Ok(_) => self.reconcile(&client, asterisk_id).await,
-                            Err(e) => break Err(e),
-                        }
-                    }
-                    Some(_) => {}
-                    None => break Ok(()),
-                },
-            }
-        };
-        client.close().await;
-        if result.is_ok() {
-            self.track_the_rest(asterisk_id, &mut stream).await;
-        }
-        if let Some(rec) = &mut self.recorder {
-            if let Err(e) = rec.sync() {
-                tracing::error!("journal sync at stop failed: {e}");
-            }
-            self.losses.unjournaled(rec.unjournaled());
-        }
-        self.status(asterisk_id, AsteriskStatus::Disconnected).await;
-        result
-    }
-
-    /// After a stop: the events that had already arrived (say, the Hangup
-    /// of a call) are tracked and queued for storing too, within
-    /// [`TAIL_GRACE`], instead of being left for the next start to guess.
-    async fn track_the_rest(&mut self, asterisk_id: i64, stream: &mut ami_client::EventStream) {
-        let deadline = tokio::time::Instant::now() + TAIL_GRACE;
-        let mut tracked = 0u64;
-        let mut effects = Vec::new();
-        while let Ok(Some(item)) = tokio::time::timeout_at(deadline, stream.recv()).await {
-            let StreamItem::Event(msg) = item else {
-                continue;
-            };
-            tracked += 1;
-            let now = Utc::now();
-            if let Some(rec) = &mut self.recorder {
-                rec.record(&msg, now);
-            }
-            self.tracker.handle_into(&msg, now, &mut effects);
-            if let Some(rec) = &mut self.recorder {
-                rec.note(&effects);
-            }
-            if effects.is_empty() {
-                continue;
-            }
-            let batch = std::mem::take(&mut effects);
-            match tokio::time::timeout_at(deadline, self.submit(asterisk_id, batch)).await {
-                Ok(Ok(_)) => {}
-                _ => break,
-            }
-        }
-        if tracked > 0 {
-            tracing::info!(
-                server = %self.server.config.name,
-                events = tracked,
-                "tracked the events received before stopping"
-            );
-        }
+        pipeline
+            .run(client, stream, self.stop.clone())
+            .await
+            .map_err(anyhow::Error::new)
     }
 }

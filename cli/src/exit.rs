@@ -87,6 +87,25 @@ pub fn code_for(err: &anyhow::Error) -> Code {
         {
             return Code::Database;
         }
+        match cause.downcast_ref::<bigchat_voice::pipeline::reconcile::ReconcileError>() {
+            Some(bigchat_voice::pipeline::reconcile::ReconcileError::Store(_)) => {
+                return Code::Database;
+            }
+            Some(bigchat_voice::pipeline::reconcile::ReconcileError::Pbx { .. }) => {
+                return Code::Refused;
+            }
+            _ => {}
+        }
+        match cause.downcast_ref::<bigchat_voice::pipeline::PipelineError>() {
+            Some(bigchat_voice::pipeline::PipelineError::Store(_))
+            | Some(bigchat_voice::pipeline::PipelineError::WriterStopped) => {
+                return Code::Database;
+            }
+            Some(bigchat_voice::pipeline::PipelineError::Journal { .. }) => {
+                return Code::Usage;
+            }
+            _ => {}
+        }
         if cause.downcast_ref::<toml::de::Error>().is_some()
             || cause.downcast_ref::<ami_proto::ProtoError>().is_some()
         {

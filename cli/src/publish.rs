@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bigchat_voice::notify::{JsonLinesSink, Notifier, WebhookConfig, WebhookSink};
-use bigchat_voice::store::AsteriskRow;
 
 use crate::args::ListenArgs;
 use crate::config::Settings;
@@ -14,7 +13,6 @@ use crate::exit::{Code, coded};
 #[derive(Debug)]
 pub struct Publisher {
     notifier: Notifier,
-    company_id: i64,
     webhook: Mutex<Option<Arc<WebhookSink>>>,
     /// The JSON Lines sinks, flushed on close.
     lines: Vec<Arc<JsonLinesSink>>,
@@ -77,7 +75,6 @@ impl Publisher {
         }
         Ok(Publisher {
             notifier,
-            company_id: settings.company_id,
             webhook: Mutex::new(webhook),
             lines,
             uses_stdout,
@@ -87,11 +84,6 @@ impl Publisher {
     /// The fan-out to every configured sink.
     pub fn notifier(&self) -> Notifier {
         self.notifier.clone()
-    }
-
-    /// An Asterisk connection's status changed.
-    pub fn asterisk(&self, row: &AsteriskRow) {
-        self.notifier.publish_asterisk(self.company_id, row);
     }
 
     /// Reopens the notification files by their paths (after logrotate);

@@ -1406,9 +1406,9 @@ async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
         .as_str()
         .and_then(|t| t.parse().ok())
         .expect("endedAt");
+    let err = stop_cleanly(child).await;
     assert!(
         ended <= lost + chrono::Duration::seconds(1),
-        "ended {ended}, link lost at {lost}"
+        "ended {ended}, link lost at {lost}\n{err}"
     );
-    stop_cleanly(child).await;
 }

@@ -26,5 +26,5 @@
 mod recorder;
 mod segments;
 
-pub use recorder::{Recorder, Recovered};
-pub use segments::{Journal, JournalConfig, JournalError, MAX_PAYLOAD, Record, SyncPolicy};
+pub use recorder::{Entry, Frame, Recorder, StreamMark};
+pub use segments::{Cursor, Journal, JournalConfig, JournalError, MAX_PAYLOAD, Record, SyncPolicy};

@@ -6,33 +6,90 @@ use std::path::Path;
 use ami_proto::Message;
 use chrono::{DateTime, Utc};
 
+use super::segments::Cursor;
 use super::{Journal, JournalConfig, JournalError};
 use crate::model::Effect;
 use crate::tracker::Tracker;
 
-/// What replaying the journal at start gave.
-#[derive(Debug, Default)]
+/// Something that happened to the event stream rather than an event: kept
+/// in the journal in its place among the events, so that a replay sees the
+/// gap where it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Recovered {
-    /// Frames replayed.
-    pub frames: usize,
-    /// Every effect they produce, in order: store them all (already stored
-    /// ones write nothing).
-    pub effects: Vec<Effect>,
-    /// When the last frame arrived: the last moment the daemon saw its live
-    /// calls alive (a call that ended while it was down ends no earlier).
-    pub last_at: Option<DateTime<Utc>>,
+pub enum StreamMark {
+    /// The AMI connection was lost.
+    Disconnected,
+    /// The AMI connection is back (events may have been missed).
+    Reconnected,
+    /// `missed` events were dropped before reaching the journal.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
 }
 
-/// One PBX's journal: frames appended before they are tracked, replayed at
-/// start, released when nothing needs them (see the [module](super) docs).
+/// Journal payloads of marks start with a NUL byte, which no AMI message
+/// starts with.
+const MARK_PREFIX: &[u8] = b"\0bigchat-voice:";
+
+impl StreamMark {
+    fn encode(self) -> Vec<u8> {
+        let mut out = MARK_PREFIX.to_vec();
+        match self {
+            StreamMark::Disconnected => out.extend_from_slice(b"disconnected"),
+            StreamMark::Reconnected => out.extend_from_slice(b"reconnected"),
+            StreamMark::Lagged { missed } => {
+                out.extend_from_slice(format!("lagged {missed}").as_bytes());
+            }
+        }
+        out
+    }
+
+    fn decode(payload: &[u8]) -> Option<StreamMark> {
+        let rest = std::str::from_utf8(payload.strip_prefix(MARK_PREFIX)?).ok()?;
+        match rest {
+            "disconnected" => Some(StreamMark::Disconnected),
+            "reconnected" => Some(StreamMark::Reconnected),
+            _ => {
+                let missed = rest.strip_prefix("lagged ")?.parse().ok()?;
+                Some(StreamMark::Lagged { missed })
+            }
+        }
+    }
+}
+
+/// What a journal record holds.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// An AMI message, as read.
+    Event(Message),
+    /// A mark in the stream.
+    Mark(StreamMark),
+}
+
+/// One record read back: its position, arrival time and frame.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Its sequence number in the journal.
+    pub seq: u64,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// What it holds.
+    pub frame: Frame,
+}
+
+/// One PBX's journal: frames appended as they are read, read back by the
+/// tracking side (at its own pace, after a restart too), released when
+/// nothing needs them (see the [module](super) docs).
 #[derive(Debug)]
 pub struct Recorder {
     journal: Journal,
     /// The first frame of each live call, by Linkedid.
     live_since: HashMap<String, u64>,
-    /// The frame being tracked.
-    current: u64,
+    /// The last frame tracked (its effects handed on).
+    tracked: u64,
     unjournaled: u64,
     full: bool,
 }
@@ -40,10 +97,12 @@ pub struct Recorder {
 impl Recorder {
     /// Opens the journal in `dir`.
     pub fn open(dir: &Path, config: JournalConfig) -> Result<Recorder, JournalError> {
+        let journal = Journal::open(dir, config)?;
+        let tracked = journal.first_seq().saturating_sub(1);
         Ok(Recorder {
-            journal: Journal::open(dir, config)?,
+            journal,
             live_since: HashMap::new(),
-            current: 0,
+            tracked,
             unjournaled: 0,
             full: false,
         })
@@ -54,45 +113,31 @@ impl Recorder {
         &self.journal
     }
 
-    /// Replays every kept frame into `tracker` (a fresh one), with the
-    /// frames' own arrival times.
-    pub fn recover(&mut self, tracker: &mut Tracker) -> Result<Recovered, JournalError> {
-        let mut out = Recovered::default();
-        let mut effects = Vec::new();
-        let mut live_since = std::mem::take(&mut self.live_since);
-        let mut current = self.current;
-        self.journal.scan_from(self.journal.first_seq(), |record| {
-            let Some(msg) = Message::parse(&record.payload) else {
-                return; // not a whole message (never written so): skip it
-            };
-            current = record.seq;
-            tracker.handle_into(&msg, record.at, &mut effects);
-            note_live(&mut live_since, current, &effects);
-            out.effects.append(&mut effects);
-            out.frames += 1;
-            out.last_at = Some(record.at);
-        })?;
-        self.live_since = live_since;
-        self.current = current;
-        Ok(out)
+    /// Appends an AMI message as read; its position, or `None` when the
+    /// journal is full or cannot be written (disk full, I/O error): the
+    /// frame is then counted as unjournaled ([`unjournaled`](Self::unjournaled))
+    /// and the first of a run is logged at ERROR.
+    pub fn record(&mut self, msg: &Message, at: DateTime<Utc>) -> Option<u64> {
+        self.append(msg.raw(), at)
     }
 
-    /// Appends a frame before it is tracked. A journal that is full or
-    /// cannot be written (disk full, I/O error) does not stop tracking: the
-    /// frame is counted as unjournaled ([`unjournaled`](Self::unjournaled))
-    /// and the first of a run is logged at ERROR.
-    pub fn record(&mut self, msg: &Message, at: DateTime<Utc>) {
+    /// Appends a mark in the stream; as [`record`](Self::record).
+    pub fn record_mark(&mut self, mark: StreamMark, at: DateTime<Utc>) -> Option<u64> {
+        self.append(&mark.encode(), at)
+    }
+
+    fn append(&mut self, payload: &[u8], at: DateTime<Utc>) -> Option<u64> {
         let appended = self
             .journal
-            .append(at, msg.raw())
+            .append(at, payload)
             .and_then(|seq| self.journal.sync_if_due().map(|_| seq));
         match appended {
             Ok(seq) => {
-                self.current = seq;
                 if self.full {
                     self.full = false;
                     tracing::warn!("journal writable again: frames are journaled again");
                 }
+                Some(seq)
             }
             Err(e) => {
                 self.unjournaled += 1;
@@ -100,12 +145,38 @@ impl Recorder {
                     self.full = true;
                     tracing::error!(
                         error = %e,
-                        "journal not written: frames are tracked and stored but not \
-                         journaled (a crash now loses them)"
+                        "journal not written: frames now wait in memory, and the AMI \
+                         connection slows down when that is full (a crash loses them)"
                     );
                 }
+                None
             }
         }
+    }
+
+    /// Reads up to `max` records from `cursor` on into `out` (see
+    /// [`Journal::read_batch`]). A record that is neither a whole message
+    /// nor a mark (never written so) is skipped.
+    pub fn read(
+        &self,
+        cursor: &mut Cursor,
+        max: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), JournalError> {
+        let mut records = Vec::with_capacity(max.min(1024));
+        self.journal.read_batch(cursor, max, &mut records)?;
+        out.extend(records.into_iter().filter_map(|r| {
+            let frame = match StreamMark::decode(&r.payload) {
+                Some(mark) => Frame::Mark(mark),
+                None => Frame::Event(Message::parse(&r.payload)?),
+            };
+            Some(Entry {
+                seq: r.seq,
+                at: r.at,
+                frame,
+            })
+        }));
+        Ok(())
     }
 
     /// Syncs when the sync interval has passed (call it on a timer, so the
@@ -116,10 +187,11 @@ impl Recorder {
         }
     }
 
-    /// Notes the effects of the frame just recorded (which calls are live,
-    /// since which frame).
-    pub fn note(&mut self, effects: &[Effect]) {
-        note_live(&mut self.live_since, self.current, effects);
+    /// Notes the effects of frame `seq`, just tracked (which calls are
+    /// live, since which frame).
+    pub fn note(&mut self, seq: u64, effects: &[Effect]) {
+        self.tracked = self.tracked.max(seq);
+        note_live(&mut self.live_since, seq, effects);
     }
 
     /// Forgets live calls the tracker no longer follows (ended by
@@ -134,15 +206,17 @@ impl Recorder {
     }
 
     /// Deletes the segments nothing needs any more: call it when every
-    /// effect of the frames recorded so far is stored. What is kept starts
-    /// at the first frame of the oldest live call.
+    /// effect of the frames tracked so far is stored. What is kept starts
+    /// at the first frame of the oldest live call, or after the last frame
+    /// tracked.
     pub fn release(&mut self) -> Result<usize, JournalError> {
         let keep_from = self
             .live_since
             .values()
             .copied()
             .min()
-            .unwrap_or(self.current + 1);
+            .unwrap_or(self.tracked + 1)
+            .min(self.tracked + 1);
         self.journal.release_before(keep_from)
     }
 
@@ -151,7 +225,7 @@ impl Recorder {
         self.journal.sync()
     }
 
-    /// Frames tracked but not journaled because the journal was full.
+    /// Frames not journaled because the journal was full or unwritable.
     pub fn unjournaled(&self) -> u64 {
         self.unjournaled
     }
@@ -210,8 +284,15 @@ mod tests {
         ])
     }
 
-    /// What the daemon knew survives a restart: the call is live again in
-    /// a fresh tracker, at the times the frames arrived.
+    fn read_all(rec: &Recorder, cursor: &mut Cursor) -> Result<Vec<Entry>, JournalError> {
+        let mut out = Vec::new();
+        rec.read(cursor, usize::MAX, &mut out)?;
+        Ok(out)
+    }
+
+    /// What the daemon knew survives a restart: read back from the journal,
+    /// the frames and marks make the call live again in a fresh tracker, at
+    /// the times they arrived; the live call pins its first frame.
     #[test]
     fn a_restart_rebuilds_the_live_calls() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(|e| JournalError::Io {
@@ -222,28 +303,53 @@ mod tests {
         let mut tracker = Tracker::new(TrackerConfig::default());
         let mut rec = Recorder::open(dir.path(), config())?;
         let m = newchannel("1795515777.0");
-        let first = rec.journal().next_seq();
-        rec.record(&m, at);
+        let first = rec.record(&m, at).unwrap_or_default();
         let effects = tracker.handle(&m, at);
-        rec.note(&effects);
+        rec.note(first, &effects);
         assert_eq!(tracker.live_calls().len(), 1);
+        let mark = rec.record_mark(StreamMark::Lagged { missed: 7 }, at);
+        assert_eq!(mark, Some(first + 1));
         drop(rec);
 
         let mut fresh = Tracker::new(TrackerConfig::default());
         let mut rec = Recorder::open(dir.path(), config())?;
-        let got = rec.recover(&mut fresh)?;
-        assert_eq!(got.frames, 1);
-        assert_eq!(got.last_at, Some(at));
-        assert_eq!(got.effects, effects, "the same effects again");
+        let mut cursor = Cursor::at(rec.journal().first_seq());
+        let entries = read_all(&rec, &mut cursor)?;
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[0].seq, entries[0].at), (first, at));
+        assert_eq!(
+            entries[1].frame,
+            Frame::Mark(StreamMark::Lagged { missed: 7 })
+        );
+        let Frame::Event(again) = &entries[0].frame else {
+            panic!("not an event: {:?}", entries[0].frame);
+        };
+        let replayed = fresh.handle(again, entries[0].at);
+        assert_eq!(replayed, effects, "the same effects again");
+        rec.note(first, &replayed);
         assert_eq!(fresh.live_calls().len(), 1);
-        // The live call pins its first frame.
         for i in 0..30 {
             let other = newchannel(&format!("1795515800.{i}"));
-            rec.record(&other, at);
+            let seq = rec.record(&other, at).unwrap_or_default();
+            rec.note(seq, &[]);
         }
         rec.retain_live(&fresh);
         rec.release()?;
         assert_eq!(rec.journal().first_seq(), first, "still needed");
         Ok(())
+    }
+
+    #[test]
+    fn marks_survive_encoding() {
+        for mark in [
+            StreamMark::Disconnected,
+            StreamMark::Reconnected,
+            StreamMark::Lagged { missed: 0 },
+            StreamMark::Lagged { missed: u64::MAX },
+        ] {
+            assert_eq!(StreamMark::decode(&mark.encode()), Some(mark));
+        }
+        assert_eq!(StreamMark::decode(b"Event: Hangup\r\n\r\n"), None);
+        assert_eq!(StreamMark::decode(b"\0bigchat-voice:lagged x"), None);
     }
 }
