@@ -109,6 +109,13 @@ pub enum JournalError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Another journal (another daemon, most likely) has the directory
+    /// open.
+    #[error("journal {dir} is in use by another process (another daemon on the same server?)")]
+    InUse {
+        /// The directory.
+        dir: String,
+    },
     /// The payload is larger than [`MAX_PAYLOAD`].
     #[error("record of {0} bytes is too large for the journal")]
     TooLarge(usize),
@@ -185,6 +192,8 @@ pub struct Journal {
     torn: u64,
     unsynced_since: Option<Instant>,
     buf: Vec<u8>,
+    /// Held (locked) while the journal is open.
+    _lock: File,
 }
 
 fn segment_name(first_seq: u64) -> String {
@@ -247,6 +256,24 @@ impl Journal {
     /// is cut off (logged at WARN, counted in [`torn_bytes`](Self::torn_bytes)).
     pub fn open(dir: &Path, config: JournalConfig) -> Result<Journal, JournalError> {
         fs::create_dir_all(dir).map_err(io_error(dir))?;
+        // One writer per directory: a second process (or a second journal
+        // in this one) appending to the same files would damage them.
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::InUse {
+                    dir: dir.display().to_string(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+        }
         let mut segments = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_error(dir))? {
             let entry = entry.map_err(io_error(dir))?;
@@ -317,6 +344,7 @@ impl Journal {
             torn,
             unsynced_since: None,
             buf: Vec::with_capacity(4096),
+            _lock: lock,
         })
     }
 
@@ -737,6 +765,21 @@ mod tests {
         j.read_batch(&mut again, usize::MAX, &mut batch)?;
         assert_eq!(batch.first().map(|r| r.seq), Some(j.first_seq()));
         assert_eq!(batch.last().map(|r| r.seq), Some(j.next_seq() - 1));
+        Ok(())
+    }
+
+    /// Two journals on one directory would damage each other's files: the
+    /// second is refused while the first is open.
+    #[test]
+    fn one_writer_per_directory() -> Result<(), JournalError> {
+        let dir = tempfile::tempdir().map_err(io_error(Path::new("tmp")))?;
+        let first = Journal::open(dir.path(), config(1 << 20))?;
+        assert!(matches!(
+            Journal::open(dir.path(), config(1 << 20)),
+            Err(JournalError::InUse { .. })
+        ));
+        drop(first);
+        Journal::open(dir.path(), config(1 << 20))?;
         Ok(())
     }
 

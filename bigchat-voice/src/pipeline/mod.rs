@@ -564,19 +564,21 @@ impl Pipeline {
         stream: EventStream,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), PipelineError> {
-        self.set_status(AsteriskStatus::Connected).await;
         let progress = Arc::new(Progress::default());
         progress
             .appended
             .store(self.cursor.next_seq().saturating_sub(1), Ordering::Relaxed);
         let (tx, mut rx) = mpsc::channel(self.config.queue.max(1));
-        let reader = tokio::spawn(read_stream(
+        let reader = AbortOnDrop(tokio::spawn(read_stream(
             stream,
             client.state(),
             self.recorder.clone(),
             tx,
             progress.clone(),
-        ));
+        )));
+        // The reader runs first: nothing from here on waits for the
+        // database before the frames are journaled.
+        self.set_status(AsteriskStatus::Connected).await;
         // What an earlier run journaled first (new frames are journaled
         // meanwhile), then the reconciliation with the PBX.
         let result = self.replay().await;
@@ -637,7 +639,7 @@ impl Pipeline {
                 "frames still untracked at the stop: the next start tracks them from the journal"
             ),
         }
-        reader.abort();
+        drop(reader);
         if let Some(rec) = &self.recorder {
             let mut rec = lock(rec);
             if let Err(e) = rec.sync() {
@@ -764,6 +766,16 @@ async fn read_stream(
                 }
             }
         }
+    }
+}
+
+/// A task stopped when its handle is dropped (the reader dies with the
+/// pipeline, even when `run` is cancelled).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
