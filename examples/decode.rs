@@ -54,11 +54,11 @@ fn main() -> ExitCode {
         eprintln!("decode: read error: {e}");
         return ExitCode::from(2);
     }
-    if let Err(e) = write_error.map_or_else(|| out.flush(), Err) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("decode: write error: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(e) = write_error.map_or_else(|| out.flush(), Err)
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("decode: write error: {e}");
+        return ExitCode::from(2);
     }
     if failed > 0 {
         eprintln!("decode: {failed} message(s) failed");

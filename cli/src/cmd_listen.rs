@@ -211,7 +211,7 @@ async fn replay(
                 .map_err(|_| coded(Code::Database, "the database writer stopped"))?;
         }
         // Let Ctrl-C stop a long replay between messages.
-        if messages % 1024 == 0 {
+        if messages.is_multiple_of(1024) {
             tokio::select! {
                 biased;
                 asked = signals.next() => match asked {

@@ -341,11 +341,11 @@ impl Session {
             }
 
             // 4. Timers.
-            if let Some(d) = &mut self.close_deadline {
-                if d.as_mut().poll(cx).is_ready() {
-                    debug!("no Goodbye within the close timeout");
-                    return Poll::Ready(SessionEnd::Closed);
-                }
+            if let Some(d) = &mut self.close_deadline
+                && d.as_mut().poll(cx).is_ready()
+            {
+                debug!("no Goodbye within the close timeout");
+                return Poll::Ready(SessionEnd::Closed);
             }
             if self.next_ping.as_mut().poll(cx).is_ready() {
                 let (interval, deadline) = self.keepalive.unwrap_or((FAR_FUTURE, FAR_FUTURE));
@@ -360,10 +360,10 @@ impl Session {
                 }
                 progress = true;
             }
-            if let Some(d) = &mut self.ping_deadline {
-                if d.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(self.lost(driver, DisconnectReason::KeepaliveTimeout));
-                }
+            if let Some(d) = &mut self.ping_deadline
+                && d.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(self.lost(driver, DisconnectReason::KeepaliveTimeout));
             }
 
             if reads >= READ_BUDGET {
@@ -456,33 +456,31 @@ impl Session {
     }
 
     fn on_event(&mut self, driver: &mut Driver, m: Message) {
-        if let Some(id) = Self::our_id(driver, &m) {
-            if let Some(p) = self.pending.get_mut(&id) {
-                if let Kind::List { response, items } = &mut p.kind {
-                    if response.is_some() {
-                        // Lists before Asterisk 13.2 may end with a
-                        // `…Complete` event that lacks `EventList: Complete`.
-                        let legacy_end = m.get("EventList").is_none()
-                            && m.event_name()
-                                .is_some_and(|n| n.as_bytes().ends_with(b"Complete"));
-                        if m.is_list_complete() || legacy_end {
-                            if let Some(mut p) = self.pending.remove(&id) {
-                                if let Kind::List { response, items } = &mut p.kind {
-                                    let reply = Reply {
-                                        response: response.take().unwrap_or_else(|| m.clone()),
-                                        items: std::mem::take(items),
-                                        complete: Some(m),
-                                    };
-                                    p.answer(Ok(reply));
-                                }
-                            }
-                        } else {
-                            items.push(m);
-                        }
-                        return;
-                    }
+        if let Some(id) = Self::our_id(driver, &m)
+            && let Some(p) = self.pending.get_mut(&id)
+            && let Kind::List { response, items } = &mut p.kind
+            && response.is_some()
+        {
+            // Lists before Asterisk 13.2 may end with a
+            // `…Complete` event that lacks `EventList: Complete`.
+            let legacy_end = m.get("EventList").is_none()
+                && m.event_name()
+                    .is_some_and(|n| n.as_bytes().ends_with(b"Complete"));
+            if m.is_list_complete() || legacy_end {
+                if let Some(mut p) = self.pending.remove(&id)
+                    && let Kind::List { response, items } = &mut p.kind
+                {
+                    let reply = Reply {
+                        response: response.take().unwrap_or_else(|| m.clone()),
+                        items: std::mem::take(items),
+                        complete: Some(m),
+                    };
+                    p.answer(Ok(reply));
                 }
+            } else {
+                items.push(m);
             }
+            return;
         }
         if m.is_event("Shutdown") {
             let restart = m.get("Restart").is_some_and(|v| v.eq_ignore_case("True"));

@@ -203,10 +203,10 @@ fn handle(inner: &Inner, state: &mut State, action: &Message, out: &mut BytesMut
 
     let handler = lock(&inner.handler).clone();
     let mut reply = handler.map_or(Reply::Default, |h| h(action));
-    if matches!(reply, Reply::Default) {
-        if let Some(r) = lock(&inner.replies).get(&name) {
-            reply = r.clone();
-        }
+    if matches!(reply, Reply::Default)
+        && let Some(r) = lock(&inner.replies).get(&name)
+    {
+        reply = r.clone();
     }
     let result = match reply {
         Reply::Default => builtin(inner, state, &name, action, id, out),

@@ -464,10 +464,11 @@ impl Pipeline {
         // Right after the frame that asked for it (a reconnect, lost
         // events): the frames before it are tracked, the ones after it not
         // yet (a restarted PBX's FullyBooted must not end the calls first).
-        if live && self.reconcile_pending {
-            if let Some(client) = self.client.clone() {
-                self.reconcile(&client).await;
-            }
+        if live
+            && self.reconcile_pending
+            && let Some(client) = self.client.clone()
+        {
+            self.reconcile(&client).await;
         }
         self.frames_since_release += 1;
         if self.frames_since_release >= RELEASE_EVERY {

@@ -692,16 +692,15 @@ async fn apply_call<E: Exec>(
     };
     // A frame replayed from the journal whose change is already stored (the
     // record holds its position or a later one): nothing to do.
-    if let (Some(old), Some(p)) = (&existing, position) {
-        if old
+    if let (Some(old), Some(p)) = (&existing, position)
+        && old
             .journal_seq
             .is_some_and(|done| u64::try_from(done).is_ok_and(|done| done >= p))
-        {
-            out.call_record_id = Some(old.id);
-            out.ticket_id = old.ticket_id;
-            out.contact_id = old.contact_id;
-            return Ok(out);
-        }
+    {
+        out.call_record_id = Some(old.id);
+        out.ticket_id = old.ticket_id;
+        out.contact_id = old.contact_id;
+        return Ok(out);
     }
     // Never forget an answer already stored (e.g. the tracker rejoined the
     // call after a restart and missed it).

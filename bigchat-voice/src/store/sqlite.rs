@@ -319,15 +319,15 @@ impl SqliteStore {
             options
         } else {
             let path = options.get_filename();
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if !dir.exists() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
-                            e.kind(),
-                            format!("cannot create directory {}: {e}", dir.display()),
-                        )))
-                    })?;
-                }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.exists()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot create directory {}: {e}", dir.display()),
+                    )))
+                })?;
             }
             // WAL is switched on once the file is known to be the
             // connector's (or empty): a refused file is left as it was.

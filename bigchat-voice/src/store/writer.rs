@@ -504,7 +504,7 @@ impl<S: Store> Runner<S> {
     async fn wait_retry(&self, attempt: u64, backoff: Duration, e: &StoreError) -> Duration {
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
         let delay = jittered(backoff);
-        if attempt % 10 == 0 {
+        if attempt.is_multiple_of(10) {
             tracing::error!(attempt, error = %chain(e), "database still unavailable; effects are queued, not lost");
         } else {
             tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, error = %chain(e), "database unavailable; will retry");

@@ -58,10 +58,10 @@ pub(crate) fn text(v: Option<Value<'_>>) -> Option<&str> {
 /// `Local/1001@agents-…;1` → `1001`), or the endpoint's trailing digits
 /// (`PJSIP/agent1001-…` → `1001`), if internal.
 pub(crate) fn extension_of(block: &ChannelBlock<'_>, cfg: &TrackerConfig) -> Option<String> {
-    if let Some(num) = text(block.caller_id_num()) {
-        if cfg.is_internal_extension(num) {
-            return Some(num.to_owned());
-        }
+    if let Some(num) = text(block.caller_id_num())
+        && cfg.is_internal_extension(num)
+    {
+        return Some(num.to_owned());
     }
     extension_of_name(text(block.channel())?, cfg)
 }

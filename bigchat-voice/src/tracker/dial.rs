@@ -22,10 +22,10 @@ impl Tracker {
     ) {
         if !caller.is_present() {
             // Originate: the dialled channel is the call's first channel.
-            if let Some(lid) = self.touch(dest, at, Create::Join(None), out) {
-                if let Some(lc) = self.calls.get_mut(lid) {
-                    lc.originated = true;
-                }
+            if let Some(lid) = self.touch(dest, at, Create::Join(None), out)
+                && let Some(lc) = self.calls.get_mut(lid)
+            {
+                lc.originated = true;
             }
             return;
         }
@@ -207,10 +207,10 @@ impl Tracker {
         }
         if members >= 2 && (customer || lc.joined) {
             let agent = if inbound { agent } else { None };
-            if !lc.decided {
-                if let Some(lc) = self.calls.get_mut(lid) {
-                    lc.decide(Direction::Outbound);
-                }
+            if !lc.decided
+                && let Some(lc) = self.calls.get_mut(lid)
+            {
+                lc.decide(Direction::Outbound);
             }
             self.answer_if_ringing(lid, agent, at, out);
         }

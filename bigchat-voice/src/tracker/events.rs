@@ -72,10 +72,10 @@ impl Tracker {
                 }
             }
             Event::BridgeLeave(e) => {
-                if let Some(uid) = text(e.channel().uniqueid()) {
-                    if let Some(ch) = self.channels.get_mut(uid) {
-                        ch.bridge = None;
-                    }
+                if let Some(uid) = text(e.channel().uniqueid())
+                    && let Some(ch) = self.channels.get_mut(uid)
+                {
+                    ch.bridge = None;
                 }
             }
             Event::Hold(e) => {
@@ -121,18 +121,18 @@ impl Tracker {
             }
             Event::QueueCallerJoin(e) => {
                 let at = event_time(msg, arrival);
-                if let Some(lid) = self.touch(&e.channel(), at, Create::Join(None), out) {
-                    if let (Some(lc), Some(q)) = (self.calls.get_mut(lid), text(e.queue())) {
-                        lc.call.queue = Some(q.to_owned());
-                    }
+                if let Some(lid) = self.touch(&e.channel(), at, Create::Join(None), out)
+                    && let (Some(lc), Some(q)) = (self.calls.get_mut(lid), text(e.queue()))
+                {
+                    lc.call.queue = Some(q.to_owned());
                 }
             }
             Event::QueueCallerAbandon(e) => {
                 let at = event_time(msg, arrival);
-                if let Some(lid) = self.touch(&e.channel(), at, Create::No, out) {
-                    if let Some(lc) = self.calls.get_mut(lid) {
-                        lc.note_outcome(CallStatus::NoAnswer);
-                    }
+                if let Some(lid) = self.touch(&e.channel(), at, Create::No, out)
+                    && let Some(lc) = self.calls.get_mut(lid)
+                {
+                    lc.note_outcome(CallStatus::NoAnswer);
                 }
             }
             Event::AgentConnect(e) => {
@@ -196,12 +196,11 @@ impl Tracker {
         out: &mut Vec<Effect>,
     ) {
         // Known channels need no time: skip the Timestamp lookup.
-        if let Some(uid) = text(block.uniqueid()) {
-            if let Some(ch) = self.channels.get(uid) {
-                if block.linkedid().is_some_and(|l| l == *ch.linkedid) {
-                    return;
-                }
-            }
+        if let Some(uid) = text(block.uniqueid())
+            && let Some(ch) = self.channels.get(uid)
+            && block.linkedid().is_some_and(|l| l == *ch.linkedid)
+        {
+            return;
         }
         let at = event_time(msg, arrival);
         self.touch(block, at, Create::Join(None), out);
@@ -263,10 +262,10 @@ impl Tracker {
         if !voicemail && self.undecided == 0 {
             // Dialplan steps only matter for VoiceMail and for calls whose
             // dialled number is not known yet.
-            if let Some(uid) = text(block.uniqueid()) {
-                if self.channels.contains_key(uid) {
-                    return;
-                }
+            if let Some(uid) = text(block.uniqueid())
+                && self.channels.contains_key(uid)
+            {
+                return;
             }
         }
         let at = event_time(msg, arrival);
@@ -350,10 +349,10 @@ impl Tracker {
         };
         lc.channels.retain(|c| &**c != uid);
         let unheld = info.on_hold && lc.unhold(at);
-        if info.external || lc.call.hangup_cause.is_none() {
-            if let Some(c) = cause {
-                lc.call.hangup_cause = Some(c);
-            }
+        if (info.external || lc.call.hangup_cause.is_none())
+            && let Some(c) = cause
+        {
+            lc.call.hangup_cause = Some(c);
         }
         if lc.channels.is_empty() {
             self.end_call(&lid, at, None, false, out);

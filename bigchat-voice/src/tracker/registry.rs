@@ -252,10 +252,10 @@ impl Tracker {
 
     /// Reports a change of a reported call.
     pub(crate) fn updated(&self, linkedid: &str, out: &mut Vec<Effect>) {
-        if let Some(lc) = self.calls.get(linkedid) {
-            if lc.started {
-                out.push(Effect::CallUpdated(lc.call.clone()));
-            }
+        if let Some(lc) = self.calls.get(linkedid)
+            && lc.started
+        {
+            out.push(Effect::CallUpdated(lc.call.clone()));
         }
     }
 }
