@@ -1585,3 +1585,135 @@ async fn killed_three_times(seed: u64) {
         );
     }
 }
+
+/// A TCP proxy in front of PostgreSQL that can play "the server stopped":
+/// while down, its connections are cut and new ones closed at once.
+struct PgProxy {
+    port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl PgProxy {
+    async fn start(target: String) -> PgProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, l) = (down.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if d.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: refused, as a stopped server
+                }
+                let target = target.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                l.lock().expect("links").push(link);
+            }
+        });
+        PgProxy { port, down, links }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            for link in self.links.lock().expect("links").drain(..) {
+                link.abort();
+            }
+        }
+    }
+}
+
+/// PostgreSQL stopped for 4 s while a burst of 60 calls arrives: the
+/// daemon goes on reading and journaling, stores everything once the
+/// database is back, and ends with exactly the records of a clean run
+/// (recordings included), with no event lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_during_a_burst_loses_nothing() {
+    if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+        eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipped");
+        return;
+    }
+    use sqlx::Connection;
+    const CALLS: usize = 60;
+    let session = interleaved_calls(CALLS, 7);
+    let all_completed =
+        |c: &[serde_json::Value]| c.len() == CALLS && c.iter().all(|r| r["status"] == "completed");
+
+    // The clean run, on SQLite.
+    let pbx = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let lite = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["listen", "--no-sync", "--database-url", &lite])
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("login", || !pbx.logins().is_empty()).await;
+    for m in &session {
+        pbx.emit_raw(m.clone()).await;
+    }
+    let want = wait_calls(&lite, "the clean run", all_completed).await;
+    stop_cleanly(child).await;
+    drop(pbx);
+
+    let base = std::env::var("BIGCHAT_VOICE_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base} ({e})"));
+    let schema = format!("cli_{:016x}", rand::random::<u64>());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let target = base
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("127.0.0.1:5432")
+        .to_owned();
+    let proxy = PgProxy::start(target.clone()).await;
+    let via_proxy = format!(
+        "{}?options=-csearch_path%3D{schema}",
+        base.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1)
+    );
+    let direct = format!("{base}?options=-csearch_path%3D{schema}");
+    let pbx = fake().await;
+    let child = cmd()
+        .args(["listen", "--no-sync", "--database-url", &via_proxy])
+        .arg("--journal-dir")
+        .arg(dir.path().join("pg-journal"))
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("login", || !pbx.logins().is_empty()).await;
+    proxy.set_down(true);
+    for m in &session {
+        pbx.emit_raw(m.clone()).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.set_down(false);
+    let got = wait_calls(&direct, "the calls after the outage", all_completed).await;
+    let err = stop_cleanly(child).await;
+    assert!(
+        err.contains("database unavailable"),
+        "the outage was seen:\n{err}"
+    );
+    assert!(!err.contains("events lost"), "{err}");
+    assert_eq!(essence_of(&got), essence_of(&want), "{err}");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
