@@ -1717,3 +1717,47 @@ async fn postgres_down_during_a_burst_loses_nothing() {
     .await
     .unwrap();
 }
+
+/// SIGKILL during a quiet conversation (no events for 3 s), and the call
+/// ends while the daemon is down: after the restart, reconciliation ends
+/// it no earlier than the kill — the journal's once-a-second marks say
+/// until when the daemon saw it alive — not at its last event (which
+/// would make it a call of no talk time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_ends_while_the_daemon_is_killed_keeps_its_talk_time() {
+    let (pbx, _dir, db, child) = daemon().await;
+    wait_synced(&pbx, "login").await;
+    play_until_answered(&pbx, &db).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed = chrono::Utc::now();
+    signal(&child, "-KILL");
+    let _ = finish(child).await;
+    // Restarted: the PBX no longer has the call (the fake lists no channels).
+    let syncs = pbx.actions_named("CoreShowChannels").len();
+    let child = cmd()
+        .args(["listen", "--database-url", &db])
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("the sync after the restart", || {
+        pbx.actions_named("CoreShowChannels").len() > syncs
+    })
+    .await;
+    let got = wait_calls(&db, "the call ended by reconciliation", |c| {
+        c.iter().any(|r| r["status"] == "completed")
+    })
+    .await;
+    let err = stop_cleanly(child).await;
+    let call = &got[0];
+    assert_eq!(call["reconciled"], true, "{call:#?}");
+    let ended: chrono::DateTime<chrono::Utc> = call["endedAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("endedAt");
+    assert!(
+        ended >= killed - chrono::Duration::milliseconds(1500) && ended <= killed,
+        "ended {ended}, killed {killed}\n{call:#?}\n{err}"
+    );
+    assert!(call["talkTime"].as_i64().unwrap_or(0) >= 2, "{call:#?}");
+}

@@ -26,6 +26,11 @@ pub enum StreamMark {
         /// How many.
         missed: u64,
     },
+    /// Still connected, nothing else to journal: written about once a
+    /// second while the PBX is quiet, so that after a kill the journal
+    /// tells until when the live calls were known to be up (a call that
+    /// ended while the daemon was down ends no earlier).
+    Alive,
 }
 
 /// Journal payloads of marks start with a NUL byte, which no AMI message
@@ -38,6 +43,7 @@ impl StreamMark {
         match self {
             StreamMark::Disconnected => out.extend_from_slice(b"disconnected"),
             StreamMark::Reconnected => out.extend_from_slice(b"reconnected"),
+            StreamMark::Alive => out.extend_from_slice(b"alive"),
             StreamMark::Lagged { missed } => {
                 out.extend_from_slice(format!("lagged {missed}").as_bytes());
             }
@@ -50,6 +56,7 @@ impl StreamMark {
         match rest {
             "disconnected" => Some(StreamMark::Disconnected),
             "reconnected" => Some(StreamMark::Reconnected),
+            "alive" => Some(StreamMark::Alive),
             _ => {
                 let missed = rest.strip_prefix("lagged ")?.parse().ok()?;
                 Some(StreamMark::Lagged { missed })
@@ -344,6 +351,7 @@ mod tests {
         for mark in [
             StreamMark::Disconnected,
             StreamMark::Reconnected,
+            StreamMark::Alive,
             StreamMark::Lagged { missed: 0 },
             StreamMark::Lagged { missed: u64::MAX },
         ] {

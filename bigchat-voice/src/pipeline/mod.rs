@@ -221,6 +221,10 @@ struct Progress {
 /// How often (in frames) the journal is trimmed.
 const RELEASE_EVERY: u32 = 4096;
 
+/// How often a quiet, connected PBX gets an [`StreamMark::Alive`] in the
+/// journal.
+const ALIVE_EVERY: Duration = Duration::from_secs(1);
+
 /// Records read back from the journal at a time.
 const READ_BATCH: usize = 512;
 
@@ -355,7 +359,12 @@ impl Pipeline {
         let (mut frames, mut last_at) = (0u64, None);
         let mut batch = Vec::with_capacity(READ_BATCH);
         while self.cursor.next_seq() < self.replay_until {
-            self.read_journal(&rec, &mut batch)?;
+            // Only this run's predecessors' frames: the ones read since
+            // are tracked as live (their marks reported, their time not
+            // taken for "last seen").
+            let left = self.replay_until - self.cursor.next_seq();
+            let max = usize::try_from(left).unwrap_or(READ_BATCH).min(READ_BATCH);
+            self.read_journal(&rec, &mut batch, max)?;
             if batch.is_empty() {
                 break;
             }
@@ -385,9 +394,10 @@ impl Pipeline {
         &mut self,
         rec: &Mutex<Recorder>,
         out: &mut Vec<Entry>,
+        max: usize,
     ) -> Result<(), PipelineError> {
         lock(rec)
-            .read(&mut self.cursor, READ_BATCH, out)
+            .read(&mut self.cursor, max, out)
             .map_err(|source| PipelineError::Journal {
                 dir: self
                     .config
@@ -406,7 +416,7 @@ impl Pipeline {
         };
         let mut batch = Vec::with_capacity(READ_BATCH);
         while self.cursor.next_seq() <= to {
-            self.read_journal(&rec, &mut batch)?;
+            self.read_journal(&rec, &mut batch, READ_BATCH)?;
             if batch.is_empty() {
                 break;
             }
@@ -444,6 +454,7 @@ impl Pipeline {
                 }
                 effects.extend(self.tracker.handle_marker(Marker::Reconnected, at));
             }
+            Frame::Mark(StreamMark::Alive) => {}
             Frame::Mark(StreamMark::Lagged { missed }) => {
                 if live {
                     self.losses.lagged(&self.config.name, missed);
@@ -699,15 +710,25 @@ async fn read_stream(
     progress: Arc<Progress>,
 ) {
     let mut state_open = true;
+    let mut connected = true;
+    let mut last = tokio::time::Instant::now();
+    let mut alive = tokio::time::interval(ALIVE_EVERY);
     loop {
         let (frame, at) = tokio::select! {
             biased;
+            _ = alive.tick(), if recorder.is_some() => {
+                if !connected || last.elapsed() < ALIVE_EVERY {
+                    continue;
+                }
+                (Frame::Mark(StreamMark::Alive), Utc::now())
+            }
             changed = state.changed(), if state_open => {
                 if changed.is_err() {
                     state_open = false;
                     continue;
                 }
                 let now = state.borrow_and_update().clone();
+                connected = now.is_connected();
                 match now {
                     ConnectionState::Disconnected { reason } => {
                         tracing::warn!(%reason, "disconnected from the PBX; reconnecting");
@@ -733,6 +754,7 @@ async fn read_stream(
                 None => return,
             },
         };
+        last = tokio::time::Instant::now();
         let seq = recorder.as_ref().and_then(|rec| {
             let mut rec = lock(rec);
             match &frame {
