@@ -4,6 +4,9 @@
 //! PostgreSQL schema (127.0.0.1:5432/test or `BIGCHAT_VOICE_PG_URL`;
 //! skipped when unreachable or with `BIGCHAT_VOICE_SKIP_PG=1`).
 //!
+//! First, the journal's cost: replays with `--journal-dir` and without,
+//! alternated, and the ratio of their events/s.
+//!
 //! The recording is every call capture of `testdata/captures` repeated
 //! with rewritten Uniqueids/Linkedids, so every copy is a distinct call.
 //!
@@ -71,11 +74,17 @@ fn sqlite(db: &Path) -> String {
 }
 
 fn run(file: &Path, db_url: &str) -> u64 {
+    run_with(file, db_url, &[])
+}
+
+/// As [`run`], with more arguments for `listen`.
+fn run_with(file: &Path, db_url: &str, extra: &[&std::ffi::OsStr]) -> u64 {
     let mut child = Command::new(BIN)
         .args(["-q", "listen", "--replay"])
         .arg(file)
         .arg("--database-url")
         .arg(db_url)
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn bigchat-voice");
@@ -176,9 +185,41 @@ impl Drop for PgSchemas {
     }
 }
 
+/// The journal's cost, side by side: replays with the journal off and on,
+/// alternated (so that both see the same machine load), `ROUNDS` each;
+/// prints the median events/s of each and their ratio.
+fn journal_cost(dir: &Path, file: &Path, events: u64) {
+    const ROUNDS: usize = 7;
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for i in 0..ROUNDS {
+        let db = sqlite(&dir.join(format!("journal-off-{i}.db")));
+        let t = std::time::Instant::now();
+        run(file, &db);
+        off.push(events as f64 / t.elapsed().as_secs_f64());
+        let db = sqlite(&dir.join(format!("journal-on-{i}.db")));
+        let journal = dir.join(format!("journal-{i}"));
+        let t = std::time::Instant::now();
+        run_with(file, &db, &["--journal-dir".as_ref(), journal.as_os_str()]);
+        on.push(events as f64 / t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (off, on) = (median(&mut off), median(&mut on));
+    eprintln!(
+        "journal: off {:.0} K events/s, on {:.0} K events/s (median of {ROUNDS} alternated runs each): \
+         on/off = {:.3}",
+        off / 1e3,
+        on / 1e3,
+        on / off
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (file, events, calls) = recording(dir.path());
+    journal_cost(dir.path(), &file, events);
     let probe = sqlite(&dir.path().join("probe.db"));
     let peak = run(&file, &probe);
     // The figures below count calls: make sure every one of them is stored.

@@ -134,7 +134,9 @@ pub struct ListenArgs {
     pub no_sync: bool,
     /// Where each PBX's journal of received frames is kept (default: the
     /// `[journal] dir` setting, else `<sqlite file>.voice-journal` beside
-    /// an SQLite database, else `bigchat-voice-journal`).
+    /// an SQLite database, else `bigchat-voice-journal`). With `--replay`,
+    /// only this flag journals the replayed frames (to measure what the
+    /// journal costs; a recording can always be replayed again).
     #[arg(long, env = "BIGCHAT_VOICE_JOURNAL_DIR", value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
     /// Keep no journal (a kill or crash then loses what was not stored).

@@ -25,8 +25,9 @@ use crate::config::{Server, Settings};
 use crate::exit::{Code, coded};
 use crate::publish::Publisher;
 use crate::signal::{Asked, Signals};
-use bigchat_voice::journal::{JournalConfig, SyncPolicy};
+use bigchat_voice::journal::{JournalConfig, Recorder, SyncPolicy};
 use bigchat_voice::pipeline::{Losses, Pipeline, PipelineConfig};
+use bigchat_voice::store::writer::Job;
 
 /// How long shutdown waits for the database to take what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
@@ -194,6 +195,19 @@ async fn replay(
     let asterisk_id =
         crate::register_server_as(store, settings, &name, "replay", 0, "replay").await?;
     let mut tracker = Tracker::new(settings.tracker.clone());
+    let mut recorder = match &args.journal_dir {
+        Some(root) => {
+            let dir = root.join(dir_name(&name));
+            let config = journal_settings(settings, args)
+                .map(|(_, c)| c)
+                .unwrap_or_default();
+            Some(
+                Recorder::open(&dir, config)
+                    .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?,
+            )
+        }
+        None => None,
+    };
     let mut effects = Vec::new();
     let mut seen = Seen::default();
     let mut messages = 0u64;
@@ -202,11 +216,19 @@ async fn replay(
         messages += 1;
         // Replay already fell back to the Timestamp header; else: now.
         let at = at.unwrap_or_else(Utc::now);
+        let seq = recorder.as_mut().and_then(|r| r.record(&msg, at));
         tracker.handle_into(&msg, at, &mut effects);
+        if let (Some(rec), Some(seq)) = (recorder.as_mut(), seq) {
+            rec.note(seq, &effects);
+        }
         for effect in effects.drain(..) {
             seen.note(&effect);
+            let mut job = Job::new(asterisk_id, settings.company_id, effect);
+            if let Some(seq) = seq {
+                job = job.at_position(seq);
+            }
             writer
-                .send(asterisk_id, settings.company_id, effect)
+                .send_job(job)
                 .await
                 .map_err(|_| coded(Code::Database, "the database writer stopped"))?;
         }
@@ -227,6 +249,14 @@ async fn replay(
         }
     }
     writer.flush().await;
+    if let Some(rec) = &mut recorder {
+        if let Err(e) = rec.sync() {
+            tracing::error!("journal sync failed: {e}");
+        }
+        if let Err(e) = rec.release() {
+            tracing::warn!("journal: old segments not released: {e}");
+        }
+    }
     if let Some(e) = source.read_error() {
         return Err(coded(
             Code::Usage,

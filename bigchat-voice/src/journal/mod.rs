@@ -1,27 +1,36 @@
 //! The durable journal of the frames read from a PBX, and what the daemon
 //! does with it.
 //!
-//! * [`Journal`]: the append-only, crash-safe file format.
+//! * [`Journal`]: the append-only, crash-safe file format, read back with a
+//!   [`Cursor`].
 //! * [`Recorder`]: one PBX's journal as the daemon uses it — every AMI
-//!   message appended before it is tracked; on start, the journal replayed
-//!   into a fresh tracker, so that what the daemon knew of every live call
-//!   (agent, recording, hold time) survives a kill or a crash, and what had
-//!   not been stored yet is stored; old segments released once nothing
-//!   needs them.
+//!   message (and every [`StreamMark`]: connection lost and back, events
+//!   dropped, still alive) appended as read; read back by the tracking
+//!   side at its own pace and, after a restart, replayed into a fresh
+//!   tracker; old segments released once nothing needs them. The
+//!   `pipeline` module (feature `pipeline`) puts it between the socket and
+//!   the tracker.
 //!
 //! # Guarantees, and their limits
 //! * A frame is in the journal before the tracker sees it. Killed (SIGKILL,
 //!   a panic, an OOM kill) at any moment, the daemon loses nothing it had
 //!   read: the next start replays it. On power loss it loses at most the
 //!   [`SyncPolicy::Interval`] (200 ms by default) of frames.
-//! * Replayed effects are stored again; the store is idempotent (an effect
-//!   stored before writes nothing), so nothing is doubled.
+//! * Replayed effects carry their frame's position; each call record keeps
+//!   the position of its last change, committed with it, and the store
+//!   skips an effect at or below it: nothing is applied or published twice.
+//! * While the PBX is quiet, a [`StreamMark::Alive`] is appended once a
+//!   second: after a kill, the journal says until when the live calls were
+//!   known to be up.
 //! * The journal is kept back to the first frame of the oldest live call
 //!   and to the last frame whose effects are not known to be stored, and is
-//!   bounded ([`JournalConfig::max_bytes`]): when full, frames are still
-//!   tracked and stored but no longer journaled, which is logged at ERROR
-//!   and counted ([`Recorder::unjournaled`]); a crash in that state loses
-//!   them.
+//!   bounded ([`JournalConfig::max_bytes`]): when full (or unwritable),
+//!   frames go through memory instead of the journal, which is logged at
+//!   ERROR and counted ([`Recorder::unjournaled`]); a crash in that state
+//!   loses them, and the AMI connection slows down (and drops events,
+//!   counted) once that memory queue is full.
+//! * One journal per directory at a time (a lock file): a second daemon on
+//!   the same server's journal is refused ([`JournalError::InUse`]).
 
 mod recorder;
 mod segments;

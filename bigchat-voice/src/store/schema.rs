@@ -8,7 +8,7 @@
 //! | nothing | [`SchemaMode::Standalone`] | BigChat's voice-related tables are created with BigChat's own types, then the voice tables |
 //! | BigChat (`SequelizeMeta` and the tables the voice channel writes) | [`SchemaMode::Attach`] | only the voice tables and columns are added; no BigChat column is dropped or retyped |
 //! | this connector's bookkeeping table ([`MIGRATIONS_TABLE`]) | as recorded | pending migrations, if any |
-//! | an earlier version's schema (`_sqlx_migrations` with its tables) | standalone | upgraded in place, see [`super::legacy`] |
+//! | an earlier version's schema (`_sqlx_migrations` with its tables) | standalone | upgraded in place (the `legacy` module) |
 //! | anything else | refused | [`StoreError::UnrecognisedDatabase`] names what is missing; nothing is written |
 //!
 //! Migrations are tracked in [`MIGRATIONS_TABLE`], never in sqlx's default
