@@ -42,8 +42,8 @@ impl std::fmt::Display for Summary {
 #[derive(Debug, Default, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Plan {
-    /// Effects to store, in order: calls the PBX has that were not known
-    /// (rebuilt from its channel list, flagged `reconciled`), and calls the
+    /// Effects to store, in order: calls the PBX has that the tracker did
+    /// not follow (rebuilt from its channel list, flagged `reconciled`), and calls the
     /// tracker followed that the PBX no longer has (ended).
     pub effects: Vec<Effect>,
     /// Records only the database held as live, and the time to end them
@@ -89,9 +89,25 @@ pub fn plan(
         tracker.handle_into(item, now, &mut out.effects);
     }
     out.summary.pbx_calls = pbx.len();
-    out.summary.created = pbx
+    // Calls joined from the list: only partly known (their start was not
+    // seen), and their records say so.
+    let joined: HashSet<&String> = pbx
         .iter()
-        .filter(|id| !db_ids.contains(id.as_str()) && !known_before.contains(*id))
+        .filter(|id| !known_before.contains(*id))
+        .collect();
+    for id in &joined {
+        tracker.mark_reconciled(id);
+    }
+    for effect in &mut out.effects {
+        if let Effect::CallStarted(c) | Effect::CallUpdated(c) = effect
+            && joined.contains(&c.unique_id)
+        {
+            c.reconciled = true;
+        }
+    }
+    out.summary.created = joined
+        .iter()
+        .filter(|id| !db_ids.contains(id.as_str()))
         .count();
     let gone: Vec<String> = tracker
         .live_calls()

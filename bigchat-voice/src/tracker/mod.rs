@@ -291,6 +291,19 @@ impl Tracker {
         out
     }
 
+    /// Flags a live call as known only through reconciliation (joined from
+    /// the PBX's channel list, its start unseen): its record says so from
+    /// now on. False if the call is not live.
+    pub fn mark_reconciled(&mut self, unique_id: &str) -> bool {
+        match self.calls.get_mut(unique_id) {
+            Some(lc) => {
+                lc.call.reconciled = true;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Ends every live call, oldest first: completed if answered, else
     /// failed (the PBX went away).
     fn end_all(&mut self, at: DateTime<Utc>, reconciled: bool, out: &mut Vec<Effect>) {
