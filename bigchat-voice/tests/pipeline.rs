@@ -130,7 +130,7 @@ struct Running {
     losses: Arc<Losses>,
 }
 
-/// Connects to the fake (with a small event buffer, 256 events: a reader
+/// Connects to the fake (with a small event buffer, 1,024 events: a reader
 /// that waited for the database would overflow it) and runs a pipeline.
 async fn start(s: &Setup, writer: &Arc<Writer>, notifier: &Notifier, journal: bool) -> Running {
     let mut config = PipelineConfig::new("pbx", s.asterisk_id, 1);
@@ -149,7 +149,7 @@ async fn start(s: &Setup, writer: &Arc<Writer>, notifier: &Notifier, journal: bo
     .await
     .expect("open");
     let losses = pipeline.losses().clone();
-    let cfg = s.fake.client_config().event_buffer(256).build();
+    let cfg = s.fake.client_config().event_buffer(1024).build();
     let (client, events) = Client::connect(cfg).await.expect("connect");
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(pipeline.run(client, events, stop_rx));
@@ -200,7 +200,7 @@ fn essence(rows: &[CallRecordRow]) -> BTreeMap<String, String> {
 
 /// The database locked by another writer while a burst arrives (3,000
 /// events): the writer's queue fills, the tracking side waits, and the
-/// reader goes on journaling, so the AMI client's 256-event buffer never
+/// reader goes on journaling, so the AMI client's 1,024-event buffer never
 /// overflows and nothing is lost. Without the journal the same burst
 /// overflows it: the loss is counted, never silent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

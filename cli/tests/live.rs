@@ -1756,7 +1756,7 @@ async fn a_call_that_ends_while_the_daemon_is_killed_keeps_its_talk_time() {
         .and_then(|t| t.parse().ok())
         .expect("endedAt");
     assert!(
-        ended >= killed - chrono::Duration::milliseconds(1500) && ended <= killed,
+        ended >= killed - chrono::Duration::milliseconds(1200) && ended <= killed,
         "ended {ended}, killed {killed}\n{call:#?}\n{err}"
     );
     assert!(call["talkTime"].as_i64().unwrap_or(0) >= 2, "{call:#?}");

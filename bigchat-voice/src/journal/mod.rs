@@ -35,5 +35,5 @@
 mod recorder;
 mod segments;
 
-pub use recorder::{Entry, Frame, Recorder, StreamMark};
+pub use recorder::{Entry, Frame, Recorder, StreamMark, read_entries};
 pub use segments::{Cursor, Journal, JournalConfig, JournalError, MAX_PAYLOAD, Record, SyncPolicy};

@@ -99,6 +99,8 @@ pub struct Recorder {
     tracked: u64,
     unjournaled: u64,
     full: bool,
+    /// Interval syncs are left to [`take_due_sync`](Self::take_due_sync).
+    background_sync: bool,
 }
 
 impl Recorder {
@@ -112,6 +114,7 @@ impl Recorder {
             tracked,
             unjournaled: 0,
             full: false,
+            background_sync: false,
         })
     }
 
@@ -134,10 +137,14 @@ impl Recorder {
     }
 
     fn append(&mut self, payload: &[u8], at: DateTime<Utc>) -> Option<u64> {
-        let appended = self
-            .journal
-            .append(at, payload)
-            .and_then(|seq| self.journal.sync_if_due().map(|_| seq));
+        let background = self.background_sync;
+        let appended = self.journal.append(at, payload).and_then(|seq| {
+            if background {
+                Ok(seq)
+            } else {
+                self.journal.sync_if_due().map(|_| seq)
+            }
+        });
         match appended {
             Ok(seq) => {
                 if self.full {
@@ -162,28 +169,29 @@ impl Recorder {
     }
 
     /// Reads up to `max` records from `cursor` on into `out` (see
-    /// [`Journal::read_batch`]). A record that is neither a whole message
-    /// nor a mark (never written so) is skipped.
+    /// [`Journal::read_batch`] and [`read_entries`]).
     pub fn read(
         &self,
         cursor: &mut Cursor,
         max: usize,
         out: &mut Vec<Entry>,
     ) -> Result<(), JournalError> {
-        let mut records = Vec::with_capacity(max.min(1024));
-        self.journal.read_batch(cursor, max, &mut records)?;
-        out.extend(records.into_iter().filter_map(|r| {
-            let frame = match StreamMark::decode(&r.payload) {
-                Some(mark) => Frame::Mark(mark),
-                None => Frame::Event(Message::parse(&r.payload)?),
-            };
-            Some(Entry {
-                seq: r.seq,
-                at: r.at,
-                frame,
-            })
-        }));
-        Ok(())
+        read_entries(&self.journal.snapshot(), cursor, max, out)
+    }
+}
+
+impl Recorder {
+    /// Leaves the interval syncs to the caller, who calls
+    /// [`take_due_sync`](Self::take_due_sync) on a timer and syncs the
+    /// handle it gets on another thread: appending then never waits for the
+    /// disk.
+    pub fn sync_in_background(&mut self) {
+        self.background_sync = true;
+    }
+
+    /// See [`Journal::take_due_sync`].
+    pub fn take_due_sync(&mut self) -> Result<Option<std::fs::File>, JournalError> {
+        self.journal.take_due_sync()
     }
 
     /// Syncs when the sync interval has passed (call it on a timer, so the
@@ -236,6 +244,31 @@ impl Recorder {
     pub fn unjournaled(&self) -> u64 {
         self.unjournaled
     }
+}
+
+/// Reads up to `max` entries of `snapshot` from `cursor` on (see
+/// [`Recorder::read`]); needs no lock on the journal. A record that is
+/// neither a whole message nor a mark (never written so) is skipped.
+pub fn read_entries(
+    snapshot: &super::segments::Snapshot,
+    cursor: &mut Cursor,
+    max: usize,
+    out: &mut Vec<Entry>,
+) -> Result<(), JournalError> {
+    let mut records = Vec::with_capacity(max.min(1024));
+    snapshot.read_batch(cursor, max, &mut records)?;
+    out.extend(records.into_iter().filter_map(|r| {
+        let frame = match StreamMark::decode(&r.payload) {
+            Some(mark) => Frame::Mark(mark),
+            None => Frame::Event(Message::parse(&r.payload)?),
+        };
+        Some(Entry {
+            seq: r.seq,
+            at: r.at,
+            frame,
+        })
+    }));
+    Ok(())
 }
 
 /// Which calls are live since which frame, after frame `seq`'s effects.

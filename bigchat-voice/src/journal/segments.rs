@@ -140,6 +140,97 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
+/// The journal's segments as they were at one moment
+/// ([`Journal::snapshot`]): read with [`read_batch`](Snapshot::read_batch).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    segments: Vec<Segment>,
+    next_seq: u64,
+}
+
+impl Snapshot {
+    /// Reads up to `max` records from `cursor` on, in order, into `out`,
+    /// and moves the cursor past them. A reader that keeps its cursor reads
+    /// each record once (it goes on from where it stopped in the segment);
+    /// a cursor at a released position starts at the oldest kept record.
+    /// Reads only what was appended when the snapshot was taken (never a
+    /// record being written). The segments must not be released meanwhile
+    /// (the reader is the one that releases them).
+    pub fn read_batch(
+        &self,
+        cursor: &mut Cursor,
+        max: usize,
+        out: &mut Vec<Record>,
+    ) -> Result<(), JournalError> {
+        let mut got = 0;
+        while got < max && cursor.next < self.next_seq {
+            // The segment holding `cursor.next`.
+            let Some(i) = self
+                .segments
+                .iter()
+                .rposition(|s| s.first_seq <= cursor.next)
+                .or(if self.segments.is_empty() {
+                    None
+                } else {
+                    Some(0)
+                })
+            else {
+                return Ok(());
+            };
+            let segment = &self.segments[i];
+            if cursor.next < segment.first_seq {
+                cursor.next = segment.first_seq; // released meanwhile
+            }
+            if cursor.segment != segment.first_seq {
+                cursor.segment = segment.first_seq;
+                cursor.offset = 0;
+                cursor.at_seq = segment.first_seq;
+            }
+            if cursor.at_seq > cursor.next {
+                // Asked for an earlier record than the cursor's place.
+                cursor.offset = 0;
+                cursor.at_seq = segment.first_seq;
+            }
+            let mut file = File::open(&segment.path).map_err(io_error(&segment.path))?;
+            file.seek(SeekFrom::Start(cursor.offset))
+                .map_err(io_error(&segment.path))?;
+            let mut r = io::BufReader::new(file).take(segment.bytes.saturating_sub(cursor.offset));
+            let mut progressed = false;
+            while got < max {
+                match decode(&mut r) {
+                    Ok(None) => break,
+                    Ok(Some(record)) => {
+                        progressed = true;
+                        cursor.offset += (HEADER + record.payload.len()) as u64;
+                        cursor.at_seq = record.seq + 1;
+                        if record.seq >= cursor.next {
+                            cursor.next = record.seq + 1;
+                            out.push(record);
+                            got += 1;
+                        }
+                    }
+                    Err(reason) => {
+                        return Err(JournalError::Corrupt {
+                            path: segment.path.display().to_string(),
+                            offset: cursor.offset,
+                            reason,
+                        });
+                    }
+                }
+            }
+            if got < max && cursor.next < self.next_seq {
+                // The end of this segment: the next one goes on.
+                match self.segments.get(i + 1) {
+                    Some(next) => cursor.next = cursor.next.max(next.first_seq),
+                    None if !progressed => return Ok(()),
+                    None => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A reader's place in a [`Journal`] (see [`Journal::read_batch`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cursor {
@@ -443,6 +534,23 @@ impl Journal {
         }
     }
 
+    /// When the [`SyncPolicy::Interval`] has passed since the oldest
+    /// unsynced append: a handle on the file being written, to sync
+    /// (`sync_data`) from another thread, so that the appender is not held
+    /// up by the disk; what was appended so far is counted as synced. (A
+    /// rotation syncs the finished segment itself.)
+    pub fn take_due_sync(&mut self) -> Result<Option<File>, JournalError> {
+        match (self.config.sync, self.unsynced_since) {
+            (SyncPolicy::Interval(every), Some(since)) if since.elapsed() >= every => {
+                let path = self.current_path();
+                let file = self.file.try_clone().map_err(io_error(&path))?;
+                self.unsynced_since = None;
+                Ok(Some(file))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The sequence number the next append gets.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
@@ -508,83 +616,23 @@ impl Journal {
     }
 
     /// Reads up to `max` records from `cursor` on, in order, into `out`,
-    /// and moves the cursor past them. A reader that keeps its cursor reads
-    /// each record once (it goes on from where it stopped in the segment);
-    /// a cursor at a released position starts at the oldest kept record.
-    /// Reads only what was appended through this journal (never a record
-    /// being written).
+    /// and moves the cursor past them (see [`Snapshot::read_batch`]).
     pub fn read_batch(
         &self,
         cursor: &mut Cursor,
         max: usize,
         out: &mut Vec<Record>,
     ) -> Result<(), JournalError> {
-        let mut got = 0;
-        while got < max && cursor.next < self.next_seq {
-            // The segment holding `cursor.next`.
-            let Some(i) = self
-                .segments
-                .iter()
-                .rposition(|s| s.first_seq <= cursor.next)
-                .or(if self.segments.is_empty() {
-                    None
-                } else {
-                    Some(0)
-                })
-            else {
-                return Ok(());
-            };
-            let segment = &self.segments[i];
-            if cursor.next < segment.first_seq {
-                cursor.next = segment.first_seq; // released meanwhile
-            }
-            if cursor.segment != segment.first_seq {
-                cursor.segment = segment.first_seq;
-                cursor.offset = 0;
-                cursor.at_seq = segment.first_seq;
-            }
-            if cursor.at_seq > cursor.next {
-                // Asked for an earlier record than the cursor's place.
-                cursor.offset = 0;
-                cursor.at_seq = segment.first_seq;
-            }
-            let mut file = File::open(&segment.path).map_err(io_error(&segment.path))?;
-            file.seek(SeekFrom::Start(cursor.offset))
-                .map_err(io_error(&segment.path))?;
-            let mut r = io::BufReader::new(file).take(segment.bytes.saturating_sub(cursor.offset));
-            let mut progressed = false;
-            while got < max {
-                match decode(&mut r) {
-                    Ok(None) => break,
-                    Ok(Some(record)) => {
-                        progressed = true;
-                        cursor.offset += (HEADER + record.payload.len()) as u64;
-                        cursor.at_seq = record.seq + 1;
-                        if record.seq >= cursor.next {
-                            cursor.next = record.seq + 1;
-                            out.push(record);
-                            got += 1;
-                        }
-                    }
-                    Err(reason) => {
-                        return Err(JournalError::Corrupt {
-                            path: segment.path.display().to_string(),
-                            offset: cursor.offset,
-                            reason,
-                        });
-                    }
-                }
-            }
-            if got < max && cursor.next < self.next_seq {
-                // The end of this segment: the next one goes on.
-                match self.segments.get(i + 1) {
-                    Some(next) => cursor.next = cursor.next.max(next.first_seq),
-                    None if !progressed => return Ok(()),
-                    None => {}
-                }
-            }
+        self.snapshot().read_batch(cursor, max, out)
+    }
+
+    /// What has been appended so far, to be read without holding the
+    /// journal (another thread may go on appending meanwhile).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            segments: self.segments.clone(),
+            next_seq: self.next_seq,
         }
-        Ok(())
     }
 
     /// Deletes the segments all of whose records are older than `seq`

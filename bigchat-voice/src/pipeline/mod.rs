@@ -221,9 +221,12 @@ struct Progress {
 /// How often (in frames) the journal is trimmed.
 const RELEASE_EVERY: u32 = 4096;
 
-/// How often a quiet, connected PBX gets an [`StreamMark::Alive`] in the
-/// journal.
+/// The most a connected PBX's journal goes without a record: a quiet one
+/// gets a [`StreamMark::Alive`].
 const ALIVE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often the reader checks whether the journal is due a sync.
+const SYNC_CHECK: Duration = Duration::from_millis(50);
 
 /// Records read back from the journal at a time.
 const READ_BATCH: usize = 512;
@@ -396,9 +399,11 @@ impl Pipeline {
         out: &mut Vec<Entry>,
         max: usize,
     ) -> Result<(), PipelineError> {
-        lock(rec)
-            .read(&mut self.cursor, max, out)
-            .map_err(|source| PipelineError::Journal {
+        // The lock only for the snapshot: the reader goes on appending
+        // while the records are read from the files.
+        let snapshot = lock(rec).journal().snapshot();
+        crate::journal::read_entries(&snapshot, &mut self.cursor, max, out).map_err(|source| {
+            PipelineError::Journal {
                 dir: self
                     .config
                     .journal
@@ -406,7 +411,8 @@ impl Pipeline {
                     .map(|(d, _)| d.display().to_string())
                     .unwrap_or_default(),
                 source,
-            })
+            }
+        })
     }
 
     /// Tracks the journaled frames not tracked yet, up to position `to`.
@@ -598,7 +604,6 @@ impl Pipeline {
         if result.is_ok() {
             self.reconcile(&client).await;
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
         let result = if let Err(e) = result {
             Err(e)
         } else {
@@ -608,12 +613,6 @@ impl Pipeline {
                     changed = stop.changed() => {
                         if changed.is_err() || *stop.borrow() {
                             break Ok(());
-                        }
-                        Ok(())
-                    }
-                    _ = tick.tick() => {
-                        if let Some(rec) = &self.recorder {
-                            lock(rec).tick();
                         }
                         Ok(())
                     }
@@ -712,12 +711,39 @@ async fn read_stream(
     let mut state_open = true;
     let mut connected = true;
     let mut last = tokio::time::Instant::now();
-    let mut alive = tokio::time::interval(ALIVE_EVERY);
+    let mut alive = tokio::time::interval(ALIVE_EVERY / 2);
+    let mut sync_tick = tokio::time::interval(SYNC_CHECK);
+    let mut syncing: Option<tokio::task::JoinHandle<()>> = None;
+    if let Some(rec) = &recorder {
+        lock(rec).sync_in_background();
+    }
     loop {
         let (frame, at) = tokio::select! {
             biased;
+            _ = sync_tick.tick(), if recorder.is_some() => {
+                // One sync at a time, on a blocking thread: reading the
+                // socket never waits for the disk.
+                if syncing.as_ref().is_some_and(|h| !h.is_finished()) {
+                    continue;
+                }
+                let due = recorder.as_ref().map(|rec| lock(rec).take_due_sync());
+                match due {
+                    Some(Ok(Some(file))) => {
+                        syncing = Some(tokio::task::spawn_blocking(move || {
+                            if let Err(e) = file.sync_data() {
+                                tracing::error!(error = %e, "journal sync failed");
+                            }
+                        }));
+                    }
+                    Some(Err(e)) => tracing::error!(error = %e, "journal sync failed"),
+                    _ => {}
+                }
+                continue;
+            }
             _ = alive.tick(), if recorder.is_some() => {
-                if !connected || last.elapsed() < ALIVE_EVERY {
+                // Ticks every half period: the journal's newest record is
+                // never more than ALIVE_EVERY old while connected.
+                if !connected || last.elapsed() < ALIVE_EVERY / 2 {
                     continue;
                 }
                 (Frame::Mark(StreamMark::Alive), Utc::now())
