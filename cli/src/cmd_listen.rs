@@ -16,7 +16,7 @@ use bigchat_voice::model::{Call, Effect};
 use bigchat_voice::replay::Replay;
 use bigchat_voice::store::writer::{Writer, WriterConfig};
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
-use bigchat_voice::tracker::Tracker;
+use bigchat_voice::tracker::{Tracker, TrackerConfig};
 use chrono::Utc;
 use tokio::sync::watch;
 
@@ -290,6 +290,8 @@ async fn live(
         None => tracing::warn!("no journal: a kill or crash loses what was read but not stored"),
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    // SIGHUP sends the tracker configuration read again to every server.
+    let (config_tx, config_rx) = watch::channel(settings.tracker.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let retry_first_connect = servers.len() > 1;
     for server in servers {
@@ -305,6 +307,7 @@ async fn live(
             retry_first_connect,
             losses: losses.clone(),
             journal: journal.clone(),
+            reload: config_rx.clone(),
         };
         tasks.spawn(ctx.run());
     }
@@ -322,7 +325,7 @@ async fn live(
         };
         tokio::select! {
             asked = signals.next() => match asked {
-                Asked::Reload => reload(settings, args, store, publisher).await,
+                Asked::Reload => reload(settings, args, (store, publisher, &config_tx)).await,
                 Asked::Stop if deadline.is_none() => {
                     tracing::info!("stopping: finishing what is in flight");
                     let _ = stop_tx.send(true);
@@ -370,14 +373,20 @@ async fn live(
     }
 }
 
-/// SIGHUP: notification files are reopened (logrotate), and the PBX queue
-/// → BigChat queue mapping is read again from the configuration file and
-/// written for every server. A configuration that no longer parses, or
-/// that names queues BigChat lacks, is refused with an error and the
-/// running mapping kept. (The extension → user mapping lives in each
-/// server's tracker: it takes a restart.)
-async fn reload(settings: &Settings, args: &ListenArgs, store: &AnyStore, publisher: &Publisher) {
-    tracing::info!("SIGHUP: reopening notification files, reloading the queue mapping");
+/// SIGHUP: notification files are reopened (logrotate), and the
+/// `[tracker]` section is read again from the configuration file: its
+/// extension → user and PBX queue → BigChat queue mappings are checked
+/// against BigChat, the queue mapping is written for every server, and
+/// every server's tracker uses the new section for what its calls learn
+/// next. A configuration that no longer parses, or that names users or
+/// queues BigChat lacks, is refused with an error and the running one
+/// kept. (Servers, the database and the sinks' addresses take a restart.)
+async fn reload(
+    settings: &Settings,
+    args: &ListenArgs,
+    (store, publisher, configs): (&AnyStore, &Publisher, &watch::Sender<TrackerConfig>),
+) {
+    tracing::info!("SIGHUP: reopening notification files, reloading the [tracker] section");
     publisher.reopen();
     let tracker = match settings.reread_tracker() {
         Ok(t) => t,
@@ -387,16 +396,20 @@ async fn reload(settings: &Settings, args: &ListenArgs, store: &AnyStore, publis
         }
     };
     match store
-        .missing_references(settings.company_id, &[], &tracker.queue_list())
+        .missing_references(
+            settings.company_id,
+            &tracker.user_list(),
+            &tracker.queue_list(),
+        )
         .await
     {
         Ok(missing) if missing.is_empty() => {}
         Ok(missing) => {
-            tracing::error!(problems = ?missing, "SIGHUP: queue mapping not reloaded");
+            tracing::error!(problems = ?missing, "SIGHUP: mappings not reloaded");
             return;
         }
         Err(e) => {
-            tracing::error!("SIGHUP: queue mapping not reloaded: {e}");
+            tracing::error!("SIGHUP: mappings not reloaded: {e}");
             return;
         }
     }
@@ -419,6 +432,9 @@ async fn reload(settings: &Settings, args: &ListenArgs, store: &AnyStore, publis
             Err(e) => tracing::error!(server = %c.name, "SIGHUP: queue mapping not written: {e}"),
         }
     }
+    let users = tracker.user_list().len();
+    configs.send_replace(tracker);
+    tracing::info!(users, "user mapping reloaded");
 }
 
 /// Everything one server's task needs.
@@ -437,6 +453,8 @@ struct ServerTask {
     losses: Arc<Losses>,
     /// Where the journals go, and how they are kept (`None`: no journal).
     journal: Option<(std::path::PathBuf, JournalConfig)>,
+    /// The tracker configuration, as SIGHUP reloads it.
+    reload: watch::Receiver<TrackerConfig>,
 }
 
 /// The journal directory and settings (`None` with `--no-journal` or
@@ -554,7 +572,8 @@ impl ServerTask {
             config,
         )
         .await?
-        .with_losses(self.losses.clone());
+        .with_losses(self.losses.clone())
+        .with_reload(self.reload.clone());
         pipeline.set_status(AsteriskStatus::Connecting).await;
         let (client, stream) = match self.first_connect(&pipeline).await {
             Some(Ok(x)) => x,

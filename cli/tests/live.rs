@@ -1761,3 +1761,66 @@ async fn a_call_that_ends_while_the_daemon_is_killed_keeps_its_talk_time() {
     );
     assert!(call["talkTime"].as_i64().unwrap_or(0) >= 2, "{call:#?}");
 }
+
+/// SIGHUP reads the `[tracker]` section again: a call answered by 1001
+/// after the reload goes to the user the new mapping names; one before it,
+/// to the old one. A section that no longer parses is refused and the
+/// running mapping kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_user_mapping() {
+    let pbx = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bigchat-voice.toml");
+    std::fs::write(&config, "[tracker.users]\n\"1001\" = 7\n").unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .args(["--config", &config.display().to_string()])
+        .args(["listen", "--no-sync", "--database-url", &db])
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for("login", || !pbx.logins().is_empty()).await;
+    let calls = interleaved_calls(3, 1);
+    // interleaved_calls(3, …) mixes three calls; send them one at a time.
+    let by_call = |i: usize| -> Vec<Bytes> {
+        let id = format!("{}.", 1_700_000_000 + i);
+        calls
+            .iter()
+            .filter(|m| m.windows(id.len()).any(|w| w == id.as_bytes()))
+            .cloned()
+            .collect()
+    };
+    let answered_by = |c: &[serde_json::Value], i: usize| {
+        let id = format!("{}.0", 1_700_000_000 + i);
+        c.iter()
+            .find(|r| r["uniqueId"] == id.as_str() && r["status"] == "completed")
+            .map(|r| r["userId"].clone())
+    };
+    for m in by_call(0) {
+        pbx.emit_raw(m).await;
+    }
+    let got = wait_calls(&db, "the first call", |c| answered_by(c, 0).is_some()).await;
+    assert_eq!(answered_by(&got, 0), Some(serde_json::json!(7)));
+
+    std::fs::write(&config, "[tracker.users]\n\"1001\" = 8\n").unwrap();
+    signal(&child, "-HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for m in by_call(1) {
+        pbx.emit_raw(m).await;
+    }
+    let got = wait_calls(&db, "the second call", |c| answered_by(c, 1).is_some()).await;
+    assert_eq!(answered_by(&got, 1), Some(serde_json::json!(8)));
+
+    std::fs::write(&config, "[tracker.users\n").unwrap();
+    signal(&child, "-HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for m in by_call(2) {
+        pbx.emit_raw(m).await;
+    }
+    let got = wait_calls(&db, "the third call", |c| answered_by(c, 2).is_some()).await;
+    assert_eq!(answered_by(&got, 2), Some(serde_json::json!(8)), "kept");
+    let err = stop_cleanly(child).await;
+    assert!(err.contains("user mapping reloaded"), "{err}");
+    assert!(err.contains("configuration not reloaded"), "{err}");
+}

@@ -72,7 +72,7 @@ use crate::model::Effect;
 use crate::notify::Notifier;
 use crate::store::writer::{Job, Writer};
 use crate::store::{AnyStore, AsteriskStatus, Store, StoreError};
-use crate::tracker::{Marker, Tracker};
+use crate::tracker::{Marker, Tracker, TrackerConfig};
 
 /// How one PBX's pipeline runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,6 +254,8 @@ pub struct Pipeline {
     replay_until: u64,
     /// The PBX, while running (reconciliation asks it).
     client: Option<Client>,
+    /// New tracker configurations (a reload), if the owner sends any.
+    reload: Option<watch::Receiver<TrackerConfig>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -306,6 +308,7 @@ impl Pipeline {
             reconcile_pending: false,
             replay_until: 0,
             client: None,
+            reload: None,
         };
         pipeline.replay_until = pipeline
             .recorder
@@ -319,6 +322,14 @@ impl Pipeline {
     #[must_use]
     pub fn with_losses(mut self, losses: Arc<Losses>) -> Pipeline {
         self.losses = losses;
+        self
+    }
+
+    /// Takes each configuration sent on `configs` for the tracker, between
+    /// two frames (a reload: new extension → user and queue mappings).
+    #[must_use]
+    pub fn with_reload(mut self, configs: watch::Receiver<TrackerConfig>) -> Pipeline {
+        self.reload = Some(configs);
         self
     }
 
@@ -616,6 +627,11 @@ impl Pipeline {
                         }
                         Ok(())
                     }
+                    Some(config) = next_config(&mut self.reload) => {
+                        tracing::info!(server = %self.config.name, "tracker configuration reloaded");
+                        self.tracker.set_config(config);
+                        Ok(())
+                    }
                     () = progress.behind.notified() => {
                         self.catch_up(progress.appended.load(Ordering::Acquire)).await
                     }
@@ -815,6 +831,21 @@ async fn read_stream(
                 }
             }
         }
+    }
+}
+
+/// The next configuration sent for the tracker; pending forever when there
+/// is no reload channel (or its sender is gone).
+async fn next_config(reload: &mut Option<watch::Receiver<TrackerConfig>>) -> Option<TrackerConfig> {
+    match reload {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => {
+                *reload = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

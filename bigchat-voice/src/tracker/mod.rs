@@ -187,6 +187,14 @@ impl Tracker {
         &self.cfg
     }
 
+    /// Uses `config` from now on (a reload): the calls being followed stay
+    /// as they are, and what they learn next (an agent's user, a queue)
+    /// is looked up in the new mappings. The sizes of the memories of
+    /// ended calls are kept.
+    pub fn set_config(&mut self, config: TrackerConfig) {
+        self.cfg = config;
+    }
+
     /// Feeds one message that arrived at `at` (the event's own `Timestamp`
     /// header wins when present, see [`event_time`]) and returns the
     /// effects, in order. Responses and events that do not matter give none.
