@@ -1824,3 +1824,61 @@ async fn sighup_reloads_the_user_mapping() {
     assert!(err.contains("user mapping reloaded"), "{err}");
     assert!(err.contains("configuration not reloaded"), "{err}");
 }
+
+/// The SQLite file and its WAL made immutable for 2 s (`chattr +i`) while
+/// a call arrives: writes fail, the daemon keeps the effects (and the
+/// journal the frames) and stores them once the files are writable again;
+/// the call ends complete, recording included. Needs root and a file
+/// system with the immutable flag; says so and skips otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_read_only_for_a_while_is_waited_for() {
+    let (pbx, dir, db, child) = daemon().await;
+    wait_synced(&pbx, "sync after login").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let files: Vec<PathBuf> = ["calls.db", "calls.db-wal", "calls.db-shm"]
+        .iter()
+        .map(|f| dir.path().join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .args(&files)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !chattr("+i") {
+        eprintln!("chattr +i is not available here (root and ext4 needed): skipped");
+        stop_cleanly(child).await;
+        return;
+    }
+    // Writable again even if the test fails (or the directory could not
+    // be removed).
+    struct Unfreeze(Vec<PathBuf>);
+    impl Drop for Unfreeze {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .args(&self.0)
+                .status();
+        }
+    }
+    let _unfreeze = Unfreeze(files.clone());
+    pbx.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(chattr("-i"), "chattr -i");
+    let got = wait_completed(&db, "the call once the file is writable").await;
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0]["recordingUrl"].is_string(), "{got:#?}");
+    assert_eq!(got[0]["agentExtension"], "1001", "{got:#?}");
+    let err = stop_cleanly(child).await;
+    assert!(
+        err.contains("will retry") || err.contains("unavailable"),
+        "{err}"
+    );
+}
