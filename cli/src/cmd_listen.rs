@@ -1,11 +1,18 @@
 //! `bigchat-voice listen`: the daemon.
 //!
-//! One task per Asterisk server: connect and log in, mark the server
-//! CONNECTED, reconcile with the PBX, then feed every event to the call
-//! tracker and every effect to the background writer (which stores it,
-//! retrying while the database is away, and publishes notifications once
-//! stored). On SIGINT/SIGTERM: stop reading, store what is in flight, flush
-//! the sinks, Logoff, mark the servers DISCONNECTED, exit 0.
+//! The pipeline itself — connect, journal, track, store, notify, reconcile
+//! on every (re)connect — is the library's
+//! [`Pipeline`](bigchat_voice::pipeline::Pipeline). This command builds
+//! one per configured Asterisk server from the configuration, shares one
+//! store writer and one set of notification sinks among them, retries a
+//! first connection that fails (one server down never stops the others),
+//! and handles signals: SIGHUP reloads the `[tracker]` section and reopens
+//! notification files; SIGINT/SIGTERM stops reading, stores what is in
+//! flight, flushes the sinks, logs off and marks the servers DISCONNECTED
+//! (a second signal stops at once, still counting what was not stored).
+//!
+//! `--replay FILE` feeds a recorded session through the tracker and the
+//! store instead (journaled only with `--journal-dir`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
