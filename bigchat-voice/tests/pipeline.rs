@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ami_client::Client;
 use ami_client::testkit::{FakeAsterisk, ReplayOptions, load_capture};
+use bigchat_voice::journal::JournalConfig;
 use bigchat_voice::notify::{MemorySink, Notifier};
 use bigchat_voice::pipeline::{Losses, Pipeline, PipelineConfig};
 use bigchat_voice::store::writer::{Writer, WriterConfig};
@@ -133,12 +134,20 @@ struct Running {
 /// Connects to the fake (with a small event buffer, 1,024 events: a reader
 /// that waited for the database would overflow it) and runs a pipeline.
 async fn start(s: &Setup, writer: &Arc<Writer>, notifier: &Notifier, journal: bool) -> Running {
+    let journal = journal.then(JournalConfig::default);
+    start_with(s, writer, notifier, journal).await
+}
+
+async fn start_with(
+    s: &Setup,
+    writer: &Arc<Writer>,
+    notifier: &Notifier,
+    journal: Option<JournalConfig>,
+) -> Running {
     let mut config = PipelineConfig::new("pbx", s.asterisk_id, 1);
     config.reconcile = false;
     config.queue = 16;
-    if journal {
-        config.journal = Some((s.journal.clone(), Default::default()));
-    }
+    config.journal = journal.map(|j| (s.journal.clone(), j));
     let pipeline = Pipeline::open(
         s.store.clone(),
         writer.clone(),
@@ -341,4 +350,30 @@ async fn wait_until_stored(store: &AnyStore, n: usize) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {n} records");
+}
+
+/// A journal that fills up (here after about one call) does not stop
+/// anything: the frames it cannot take go through memory, in order with
+/// the journaled ones, every call is stored, and the count says how many
+/// frames were not journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_journal_is_counted_and_loses_nothing() {
+    const CALLS: usize = 6;
+    let s = setup().await;
+    let notifier = Notifier::new();
+    let w = writer(&s.store, &notifier);
+    let mut small = JournalConfig::default();
+    small.max_bytes = 48 * 1024;
+    let run = start_with(&s, &w, &notifier, Some(small)).await;
+    emit(&s.fake, &copies(CALLS)).await;
+    let rows = wait_completed(&s.store, CALLS).await;
+    let losses = stop(run).await;
+    let unjournaled = losses.unjournaled.load(Ordering::Relaxed);
+    assert!(unjournaled > 0, "the journal filled up");
+    assert_eq!(losses.events_missed.load(Ordering::Relaxed), 0);
+    assert!(
+        rows.iter()
+            .all(|r| r.recording_url.is_some() && !r.reconciled),
+        "{rows:#?}"
+    );
 }
