@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use bigchat_voice::model::{CallStatus, Effect};
 use bigchat_voice::notify::{
-    JsonLinesSink, MemorySink, Notification, Notifier, SIGNATURE_HEADER, Sink, TIMESTAMP_HEADER,
-    WebhookConfig, WebhookSink, sign,
+    ID_HEADER, JsonLinesSink, MAX_CLOCK_SKEW, MemorySink, Notification, Notifier, SIGNATURE_HEADER,
+    Sink, TIMESTAMP_HEADER, VerifyError, WebhookConfig, WebhookSink, sign, verify,
 };
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
 use serde_json::{Value, json};
@@ -370,30 +370,63 @@ async fn webhook_posts_signed_json() {
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.headers["content-type"], "application/json");
-    let expected = sign(b"s3cr3t", &r.body);
-    assert_eq!(r.headers[&SIGNATURE_HEADER.to_ascii_lowercase()], expected);
+    let ts: i64 = r.headers[&TIMESTAMP_HEADER.to_ascii_lowercase()]
+        .parse()
+        .unwrap();
+    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
+    let expected = sign(b"s3cr3t", ts, &r.body);
+    let signature = &r.headers[&SIGNATURE_HEADER.to_ascii_lowercase()];
+    assert_eq!(signature, &expected);
     assert!(expected.starts_with("sha256=") && expected.len() == 7 + 64);
-    // Independent check of the HMAC with the hmac crate.
+    // Independent check of the HMAC, over "{timestamp}.{body}", with the
+    // hmac crate.
     {
         use hmac::{KeyInit, Mac};
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cr3t").unwrap();
+        mac.update(format!("{ts}.").as_bytes());
         mac.update(&r.body);
         let hex_sig = expected.trim_start_matches("sha256=");
         mac.verify_slice(&hex::decode(hex_sig).unwrap())
             .expect("signature verifies");
     }
-    let ts: i64 = r.headers[&TIMESTAMP_HEADER.to_ascii_lowercase()]
-        .parse()
-        .unwrap();
-    assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
+    let id = &r.headers[&ID_HEADER.to_ascii_lowercase()];
+    assert_eq!(id.len(), 32, "{id}");
+    // What a receiver checks: the signature, and the clock window.
+    let now = chrono::Utc::now().timestamp();
+    let ts_text = ts.to_string();
+    assert_eq!(verify(b"s3cr3t", &ts_text, signature, &r.body, now), Ok(()));
+    assert_eq!(
+        verify(b"other", &ts_text, signature, &r.body, now),
+        Err(VerifyError::BadSignature)
+    );
+    // The same body replayed with another timestamp does not verify…
+    let later = (ts + 3600).to_string();
+    assert_eq!(
+        verify(b"s3cr3t", &later, signature, &r.body, now + 3600),
+        Err(VerifyError::BadSignature)
+    );
+    // …and the genuine request is refused once out of the window.
+    let skew = MAX_CLOCK_SKEW.as_secs() as i64 + 1;
+    assert_eq!(
+        verify(b"s3cr3t", &ts_text, signature, &r.body, ts + skew),
+        Err(VerifyError::Stale { skew_secs: skew })
+    );
+    let mut tampered = r.body.clone();
+    tampered[0] ^= 1;
+    assert_eq!(
+        verify(b"s3cr3t", &ts_text, signature, &tampered, now),
+        Err(VerifyError::BadSignature)
+    );
+    assert!(matches!(
+        verify(b"s3cr3t", "soon", signature, &r.body, now),
+        Err(VerifyError::Malformed(_))
+    ));
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(
         body,
         json!({ "room": "company-1-call", "payload": note(1).payload })
     );
     assert_eq!(sink.stats().sent, 1);
-    // A wrong secret does not verify.
-    assert_ne!(sign(b"other", &r.body), expected);
 }
 
 #[tokio::test]
@@ -413,6 +446,15 @@ async fn webhook_retries_on_500_then_delivers() {
         vec![json!(1), json!(1), json!(1), json!(2)],
         "in order, retried"
     );
+    // A retry carries the same id: the receiver can tell it took it already.
+    let delivery: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.headers[&ID_HEADER.to_ascii_lowercase()].clone())
+        .collect();
+    assert_eq!(delivery[0], delivery[1]);
+    assert_eq!(delivery[1], delivery[2]);
+    assert_ne!(delivery[2], delivery[3]);
     let stats = sink.stats();
     assert_eq!(
         (stats.sent, stats.retries, stats.failed, stats.dropped),

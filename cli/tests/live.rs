@@ -805,11 +805,10 @@ async fn events_tail_filters_live_events() {
 }
 
 /// A minimal HTTP endpoint that answers 200 to every POST and keeps what
-/// it received: (X-BigChat-Signature header, body).
-async fn webhook_receiver() -> (
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
-) {
+/// it received: ((X-BigChat-Signature, X-BigChat-Timestamp), body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<((String, String), Vec<u8>)>>>;
+
+async fn webhook_receiver() -> (u16, Received) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -822,6 +821,7 @@ async fn webhook_receiver() -> (
                 let mut sock = BufReader::new(sock);
                 loop {
                     let (mut length, mut signature) = (0usize, String::new());
+                    let mut timestamp = String::new();
                     let mut line = String::new();
                     loop {
                         line.clear();
@@ -836,6 +836,7 @@ async fn webhook_receiver() -> (
                             match k.to_ascii_lowercase().as_str() {
                                 "content-length" => length = v.trim().parse().unwrap_or(0),
                                 "x-bigchat-signature" => signature = v.trim().to_string(),
+                                "x-bigchat-timestamp" => timestamp = v.trim().to_string(),
                                 _ => {}
                             }
                         }
@@ -844,7 +845,7 @@ async fn webhook_receiver() -> (
                     if sock.read_exact(&mut body).await.is_err() {
                         return;
                     }
-                    store.lock().unwrap().push((signature, body));
+                    store.lock().unwrap().push(((signature, timestamp), body));
                     let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
                     if sock.get_mut().write_all(ok).await.is_err() {
                         return;
@@ -969,10 +970,11 @@ webhook_url = "http://127.0.0.1:{hook_port}/voice"
     );
 
     let received = received.lock().unwrap().clone();
-    for (signature, body) in &received {
+    let now = chrono::Utc::now().timestamp();
+    for ((signature, timestamp), body) in &received {
         assert_eq!(
-            signature,
-            &bigchat_voice::notify::sign(b"hook-secret", body),
+            bigchat_voice::notify::verify(b"hook-secret", timestamp, signature, body, now),
+            Ok(()),
             "bad signature for {}",
             String::from_utf8_lossy(body)
         );

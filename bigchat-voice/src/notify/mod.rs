@@ -34,7 +34,8 @@ use crate::store::{Applied, AsteriskRow, CallRecordRow, TicketRow};
 
 pub use jsonl::JsonLinesSink;
 pub use webhook::{
-    SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink, WebhookStats, sign,
+    ID_HEADER, MAX_CLOCK_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError, WebhookConfig,
+    WebhookSink, WebhookStats, sign, verify,
 };
 
 /// An error setting up a sink.

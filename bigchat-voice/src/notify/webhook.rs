@@ -13,22 +13,88 @@ use tokio::task::JoinHandle;
 
 use super::{Notification, NotifyError, Sink};
 
-/// Header carrying `sha256=<hex HMAC-SHA256(secret, body)>`.
+/// Header carrying `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
 pub const SIGNATURE_HEADER: &str = "X-BigChat-Signature";
-/// Header carrying the send time (Unix seconds).
+/// Header carrying the send time (Unix seconds); it is signed with the
+/// body, so a captured request cannot be replayed later.
 pub const TIMESTAMP_HEADER: &str = "X-BigChat-Timestamp";
+/// Header carrying the notification's id (32 hex digits): the same on
+/// every retry of one notification, so a receiver recognises a delivery it
+/// already took (when its 200 got lost).
+pub const ID_HEADER: &str = "X-BigChat-Id";
+/// The clock window a receiver should accept: a timestamp further than this
+/// from its own clock is refused, and ids need remembering this long.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
-/// `sha256=` + hex HMAC-SHA256 of `body` keyed with `secret`: the value of
-/// the `X-BigChat-Signature` header. A receiver recomputes it over the raw
-/// body and compares in constant time.
-pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    // HMAC accepts keys of any length: new_from_slice cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
+/// `sha256=` + hex HMAC-SHA256 keyed with `secret` over the timestamp, a
+/// dot and the body (`"{timestamp}.{body}"`): the value of the
+/// [`SIGNATURE_HEADER`]. A receiver recomputes it over the raw body and
+/// the [`TIMESTAMP_HEADER`] it got, compares in constant time, and checks
+/// the timestamp against its clock ([`verify`] does all three).
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
+}
+
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: this cannot fail.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// Why a webhook request does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A header is missing its value or is not in the expected form.
+    #[error("malformed {0} header")]
+    Malformed(&'static str),
+    /// The signature does not match the timestamp and body.
+    #[error("the signature does not match")]
+    BadSignature,
+    /// The timestamp is further from the receiver's clock than
+    /// [`MAX_CLOCK_SKEW`].
+    #[error("timestamp {skew_secs} s away from this clock (at most {} s accepted)", MAX_CLOCK_SKEW.as_secs())]
+    Stale {
+        /// Receiver's clock minus the timestamp.
+        skew_secs: i64,
+    },
+}
+
+/// Checks a received webhook request: `timestamp` and `signature` are the
+/// values of [`TIMESTAMP_HEADER`] and [`SIGNATURE_HEADER`], `body` the raw
+/// body, `now` the receiver's clock (Unix seconds). The signature is
+/// compared in constant time.
+pub fn verify(
+    secret: &[u8],
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::Malformed(TIMESTAMP_HEADER))?;
+    let given = signature
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(VerifyError::Malformed(SIGNATURE_HEADER))?;
+    mac(secret, ts, body)
+        .verify_slice(&given)
+        .map_err(|_| VerifyError::BadSignature)?;
+    let skew = now.saturating_sub(ts);
+    if skew.unsigned_abs() > MAX_CLOCK_SKEW.as_secs() {
+        return Err(VerifyError::Stale { skew_secs: skew });
+    }
+    Ok(())
 }
 
 /// Where and how to POST notifications.
@@ -92,9 +158,16 @@ pub struct WebhookStats {
     pub dropped: u64,
 }
 
+/// A notification waiting, with the id all its attempts carry.
+#[derive(Debug)]
+struct Queued {
+    id: String,
+    notification: Notification,
+}
+
 #[derive(Debug, Default)]
 struct Shared {
-    queue: Mutex<VecDeque<Notification>>,
+    queue: Mutex<VecDeque<Queued>>,
     wake: Notify,
     in_flight: AtomicBool,
     sent: AtomicU64,
@@ -104,8 +177,9 @@ struct Shared {
 }
 
 /// Posts each notification as `{"room": …, "payload": …}` with
-/// `Content-Type: application/json`, [`SIGNATURE_HEADER`] and
-/// [`TIMESTAMP_HEADER`], from a background task.
+/// `Content-Type: application/json`, [`TIMESTAMP_HEADER`], [`ID_HEADER`]
+/// and [`SIGNATURE_HEADER`] (over the timestamp and the body), from a
+/// background task.
 ///
 /// # Behavior
 /// * [`publish`](Sink::publish) only enqueues: it never waits.
@@ -228,7 +302,10 @@ impl Sink for WebhookSink {
                 "webhook queue full: dropped the oldest notification"
             );
         }
-        queue.push_back(notification.clone());
+        queue.push_back(Queued {
+            id: format!("{:032x}", rand::random::<u128>()),
+            notification: notification.clone(),
+        });
         drop(queue);
         self.shared.wake.notify_one();
     }
@@ -261,19 +338,22 @@ async fn deliver(
     client: &reqwest::Client,
     url: &reqwest::Url,
     cfg: &WebhookConfig,
-    n: &Notification,
+    queued: &Queued,
 ) {
+    let n = &queued.notification;
     let body = n.to_json().into_bytes();
-    let signature = sign(cfg.secret.as_bytes(), &body);
     let mut backoff = cfg.initial_backoff;
     let attempts = cfg.max_attempts.max(1);
     let mut last_error = String::new();
     for attempt in 1..=attempts {
+        // Signed afresh for each attempt: the timestamp is the send time.
+        let now = chrono::Utc::now().timestamp();
         let sent = client
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, &signature)
-            .header(TIMESTAMP_HEADER, chrono::Utc::now().timestamp().to_string())
+            .header(TIMESTAMP_HEADER, now.to_string())
+            .header(ID_HEADER, &queued.id)
+            .header(SIGNATURE_HEADER, sign(cfg.secret.as_bytes(), now, &body))
             .body(body.clone())
             .send()
             .await;
