@@ -123,10 +123,11 @@ fn config(url: &str) -> WebhookConfig {
 }
 
 fn note(i: usize) -> Notification {
-    Notification {
-        room: "company-1-call".into(),
-        payload: json!({ "action": "ringing", "call": { "id": i } }),
-    }
+    Notification::new(
+        "company-1-call",
+        vec!["company-1-mainchannel".into()],
+        json!({ "action": "ringing", "call": { "id": i } }),
+    )
 }
 
 // ----------------------------------------------------------------- tests --
@@ -161,7 +162,7 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
         .iter()
         .map(|n| {
             (
-                n.room.clone(),
+                n.event.clone(),
                 n.payload["action"].as_str().unwrap().to_string(),
             )
         })
@@ -200,6 +201,27 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
     assert_eq!(ticket["lastMessage"], "Call ended 1:05");
     assert_eq!(ticket["callType"], "inbound");
     assert_eq!(ticket["userId"], 7);
+    // The rooms BigChat's own ticket updates go to (no queue here), and
+    // the call's: the company's main channel, the ticket's, the agent's.
+    let ticket_id = ticket["id"].to_string();
+    assert_eq!(
+        got[5].rooms,
+        vec![
+            "company-3-open".to_string(),
+            "company-3-notification".into(),
+            ticket_id.clone(),
+            "user-7".into()
+        ]
+    );
+    assert_eq!(got[4].rooms[0], "company-3-mainchannel");
+    for room in [ticket_id.as_str(), "user-7", "company-3-open"] {
+        assert!(got[4].rooms.iter().any(|r| r == room), "{:?}", got[4].rooms);
+    }
+    // Every ticket update names the status room of the status it has.
+    for n in got.iter().filter(|n| n.event == "company-3-ticket") {
+        let status = n.payload["ticket"]["status"].as_str().unwrap();
+        assert_eq!(n.rooms[0], format!("company-3-{status}"));
+    }
 
     let row = store
         .set_asterisk_status(ast, AsteriskStatus::Connected)
@@ -207,7 +229,8 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
         .unwrap();
     notifier.publish_asterisk(3, &row);
     let n = sink.take().pop().unwrap();
-    assert_eq!(n.room, "company-3-asterisk");
+    assert_eq!(n.event, "company-3-asterisk");
+    assert_eq!(n.rooms, vec!["company-3-mainchannel".to_string()]);
     assert_eq!(n.payload["action"], "update");
     assert_eq!(n.payload["asterisk"]["status"], "CONNECTED");
     assert_eq!(n.payload["asterisk"]["protocol"], "ami");
@@ -236,7 +259,8 @@ async fn json_lines_file_and_fan_out() {
     assert_eq!(lines.len(), 3);
     for (i, line) in lines.iter().enumerate() {
         let v: Value = serde_json::from_str(line).unwrap();
-        assert_eq!(v["room"], "company-1-call");
+        assert_eq!(v["event"], "company-1-call");
+        assert_eq!(v["rooms"], json!(["company-1-mainchannel"]));
         assert_eq!(v["payload"]["call"]["id"], i);
     }
     assert_eq!(memory.notifications().len(), 3);
@@ -424,7 +448,11 @@ async fn webhook_posts_signed_json() {
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(
         body,
-        json!({ "room": "company-1-call", "payload": note(1).payload })
+        json!({
+            "event": "company-1-call",
+            "rooms": ["company-1-mainchannel"],
+            "payload": note(1).payload
+        })
     );
     assert_eq!(sink.stats().sent, 1);
 }
@@ -582,7 +610,7 @@ async fn writer_publishes_what_it_stores() {
     let got: Vec<(String, Value)> = sink
         .take()
         .into_iter()
-        .map(|n| (n.room, n.payload["action"].clone()))
+        .map(|n| (n.event, n.payload["action"].clone()))
         .collect();
     assert_eq!(
         got,

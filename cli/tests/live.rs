@@ -982,7 +982,7 @@ webhook_url = "http://127.0.0.1:{hook_port}/voice"
     let rooms: Vec<String> = received
         .iter()
         .filter_map(|(_, b)| serde_json::from_slice::<serde_json::Value>(b).ok())
-        .filter_map(|v| v["room"].as_str().map(str::to_owned))
+        .filter_map(|v| v["event"].as_str().map(str::to_owned))
         .collect();
     for room in ["company-1-call", "company-1-ticket", "company-1-asterisk"] {
         assert!(rooms.iter().any(|r| r == room), "no {room} in {rooms:?}");

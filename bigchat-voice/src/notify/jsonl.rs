@@ -1,4 +1,4 @@
-//! JSON Lines sink: one `{"room": …, "payload": …}` object per line.
+//! JSON Lines sink: one `{"event": …, "rooms": […], "payload": …}` object per line.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -1,19 +1,19 @@
 //! Live notifications: every change is published as the payloads BigChat's
 //! front end already listens to on its Socket.IO rooms.
 //!
-//! | room | payload |
-//! |---|---|
-//! | `company-{id}-call` | `{ "action": <call status>, "call": <CallRecords row> }` |
-//! | `company-{id}-ticket` | `{ "action": "update", "ticket": <Tickets row> }` |
-//! | `company-{id}-asterisk` | `{ "action": "update", "asterisk": <Asterisks row, no password> }` |
+//! | event | rooms | payload |
+//! |---|---|---|
+//! | `company-{id}-ticket` | as BigChat's `UpdateTicketService`: `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification`, `{ticketId}`, `user-{userId}` | `{ "action": "update", "ticket": <Tickets row> }` |
+//! | `company-{id}-call` | `company-{id}-mainchannel`, `{ticketId}`, `user-{userId}` (and the ticket's status and queue rooms when the same change touched it) | `{ "action": <call status>, "call": <CallRecords row> }` |
+//! | `company-{id}-asterisk` | `company-{id}-mainchannel` | `{ "action": "update", "asterisk": <Asterisks row, no password> }` |
 //!
 //! The call `action` is the record's status (`ringing`, `answered`,
 //! `on_hold`, `transferred`, `completed`, `busy`, `no_answer`, `failed`,
 //! `voicemail`). Rows use BigChat's camelCase column names.
 //!
 //! A [`Notifier`] fans each [`Notification`] out to its [`Sink`]s:
-//! [`JsonLinesSink`] (stdout or a file, one `{"room":…,"payload":…}` object
-//! per line) and [`WebhookSink`] (signed HTTP POST from a bounded queue).
+//! [`JsonLinesSink`] (stdout or a file, one `{"event":…,"rooms":[…],"payload":…}`
+//! object per line) and [`WebhookSink`] (signed HTTP POST from a bounded queue).
 //!
 //! # Behavior
 //! [`Sink::publish`] never waits on the network: a slow or dead webhook
@@ -64,36 +64,102 @@ pub enum NotifyError {
     },
 }
 
-/// One message for one room.
+/// One Socket.IO event, as BigChat's backend itself would emit it:
+/// `io.to(rooms[0]).to(rooms[1])….emit(event, payload)`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Notification {
-    /// The Socket.IO room, e.g. `company-1-call`.
-    pub room: String,
+    /// BigChat's event name, e.g. `company-1-ticket`.
+    pub event: String,
+    /// The rooms to emit it to (a socket in several gets it once).
+    pub rooms: Vec<String>,
     /// The event payload.
     pub payload: serde_json::Value,
 }
 
+/// The rooms BigChat's `UpdateTicketService` emits a ticket's update to:
+/// its company's status room and notification room, its queue's (when it
+/// has one), the ticket's own room, and its agent's.
+fn ticket_rooms(company_id: i64, ticket: &TicketRow) -> Vec<String> {
+    let status = &ticket.status;
+    let mut rooms = vec![
+        format!("company-{company_id}-{status}"),
+        format!("company-{company_id}-notification"),
+    ];
+    if let Some(queue) = ticket.queue_id {
+        rooms.push(format!("queue-{queue}-{status}"));
+        rooms.push(format!("queue-{queue}-notification"));
+    }
+    rooms.push(ticket.id.to_string());
+    if let Some(user) = ticket.user_id {
+        rooms.push(format!("user-{user}"));
+    }
+    rooms
+}
+
 impl Notification {
-    /// `company-{id}-call` with `action` = the record's status.
-    pub fn call(company_id: i64, record: &CallRecordRow) -> Notification {
+    /// `event` for `rooms` with `payload` (for events of one's own; the
+    /// constructors below make BigChat's).
+    pub fn new(
+        event: impl Into<String>,
+        rooms: Vec<String>,
+        payload: serde_json::Value,
+    ) -> Notification {
         Notification {
-            room: format!("company-{company_id}-call"),
+            event: event.into(),
+            rooms,
+            payload,
+        }
+    }
+
+    /// `company-{id}-call`, `action` = the record's status, to the
+    /// company's main channel (every agent's screen, as BigChat's
+    /// company-wide events), the ticket's room and the agent's room; with
+    /// `ticket` (when the same change touched it), to its status and queue
+    /// rooms too.
+    pub fn call(
+        company_id: i64,
+        record: &CallRecordRow,
+        ticket: Option<&TicketRow>,
+    ) -> Notification {
+        let mut rooms = vec![format!("company-{company_id}-mainchannel")];
+        match ticket {
+            Some(t) => rooms.extend(ticket_rooms(company_id, t)),
+            None => {
+                if let Some(id) = record.ticket_id {
+                    rooms.push(id.to_string());
+                }
+            }
+        }
+        if let Some(user) = record.user_id {
+            let room = format!("user-{user}");
+            if !rooms.contains(&room) {
+                rooms.push(room);
+            }
+        }
+        Notification {
+            event: format!("company-{company_id}-call"),
+            rooms,
             payload: json!({ "action": record.status, "call": record }),
         }
     }
 
-    /// `company-{id}-ticket` with `action` = `update`.
+    /// `company-{id}-ticket`, `action` = `update`, to the rooms BigChat's
+    /// own ticket updates go to (see `ticket_rooms`).
     pub fn ticket(company_id: i64, ticket: &TicketRow) -> Notification {
         Notification {
-            room: format!("company-{company_id}-ticket"),
+            event: format!("company-{company_id}-ticket"),
+            rooms: ticket_rooms(company_id, ticket),
             payload: json!({ "action": "update", "ticket": ticket }),
         }
     }
 
-    /// `company-{id}-asterisk` with `action` = `update`.
+    /// `company-{id}-asterisk`, `action` = `update`, to the company's main
+    /// channel (as BigChat's `whatsappSession` events).
     pub fn asterisk(company_id: i64, asterisk: &AsteriskRow) -> Notification {
         Notification {
-            room: format!("company-{company_id}-asterisk"),
+            event: format!("company-{company_id}-asterisk"),
+            rooms: vec![format!("company-{company_id}-mainchannel")],
             payload: json!({ "action": "update", "asterisk": asterisk }),
         }
     }
@@ -103,7 +169,11 @@ impl Notification {
     pub fn from_applied(company_id: i64, applied: &Applied) -> Vec<Notification> {
         let mut out = Vec::with_capacity(2);
         if let Some(record) = &applied.record {
-            out.push(Notification::call(company_id, record));
+            out.push(Notification::call(
+                company_id,
+                record,
+                applied.ticket.as_ref(),
+            ));
         }
         if let Some(ticket) = &applied.ticket {
             out.push(Notification::ticket(company_id, ticket));
@@ -111,9 +181,9 @@ impl Notification {
         out
     }
 
-    /// The JSON object a sink writes: `{"room": …, "payload": …}`.
+    /// The JSON object a sink writes: `{"event": …, "rooms": […], "payload": …}`.
     pub fn to_json(&self) -> String {
-        // Serializing a String and a Value cannot fail.
+        // Serializing Strings and a Value cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 }

@@ -176,7 +176,7 @@ struct Shared {
     dropped: AtomicU64,
 }
 
-/// Posts each notification as `{"room": …, "payload": …}` with
+/// Posts each notification as `{"event": …, "rooms": […], "payload": …}` with
 /// `Content-Type: application/json`, [`TIMESTAMP_HEADER`], [`ID_HEADER`]
 /// and [`SIGNATURE_HEADER`] (over the timestamp and the body), from a
 /// background task.
@@ -369,7 +369,7 @@ async fn deliver(
                     || status == reqwest::StatusCode::REQUEST_TIMEOUT;
                 if !retry {
                     shared.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %url, %status, room = %n.room, "webhook refused the notification; dropped");
+                    tracing::warn!(url = %url, %status, event = %n.event, "webhook refused the notification; dropped");
                     return;
                 }
                 last_error = format!("HTTP {status}");
@@ -385,5 +385,5 @@ async fn deliver(
         }
     }
     shared.failed.fetch_add(1, Ordering::Relaxed);
-    tracing::error!(url = %url, attempts, error = %last_error, room = %n.room, "webhook unreachable; notification dropped");
+    tracing::error!(url = %url, attempts, error = %last_error, event = %n.event, "webhook unreachable; notification dropped");
 }
