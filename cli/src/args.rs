@@ -142,6 +142,12 @@ pub struct ListenArgs {
     /// Keep no journal (a kill or crash then loses what was not stored).
     #[arg(long, conflicts_with = "journal_dir")]
     pub no_journal: bool,
+    /// Serve health (`/healthz`), readiness (`/readyz`) and Prometheus
+    /// metrics (`/metrics`) on this address (default: the `[api] listen`
+    /// setting; none). Beyond loopback it needs a token
+    /// (`BIGCHAT_VOICE_API_TOKEN` or `[api] tokenFile`).
+    #[arg(long, env = "BIGCHAT_VOICE_API_ADDR", value_name = "ADDR")]
+    pub api: Option<std::net::SocketAddr>,
 }
 
 /// `originate` options.

@@ -33,7 +33,7 @@ use crate::exit::{Code, coded};
 use crate::publish::Publisher;
 use crate::signal::{Asked, Signals};
 use bigchat_voice::journal::{JournalConfig, Recorder, SyncPolicy};
-use bigchat_voice::pipeline::{Losses, Pipeline, PipelineConfig};
+use bigchat_voice::pipeline::{Losses, Pipeline, PipelineConfig, PipelineStats};
 use bigchat_voice::store::writer::Job;
 
 /// How long shutdown waits for the database to take what is in flight.
@@ -301,7 +301,23 @@ async fn live(
     let (config_tx, config_rx) = watch::channel(settings.tracker.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let retry_first_connect = servers.len() > 1;
-    for server in servers {
+    let stats: Vec<(String, Arc<PipelineStats>)> = servers
+        .iter()
+        .map(|s| (s.config.name.clone(), Arc::new(PipelineStats::default())))
+        .collect();
+    #[cfg(feature = "api")]
+    if let Some(addr) = args.api.or(settings.file.api.listen) {
+        let state = crate::api::ApiState {
+            servers: stats.clone(),
+            writer: writer.clone(),
+            losses: losses.clone(),
+            publisher: publisher.clone(),
+            journal: journal.is_some(),
+            token: api_token(settings)?,
+        };
+        crate::api::serve(addr, state).await?;
+    }
+    for (server, (_, stats)) in servers.into_iter().zip(stats) {
         let ctx = ServerTask {
             server,
             settings_company: settings.company_id,
@@ -315,6 +331,7 @@ async fn live(
             losses: losses.clone(),
             journal: journal.clone(),
             reload: config_rx.clone(),
+            stats,
         };
         tasks.spawn(ctx.run());
     }
@@ -462,6 +479,33 @@ struct ServerTask {
     journal: Option<(std::path::PathBuf, JournalConfig)>,
     /// The tracker configuration, as SIGHUP reloads it.
     reload: watch::Receiver<TrackerConfig>,
+    /// Its live figures (read by the API).
+    stats: Arc<PipelineStats>,
+}
+
+/// The API's bearer token: `[api] tokenFile` (first line), else
+/// `BIGCHAT_VOICE_API_TOKEN`; `None` when neither is set.
+#[cfg(feature = "api")]
+fn api_token(settings: &Settings) -> anyhow::Result<Option<String>> {
+    if let Some(path) = &settings.file.api.token_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            coded(
+                Code::Usage,
+                format!("cannot read the API token file {}: {e}", path.display()),
+            )
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.is_empty() {
+            return Err(coded(
+                Code::Usage,
+                format!("the API token file {} is empty", path.display()),
+            ));
+        }
+        return Ok(Some(token));
+    }
+    Ok(std::env::var("BIGCHAT_VOICE_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty()))
 }
 
 /// The journal directory and settings (`None` with `--no-journal` or
@@ -580,7 +624,8 @@ impl ServerTask {
         )
         .await?
         .with_losses(self.losses.clone())
-        .with_reload(self.reload.clone());
+        .with_reload(self.reload.clone())
+        .with_stats(self.stats.clone());
         pipeline.set_status(AsteriskStatus::Connecting).await;
         let (client, stream) = match self.first_connect(&pipeline).await {
             Some(Ok(x)) => x,

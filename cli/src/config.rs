@@ -37,6 +37,9 @@ pub struct FileConfig {
     /// `[journal]`.
     #[serde(default)]
     pub journal: JournalFileConfig,
+    /// The HTTP endpoint of `listen` (health, readiness, metrics).
+    #[serde(default)]
+    pub api: ApiFileConfig,
     /// Call tracking (trunks, contexts, agents, recordings).
     pub tracker: Option<TrackerConfig>,
 }
@@ -142,6 +145,18 @@ impl Default for JournalFileConfig {
             sync_ms: 200,
         }
     }
+}
+
+/// `[api]`: the HTTP endpoint of `listen` (keys camelCase, as
+/// `[journal]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct ApiFileConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8089` (`--api` wins).
+    pub listen: Option<std::net::SocketAddr>,
+    /// File holding the bearer token (its first line); else
+    /// `BIGCHAT_VOICE_API_TOKEN`.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Notification sinks.

@@ -2,6 +2,8 @@
 //! See `exit.rs` for the exit codes.
 
 mod ami;
+#[cfg(feature = "api")]
+mod api;
 mod args;
 mod cmd_calls;
 mod cmd_check;

@@ -86,6 +86,20 @@ impl Publisher {
         self.notifier.clone()
     }
 
+    /// Notifications dropped so far by full sink queues (JSON Lines and the
+    /// webhook).
+    #[cfg(feature = "api")]
+    pub fn dropped(&self) -> u64 {
+        let lines: u64 = self.lines.iter().map(|s| s.dropped()).sum();
+        let webhook = self
+            .webhook
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().map(|w| w.stats().dropped))
+            .unwrap_or(0);
+        lines + webhook
+    }
+
     /// Reopens the notification files by their paths (after logrotate);
     /// a file that cannot be opened keeps the old one, with an error logged.
     pub fn reopen(&self) {

@@ -1884,3 +1884,107 @@ async fn a_sqlite_file_read_only_for_a_while_is_waited_for() {
         "{err}"
     );
 }
+
+/// A GET over plain HTTP/1.1: (status, body).
+async fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect to the API");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    sock.write_all(req.as_bytes()).await.expect("send");
+    let mut text = String::new();
+    sock.read_to_string(&mut text).await.expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `listen --api`: `/healthz` answers without a token, `/readyz` and
+/// `/metrics` need it; ready once logged in; the metrics count the call.
+/// Beyond loopback without a token the daemon refuses to start (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_says_alive_ready_and_counts() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let pbx = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let child = cmd()
+        .env("BIGCHAT_VOICE_API_TOKEN", "api-token-1")
+        .args(["listen", "--database-url", &db])
+        .args(["--api", &format!("127.0.0.1:{port}")])
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_synced(&pbx, "login").await;
+    let (status, body) = http_get(port, "/healthz", None).await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+    assert_eq!(http_get(port, "/readyz", None).await.0, 401);
+    assert_eq!(http_get(port, "/metrics", Some("wrong")).await.0, 401);
+    let (status, body) = http_get(port, "/readyz", Some("api-token-1")).await;
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(body.trim()).expect("json");
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["servers"][0]["connected"], true, "{ready}");
+    assert_eq!(ready["database"], "ok", "{ready}");
+    pbx.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+    wait_completed(&db, "the call").await;
+    let (status, metrics) = http_get(port, "/metrics", Some("api-token-1")).await;
+    assert_eq!(status, 200);
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    assert!(
+        value("bigchat_voice_frames_total{server=") > 50,
+        "{metrics}"
+    );
+    assert!(
+        value("bigchat_voice_effects_stored_total") >= 3,
+        "{metrics}"
+    );
+    assert_eq!(value("bigchat_voice_live_calls{server="), 0, "{metrics}");
+    assert_eq!(value("bigchat_voice_connected{server="), 1, "{metrics}");
+    assert_eq!(value("bigchat_voice_events_lost_total"), 0, "{metrics}");
+    let err = stop_cleanly(child).await;
+    assert!(
+        !err.contains("api-token-1"),
+        "the token is never logged: {err}"
+    );
+
+    // Beyond loopback, no token: refused.
+    let out = cmd()
+        .args(["listen", "--database-url", &db, "--api", "0.0.0.0:0"])
+        .args(server_args(&pbx))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a token"));
+}

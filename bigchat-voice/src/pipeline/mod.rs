@@ -197,6 +197,23 @@ impl Losses {
     }
 }
 
+/// Live figures of one pipeline, for health checks and metrics (updated
+/// as it runs; read them any time).
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct PipelineStats {
+    /// Frames tracked (events and marks).
+    pub frames: AtomicU64,
+    /// Calls being followed now.
+    pub live_calls: AtomicU64,
+    /// Times the AMI connection came back.
+    pub reconnects: AtomicU64,
+    /// The AMI connection is up (logged in) now.
+    pub connected: std::sync::atomic::AtomicBool,
+    /// Frames journaled.
+    pub journaled: AtomicU64,
+}
+
 /// What the reader hands the tracking side.
 enum Incoming {
     /// A frame; `seq` is its journal position (`None`: not journaled).
@@ -256,6 +273,7 @@ pub struct Pipeline {
     client: Option<Client>,
     /// New tracker configurations (a reload), if the owner sends any.
     reload: Option<watch::Receiver<TrackerConfig>>,
+    stats: Arc<PipelineStats>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -309,6 +327,7 @@ impl Pipeline {
             replay_until: 0,
             client: None,
             reload: None,
+            stats: Arc::new(PipelineStats::default()),
         };
         pipeline.replay_until = pipeline
             .recorder
@@ -331,6 +350,19 @@ impl Pipeline {
     pub fn with_reload(mut self, configs: watch::Receiver<TrackerConfig>) -> Pipeline {
         self.reload = Some(configs);
         self
+    }
+
+    /// Updates `stats` (made by the owner, for its health checks) instead of
+    /// figures of its own.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<PipelineStats>) -> Pipeline {
+        self.stats = stats;
+        self
+    }
+
+    /// Its live figures (shared: keep a clone to read them while it runs).
+    pub fn stats(&self) -> &Arc<PipelineStats> {
+        &self.stats
     }
 
     /// What this pipeline could not see.
@@ -459,11 +491,14 @@ impl Pipeline {
             Frame::Mark(StreamMark::Disconnected) => {
                 self.lost_at.get_or_insert(at);
                 if live {
+                    self.stats.connected.store(false, Ordering::Relaxed);
                     self.set_status(AsteriskStatus::Disconnected).await;
                 }
             }
             Frame::Mark(StreamMark::Reconnected) => {
                 if live {
+                    self.stats.connected.store(true, Ordering::Relaxed);
+                    self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                     if let Some(from) = self.lost_at {
                         self.losses.outage(&self.config.name, from, at);
                     }
@@ -480,15 +515,26 @@ impl Pipeline {
                 effects.extend(self.tracker.handle_marker(Marker::Lagged { missed }, at));
             }
         }
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
         if let Some(seq) = seq {
             self.cursor.skip_to(seq + 1);
             if let Some(rec) = &self.recorder {
                 lock(rec).note(seq, &effects);
             }
         }
+        let calls_changed = effects.iter().any(|e| {
+            matches!(
+                e,
+                Effect::CallStarted(_) | Effect::CallEnded(_) | Effect::OriginateFailed { .. }
+            )
+        });
         let result = self.submit(seq, &mut effects).await;
         self.effects = effects;
         result?;
+        if calls_changed {
+            let following = self.tracker.live_count() as u64;
+            self.stats.live_calls.store(following, Ordering::Relaxed);
+        }
         // Right after the frame that asked for it (a reconnect, lost
         // events): the frames before it are tracked, the ones after it not
         // yet (a restarted PBX's FullyBooted must not end the calls first).
@@ -575,6 +621,8 @@ impl Pipeline {
             |applied| notifier.publish_applied(ids.1, applied),
         )
         .await;
+        let following = self.tracker.live_count() as u64;
+        self.stats.live_calls.store(following, Ordering::Relaxed);
         match result {
             Ok(summary) => tracing::info!(server = %self.config.name, "sync: {summary}"),
             Err(e) => tracing::warn!(server = %self.config.name, "sync failed: {e}"),
@@ -603,10 +651,11 @@ impl Pipeline {
             client.state(),
             self.recorder.clone(),
             tx,
-            progress.clone(),
+            (progress.clone(), self.stats.clone()),
         )));
         // The reader runs first: nothing from here on waits for the
         // database before the frames are journaled.
+        self.stats.connected.store(true, Ordering::Relaxed);
         self.set_status(AsteriskStatus::Connected).await;
         // What an earlier run journaled first (new frames are journaled
         // meanwhile), then the reconciliation with the PBX.
@@ -676,6 +725,7 @@ impl Pipeline {
                 .unjournaled
                 .fetch_add(rec.unjournaled(), Ordering::Relaxed);
         }
+        self.stats.connected.store(false, Ordering::Relaxed);
         self.set_status(AsteriskStatus::Disconnected).await;
         result
     }
@@ -722,7 +772,7 @@ async fn read_stream(
     mut state: watch::Receiver<ConnectionState>,
     recorder: Option<Arc<Mutex<Recorder>>>,
     tx: mpsc::Sender<Incoming>,
-    progress: Arc<Progress>,
+    (progress, stats): (Arc<Progress>, Arc<PipelineStats>),
 ) {
     let mut state_open = true;
     let mut connected = true;
@@ -807,6 +857,7 @@ async fn read_stream(
         match seq {
             Some(seq) => {
                 progress.appended.store(seq, Ordering::Release);
+                stats.journaled.fetch_add(1, Ordering::Relaxed);
                 match tx.try_send(Incoming::Frame {
                     seq: Some(seq),
                     at,

@@ -299,6 +299,12 @@ impl Tracker {
         out
     }
 
+    /// How many calls are live (as [`live_calls`](Self::live_calls), without
+    /// collecting them).
+    pub fn live_count(&self) -> usize {
+        self.calls.values().filter(|c| c.started).count()
+    }
+
     /// Flags a live call as known only through reconciliation (joined from
     /// the PBX's channel list, its start unseen): its record says so from
     /// now on. False if the call is not live.
