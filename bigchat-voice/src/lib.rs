@@ -4,6 +4,7 @@
 //! channels and turn them into BigChat records (contacts, tickets, call
 //! records, messages) and live notifications.
 //!
+//! * `control` (feature `pipeline`, default): acting on live calls (hang up).
 //! * `journal` (feature `journal`, default): the durable journal of the frames read from a PBX.
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
 //! * [`tracker`]: the pure call tracker, AMI events in, effects out.
@@ -13,6 +14,8 @@
 //! * [`notify`]: live notifications (BigChat's Socket.IO payloads) to JSON Lines and webhooks.
 #![warn(missing_docs)]
 
+#[cfg(feature = "pipeline")]
+pub mod control;
 #[cfg(feature = "journal")]
 pub mod journal;
 pub mod model;

@@ -67,6 +67,8 @@ pub enum Command {
     Originate(OriginateArgs),
     /// Reconcile the database with the calls the PBX has right now.
     Sync(SyncArgs),
+    /// Hang up a live call (every channel of it).
+    Hangup(HangupArgs),
     /// Show raw AMI events as they arrive (debugging).
     Events(EventsArgs),
     /// List recent call records.
@@ -186,6 +188,17 @@ pub struct SyncArgs {
     /// Show what would change without changing anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `hangup` options.
+#[derive(Debug, Args)]
+pub struct HangupArgs {
+    /// The PBX the call is on.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The call: its Linkedid (the `uniqueId` that `calls` shows).
+    #[arg(value_name = "CALL")]
+    pub call: String,
 }
 
 /// `events` options.

@@ -96,6 +96,13 @@ pub fn code_for(err: &anyhow::Error) -> Code {
             }
             _ => {}
         }
+        match cause.downcast_ref::<bigchat_voice::control::ControlError>() {
+            Some(bigchat_voice::control::ControlError::Unreachable { .. }) => {
+                return Code::Unreachable;
+            }
+            Some(_) => return Code::Refused,
+            None => {}
+        }
         match cause.downcast_ref::<bigchat_voice::pipeline::PipelineError>() {
             Some(bigchat_voice::pipeline::PipelineError::Store(_))
             | Some(bigchat_voice::pipeline::PipelineError::WriterStopped) => {

@@ -9,6 +9,7 @@ mod cmd_calls;
 mod cmd_check;
 mod cmd_db;
 mod cmd_events;
+mod cmd_hangup;
 mod cmd_listen;
 mod cmd_originate;
 mod cmd_sync;
@@ -185,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(a) => cmd_listen::run(&settings, a).await,
         Command::Originate(a) => cmd_originate::run(&settings, a).await,
         Command::Sync(a) => cmd_sync::run(&settings, a).await,
+        Command::Hangup(a) => cmd_hangup::run(&settings, a).await,
         Command::Events(a) => cmd_events::run(&settings, a).await,
         Command::Calls(a) => cmd_calls::run(&settings, a).await,
         Command::Db {

@@ -1988,3 +1988,84 @@ async fn the_api_says_alive_ready_and_counts() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a token"));
 }
+
+/// `hangup CALL`: every channel the PBX lists for the call's Linkedid gets
+/// a `Hangup` (the recorded `CoreShowChannels` reply of a real Asterisk);
+/// a call the PBX does not have is refused (exit 6), and so is a `Hangup`
+/// the PBX refuses, with its own message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hangup_hangs_up_every_channel_of_the_call() {
+    let channels: Vec<ami_client::ami_proto::Message> = load_capture(
+        &captures().join("protocol-misc.server.ami"),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .expect("capture")
+    .messages
+    .into_iter()
+    // Without the capture's own ActionID: the fake answers with the
+    // client's.
+    .filter_map(|m| {
+        let text = String::from_utf8_lossy(&m.bytes).into_owned();
+        let kept: String = text
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("ActionID:"))
+            .collect();
+        ami_client::ami_proto::Message::parse(kept.as_bytes())
+    })
+    .filter(|m| m.is_event("CoreShowChannel"))
+    .collect();
+    assert_eq!(channels.len(), 2);
+    let pbx = FakeAsterisk::builder()
+        .user("bigchat", SECRET)
+        .reply(
+            "CoreShowChannels",
+            Reply::list("CoreShowChannelsComplete", channels),
+        )
+        .reply("Hangup", Reply::success(&[]))
+        .start()
+        .await
+        .expect("fake asterisk");
+    let out = cmd()
+        .args(["hangup", "1795516055.77"])
+        .args(server_args(&pbx))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hung: Vec<String> = pbx
+        .actions_named("Hangup")
+        .iter()
+        .filter_map(|a| a.message.get("Channel").map(|c| c.to_string()))
+        .collect();
+    assert_eq!(hung, ["PJSIP/agent1001-0000004e", "PJSIP/trunk-0000004d"]);
+    assert!(stdout.contains("PJSIP/trunk-0000004d"), "{stdout}");
+
+    let out = cmd()
+        .args(["hangup", "1795599999.1"])
+        .args(server_args(&pbx))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no call"));
+
+    pbx.set_reply("Hangup", Reply::error("No such channel"));
+    let out = cmd()
+        .args(["hangup", "1795516055.77"])
+        .args(server_args(&pbx))
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(err.contains("No such channel"), "{err}");
+}
