@@ -1097,6 +1097,24 @@ async fn journal_positions_make_replays_noops(backend: Backend) {
         .expect("calls");
     assert_eq!(row[0].journal_seq, Some(104));
     assert!(row[0].reconciled);
+    // Two effects at one position (a frame that starts and ends a call,
+    // beyond the index bits): both are applied, the end is not skipped.
+    let b = inbound("u2", "+5511999990002", 100);
+    let b_end = store_support::ended(&b, CallStatus::NoAnswer, 130);
+    db.store
+        .apply_many(&[
+            job(Effect::CallStarted(b), 500),
+            job(Effect::CallEnded(b_end), 500),
+        ])
+        .await
+        .expect("start and end");
+    let rows = db
+        .store
+        .recent_calls(&Default::default())
+        .await
+        .expect("calls");
+    let u2 = rows.iter().find(|r| r.unique_id == "u2").expect("u2");
+    assert_eq!(u2.status, "no_answer");
     db.finish().await;
 }
 

@@ -228,11 +228,11 @@ async fn replay(
         if let (Some(rec), Some(seq)) = (recorder.as_mut(), seq) {
             rec.note(seq, &effects);
         }
-        for effect in effects.drain(..) {
+        for (index, effect) in effects.drain(..).enumerate() {
             seen.note(&effect);
             let mut job = Job::new(asterisk_id, settings.company_id, effect);
             if let Some(seq) = seq {
-                job = job.at_position(seq);
+                job = job.at_position(bigchat_voice::journal::effect_position(seq, index));
             }
             writer
                 .send_job(job)

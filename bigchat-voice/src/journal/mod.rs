@@ -35,5 +35,16 @@
 mod recorder;
 mod segments;
 
+/// The position of the `index`-th effect of journal record `seq`, for
+/// [`Job::position`](crate::store::writer::Job::position): effects of one
+/// frame keep their order (a frame can start and end a call). Record
+/// numbers are microsecond times (below 2^53 until the year 2255): 10
+/// bits are left for the index, which saturates at 1,023 (effects beyond
+/// share it, and the store then applies them again rather than skip them).
+pub fn effect_position(seq: u64, index: usize) -> u64 {
+    let index = u64::try_from(index).unwrap_or(u64::MAX).min(1023);
+    seq.saturating_mul(1024).saturating_add(index)
+}
+
 pub use recorder::{Entry, Frame, Recorder, StreamMark, read_entries};
 pub use segments::{Cursor, Journal, JournalConfig, JournalError, MAX_PAYLOAD, Record, SyncPolicy};

@@ -216,9 +216,16 @@ pub struct PipelineStats {
 
 /// What the reader hands the tracking side.
 enum Incoming {
-    /// A frame; `seq` is its journal position (`None`: not journaled).
+    /// A journaled frame, at position `seq`.
     Frame {
-        seq: Option<u64>,
+        seq: u64,
+        at: DateTime<Utc>,
+        frame: Frame,
+    },
+    /// A frame the journal could not take; `after`: the last position
+    /// journaled before it.
+    Unjournaled {
+        after: u64,
         at: DateTime<Utc>,
         frame: Frame,
     },
@@ -465,7 +472,10 @@ impl Pipeline {
         };
         let mut batch = Vec::with_capacity(READ_BATCH);
         while self.cursor.next_seq() <= to {
-            self.read_journal(&rec, &mut batch, READ_BATCH)?;
+            // Never past `to`: the frames after it are the caller's.
+            let left = to + 1 - self.cursor.next_seq();
+            let max = usize::try_from(left).unwrap_or(READ_BATCH).min(READ_BATCH);
+            self.read_journal(&rec, &mut batch, max)?;
             if batch.is_empty() {
                 break;
             }
@@ -557,13 +567,13 @@ impl Pipeline {
         seq: Option<u64>,
         effects: &mut Vec<Effect>,
     ) -> Result<(), PipelineError> {
-        for effect in effects.drain(..) {
+        for (index, effect) in effects.drain(..).enumerate() {
             if matches!(effect, Effect::NeedsReconciliation { .. }) {
                 self.reconcile_pending = true;
             }
             let mut job = Job::new(self.config.asterisk_id, self.config.company_id, effect);
             if let Some(seq) = seq {
-                job = job.at_position(seq);
+                job = job.at_position(crate::journal::effect_position(seq, index));
             }
             self.writer
                 .send_job(job)
@@ -686,7 +696,7 @@ impl Pipeline {
                     }
                     item = rx.recv() => match item {
                         None => break Ok(()),
-                        Some(item) => self.take(item, &progress).await,
+                        Some(item) => self.take(item).await,
                     },
                 };
                 if let Err(e) = step {
@@ -700,7 +710,7 @@ impl Pipeline {
         let deadline = tokio::time::Instant::now() + self.config.tail_grace;
         let tail = async {
             while let Some(item) = rx.recv().await {
-                self.take(item, &progress).await?;
+                self.take(item).await?;
             }
             self.catch_up(progress.appended.load(Ordering::Acquire))
                 .await
@@ -731,34 +741,28 @@ impl Pipeline {
     }
 
     /// One item from the reader.
-    async fn take(&mut self, item: Incoming, progress: &Progress) -> Result<(), PipelineError> {
+    async fn take(&mut self, item: Incoming) -> Result<(), PipelineError> {
         match item {
             Incoming::Status(status) => {
                 self.set_status(status).await;
                 Ok(())
             }
-            Incoming::Frame {
-                seq: Some(seq),
-                at,
-                frame,
-            } => {
+            Incoming::Frame { seq, at, frame } => {
                 let next = self.cursor.next_seq();
                 if seq < next {
                     return Ok(()); // tracked already, read from the journal
                 }
                 if seq > next {
                     self.catch_up(seq - 1).await?;
+                    if seq < self.cursor.next_seq() {
+                        return Ok(()); // the read-back reached it
+                    }
                 }
                 self.handle(Some(seq), at, frame).await
             }
-            Incoming::Frame {
-                seq: None,
-                at,
-                frame,
-            } => {
-                // Not journaled: what was journaled before it comes first.
-                self.catch_up(progress.appended.load(Ordering::Acquire))
-                    .await?;
+            Incoming::Unjournaled { after, at, frame } => {
+                // What was journaled before it comes first, and only that.
+                self.catch_up(after).await?;
                 self.handle(None, at, frame).await
             }
         }
@@ -858,11 +862,7 @@ async fn read_stream(
             Some(seq) => {
                 progress.appended.store(seq, Ordering::Release);
                 stats.journaled.fetch_add(1, Ordering::Relaxed);
-                match tx.try_send(Incoming::Frame {
-                    seq: Some(seq),
-                    at,
-                    frame,
-                }) {
+                match tx.try_send(Incoming::Frame { seq, at, frame }) {
                     Ok(()) => {}
                     // In the journal: read back from there once caught up.
                     Err(mpsc::error::TrySendError::Full(_)) => progress.behind.notify_one(),
@@ -872,8 +872,8 @@ async fn read_stream(
             None => {
                 // No journal (or it cannot take it): the frame waits here,
                 // and the AMI client's own buffer behind it.
-                let item = Incoming::Frame {
-                    seq: None,
+                let item = Incoming::Unjournaled {
+                    after: progress.appended.load(Ordering::Acquire),
                     at,
                     frame,
                 };

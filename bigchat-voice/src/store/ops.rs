@@ -690,12 +690,14 @@ async fn apply_call<E: Exec>(
         Some(row) => Some(row.clone()),
         None => db.fetch(sql::SELECT_RECORD, &record_key).await?,
     };
-    // A frame replayed from the journal whose change is already stored (the
-    // record holds its position or a later one): nothing to do.
+    // An effect replayed from the journal whose change is already stored
+    // (the record holds a later position): nothing to do. The same position
+    // again is applied: it changes nothing, unless it is a later effect
+    // sharing a saturated position (see `journal::effect_position`).
     if let (Some(old), Some(p)) = (&existing, position)
         && old
             .journal_seq
-            .is_some_and(|done| u64::try_from(done).is_ok_and(|done| done >= p))
+            .is_some_and(|done| u64::try_from(done).is_ok_and(|done| done > p))
     {
         out.call_record_id = Some(old.id);
         out.ticket_id = old.ticket_id;

@@ -54,11 +54,12 @@ pub struct Job {
     pub company_id: i64,
     /// The effect.
     pub effect: Effect,
-    /// The journal position (sequence number) of the frame the effect came
-    /// from, if it came from a journaled frame. It is committed with the
-    /// call record it changes; an effect whose position is not above the
-    /// record's is skipped (a frame replayed after a restart changes
-    /// nothing already stored, and publishes nothing again).
+    /// The journal position of the effect, if it came from a journaled
+    /// frame ([`effect_position`](crate::journal::effect_position): the
+    /// frame's record number and the effect's index in it). It is
+    /// committed with the call record it changes; an effect whose position
+    /// is below the record's is skipped (a frame replayed after a restart
+    /// changes nothing already stored, and publishes nothing again).
     pub position: Option<u64>,
 }
 
