@@ -120,8 +120,8 @@ async fn readyz(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Respo
         .iter()
         .all(|(_, s)| s.connected.load(Ordering::Relaxed));
     let writer = state.writer.stats();
-    // Waiting effects with retries going on: the database is away.
-    let degraded = writer.pending() > 0 && writer.retries > 0;
+    // The writer retrying now: the database is away (or busy).
+    let degraded = state.writer.is_retrying();
     // Without a journal, events wait in memory only: not kept.
     let ready = all_connected && (state.journal || !degraded);
     let body = serde_json::json!({

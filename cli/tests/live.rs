@@ -1689,10 +1689,15 @@ async fn postgres_down_during_a_burst_loses_nothing() {
     );
     let direct = format!("{base}?options=-csearch_path%3D{schema}");
     let pbx = fake().await;
+    let api = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
     let child = cmd()
         .args(["listen", "--no-sync", "--database-url", &via_proxy])
         .arg("--journal-dir")
         .arg(dir.path().join("pg-journal"))
+        .args(["--api", &format!("127.0.0.1:{api}")])
         .args(server_args(&pbx))
         .stderr(Stdio::piped())
         .spawn()
@@ -1702,9 +1707,22 @@ async fn postgres_down_during_a_burst_loses_nothing() {
     for m in &session {
         pbx.emit_raw(m.clone()).await;
     }
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The outage shows in /readyz: degraded, and still ready (journaled).
+    let mut seen = None;
+    for _ in 0..40 {
+        let (status, body) = http_get(api, "/readyz", None).await;
+        if body.contains("\"degraded\"") {
+            seen = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, Some(200), "readyz said degraded, still ready");
+    tokio::time::sleep(Duration::from_secs(1)).await;
     proxy.set_down(false);
     let got = wait_calls(&direct, "the calls after the outage", all_completed).await;
+    let (_, body) = http_get(api, "/readyz", None).await;
+    assert!(body.contains("\"database\":\"ok\""), "back to ok: {body}");
     let err = stop_cleanly(child).await;
     assert!(
         err.contains("database unavailable"),

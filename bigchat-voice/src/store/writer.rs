@@ -185,6 +185,8 @@ struct Counters {
     queue_full: AtomicU64,
     /// Set while the queue is full, so the error is logged once per episode.
     full: AtomicBool,
+    /// Lanes waiting to retry a retryable error now.
+    retrying: AtomicU64,
 }
 
 // Nearly every command is an `Apply`: boxing it would only add an
@@ -295,6 +297,12 @@ impl Writer {
         for wait in waits {
             let _ = wait.await;
         }
+    }
+
+    /// True while some lane is retrying (the database is away or busy
+    /// now); false once its effects are stored.
+    pub fn is_retrying(&self) -> bool {
+        self.counters.retrying.load(Ordering::Relaxed) > 0
     }
 
     /// Current counters.
@@ -415,6 +423,7 @@ impl<S: Store> Runner<S> {
         }
         let mut backoff = self.config.initial_backoff;
         let mut attempt: u64 = 0;
+        let mut retrying = Retrying::new(&self.counters);
         loop {
             match self.store.apply_many(batch).await {
                 Ok(applied) => {
@@ -437,6 +446,7 @@ impl<S: Store> Runner<S> {
                 }
                 Err(e) if e.is_retryable() => {
                     attempt += 1;
+                    retrying.arm();
                     backoff = self.wait_retry(attempt, backoff, &e).await;
                 }
                 Err(e) => {
@@ -453,6 +463,7 @@ impl<S: Store> Runner<S> {
     async fn store_one(&self, job: &Job) {
         let mut backoff = self.config.initial_backoff;
         let mut attempt: u64 = 0;
+        let mut retrying = Retrying::new(&self.counters);
         loop {
             match self
                 .store
@@ -471,6 +482,7 @@ impl<S: Store> Runner<S> {
                 }
                 Err(e) if e.is_retryable() => {
                     attempt += 1;
+                    retrying.arm();
                     backoff = self.wait_retry(attempt, backoff, &e).await;
                 }
                 Err(e) => {
@@ -512,6 +524,37 @@ impl<S: Store> Runner<S> {
         }
         tokio::time::sleep(delay).await;
         (backoff * 2).min(self.config.max_backoff)
+    }
+}
+
+/// Counts a lane as retrying from its first retry until the store call
+/// that was retried returns (stored, refused, or the task stopped).
+struct Retrying<'a> {
+    counters: &'a Counters,
+    armed: bool,
+}
+
+impl<'a> Retrying<'a> {
+    fn new(counters: &'a Counters) -> Retrying<'a> {
+        Retrying {
+            counters,
+            armed: false,
+        }
+    }
+
+    fn arm(&mut self) {
+        if !self.armed {
+            self.armed = true;
+            self.counters.retrying.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Retrying<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.counters.retrying.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
