@@ -208,10 +208,12 @@ async fn replay(
             let config = journal_settings(settings, args)
                 .map(|(_, c)| c)
                 .unwrap_or_default();
-            Some(
-                Recorder::open(&dir, config)
-                    .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?,
-            )
+            let mut rec = Recorder::open(&dir, config)
+                .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
+            // Synced on a blocking thread, as `listen` does: the replay
+            // never waits for the disk.
+            rec.sync_in_background();
+            Some(rec)
         }
         None => None,
     };
@@ -241,6 +243,15 @@ async fn replay(
         }
         // Let Ctrl-C stop a long replay between messages.
         if messages.is_multiple_of(1024) {
+            if let Some(rec) = &mut recorder {
+                match rec.take_due_sync() {
+                    Ok(Some(file)) => {
+                        tokio::task::spawn_blocking(move || file.sync_data());
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("journal sync failed: {e}"),
+                }
+            }
             tokio::select! {
                 biased;
                 asked = signals.next() => match asked {
