@@ -44,6 +44,10 @@
 //!   and the tracking side reads it back from there once it has caught up.
 //!   Without a journal, a full queue slows the reader down instead (the AMI
 //!   client then drops events, counted as lost).
+//!   The reader does not wait for the disk either (interval syncs run on a
+//!   blocking thread), with three exceptions: a segment rotation (every
+//!   64 MiB) syncs the finished segment, `syncMs = 0` syncs every frame,
+//!   and deleting released segments holds the journal's lock briefly.
 //! * **Exactly once.** Each effect carries the journal position of its
 //!   frame, committed with the call record it changes
 //!   ([`Job::position`](crate::store::writer::Job::position)).
