@@ -599,27 +599,61 @@ async fn check_names_unmapped_phones_and_queues() {
     );
 }
 
+/// A fresh schema on the test PostgreSQL server (127.0.0.1:5432/test or
+/// `BIGCHAT_VOICE_PG_URL`); `None` with `BIGCHAT_VOICE_SKIP_PG=1`.
+struct PgSchema {
+    admin: sqlx::PgConnection,
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create() -> Option<PgSchema> {
+        use sqlx::Connection;
+        if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+            eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipped");
+            return None;
+        }
+        let base = std::env::var("BIGCHAT_VOICE_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at {base} ({e}); start it with `bash .ci/services`"
+                )
+            });
+        let name = format!("cli_{:016x}", rand::random::<u64>());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        Some(PgSchema { admin, base, name })
+    }
+
+    /// The database URL with the schema first on the search path.
+    fn url(&self) -> String {
+        format!("{}?options=-csearch_path%3D{}", self.base, self.name)
+    }
+
+    async fn drop_schema(mut self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{}\" CASCADE",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await
+        .unwrap();
+    }
+}
+
 /// `listen --replay` into PostgreSQL gives the same records as into SQLite.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_into_postgres_matches_sqlite() {
-    if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
-        eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipped");
+    let Some(schema) = PgSchema::create().await else {
         return;
-    }
-    use sqlx::Connection;
-    let base = std::env::var("BIGCHAT_VOICE_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL is not reachable at {base} ({e}); start it with `bash .ci/services`")
-        });
-    let schema = format!("cli_{:016x}", rand::random::<u64>());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let pg = format!("{base}?options=-csearch_path%3D{schema}");
+    };
+    let pg = schema.url();
     let dir = tempfile::tempdir().unwrap();
     let lite = format!("sqlite://{}", dir.path().join("calls.db").display());
     for name in [
@@ -657,12 +691,7 @@ async fn replay_into_postgres_matches_sqlite() {
     let b = strip(calls(&lite).await);
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    schema.drop_schema().await;
 }
 
 /// `sync` ends records the PBX no longer has, creates live calls the
@@ -1638,11 +1667,9 @@ impl PgProxy {
 /// (recordings included), with no event lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_down_during_a_burst_loses_nothing() {
-    if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
-        eprintln!("BIGCHAT_VOICE_SKIP_PG=1: skipped");
+    let Some(schema) = PgSchema::create().await else {
         return;
-    }
-    use sqlx::Connection;
+    };
     const CALLS: usize = 60;
     let session = interleaved_calls(CALLS, 7);
     let all_completed =
@@ -1666,16 +1693,7 @@ async fn postgres_down_during_a_burst_loses_nothing() {
     stop_cleanly(child).await;
     drop(pbx);
 
-    let base = std::env::var("BIGCHAT_VOICE_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {base} ({e})"));
-    let schema = format!("cli_{:016x}", rand::random::<u64>());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let base = schema.base.clone();
     let target = base
         .split('@')
         .nth(1)
@@ -1683,11 +1701,8 @@ async fn postgres_down_during_a_burst_loses_nothing() {
         .unwrap_or("127.0.0.1:5432")
         .to_owned();
     let proxy = PgProxy::start(target.clone()).await;
-    let via_proxy = format!(
-        "{}?options=-csearch_path%3D{schema}",
-        base.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1)
-    );
-    let direct = format!("{base}?options=-csearch_path%3D{schema}");
+    let direct = schema.url();
+    let via_proxy = direct.replacen(&target, &format!("127.0.0.1:{}", proxy.port), 1);
     let pbx = fake().await;
     let api = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1730,12 +1745,7 @@ async fn postgres_down_during_a_burst_loses_nothing() {
     );
     assert!(!err.contains("events lost"), "{err}");
     assert_eq!(essence_of(&got), essence_of(&want), "{err}");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    schema.drop_schema().await;
 }
 
 /// SIGKILL during a quiet conversation (no events for 3 s), and the call

@@ -194,14 +194,6 @@ impl Recorder {
         self.journal.take_due_sync()
     }
 
-    /// Syncs when the sync interval has passed (call it on a timer, so the
-    /// last frames before a quiet spell reach the disk too).
-    pub fn tick(&mut self) {
-        if let Err(e) = self.journal.sync_if_due() {
-            tracing::error!(error = %e, "journal sync failed");
-        }
-    }
-
     /// Notes the effects of frame `seq`, just tracked (which calls are
     /// live, since which frame).
     pub fn note(&mut self, seq: u64, effects: &[Effect]) {
