@@ -4,7 +4,7 @@
 //! channels and turn them into BigChat records (contacts, tickets, call
 //! records, messages) and live notifications.
 //!
-//! * `control` (feature `pipeline`, default): acting on live calls (hang up).
+//! * `control` (feature `pipeline`, default): acting on calls (click-to-call with idempotency keys, hang up, blind and attended transfer).
 //! * `journal` (feature `journal`, default): the durable journal of the frames read from a PBX.
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
 //! * [`tracker`]: the pure call tracker, AMI events in, effects out.

@@ -398,53 +398,66 @@ async fn webhook_posts_signed_json() {
         .parse()
         .unwrap();
     assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
-    let expected = sign(b"s3cr3t", ts, &r.body);
+    let id = &r.headers[&ID_HEADER.to_ascii_lowercase()];
+    let expected = sign(b"s3cr3t", ts, id, &r.body);
     let signature = &r.headers[&SIGNATURE_HEADER.to_ascii_lowercase()];
     assert_eq!(signature, &expected);
     assert!(expected.starts_with("sha256=") && expected.len() == 7 + 64);
-    // Independent check of the HMAC, over "{timestamp}.{body}", with the
-    // hmac crate.
+    // Independent check of the HMAC, over "{timestamp}.{id}.{body}", with
+    // the hmac crate.
     {
         use hmac::{KeyInit, Mac};
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cr3t").unwrap();
-        mac.update(format!("{ts}.").as_bytes());
+        mac.update(format!("{ts}.{id}.").as_bytes());
         mac.update(&r.body);
         let hex_sig = expected.trim_start_matches("sha256=");
         mac.verify_slice(&hex::decode(hex_sig).unwrap())
             .expect("signature verifies");
     }
-    let id = &r.headers[&ID_HEADER.to_ascii_lowercase()];
     assert_eq!(id.len(), 32, "{id}");
     // What a receiver checks: the signature, and the clock window.
     let now = chrono::Utc::now().timestamp();
     let ts_text = ts.to_string();
-    assert_eq!(verify(b"s3cr3t", &ts_text, signature, &r.body, now), Ok(()));
     assert_eq!(
-        verify(b"other", &ts_text, signature, &r.body, now),
+        verify(b"s3cr3t", &ts_text, id, signature, &r.body, now),
+        Ok(())
+    );
+    assert_eq!(
+        verify(b"other", &ts_text, id, signature, &r.body, now),
         Err(VerifyError::BadSignature)
     );
     // The same body replayed with another timestamp does not verify…
     let later = (ts + 3600).to_string();
     assert_eq!(
-        verify(b"s3cr3t", &later, signature, &r.body, now + 3600),
+        verify(b"s3cr3t", &later, id, signature, &r.body, now + 3600),
         Err(VerifyError::BadSignature)
     );
     // …and the genuine request is refused once out of the window.
     let skew = MAX_CLOCK_SKEW.as_secs() as i64 + 1;
     assert_eq!(
-        verify(b"s3cr3t", &ts_text, signature, &r.body, ts + skew),
+        verify(b"s3cr3t", &ts_text, id, signature, &r.body, ts + skew),
         Err(VerifyError::Stale { skew_secs: skew })
     );
     let mut tampered = r.body.clone();
     tampered[0] ^= 1;
     assert_eq!(
-        verify(b"s3cr3t", &ts_text, signature, &tampered, now),
+        verify(b"s3cr3t", &ts_text, id, signature, &tampered, now),
         Err(VerifyError::BadSignature)
     );
     assert!(matches!(
-        verify(b"s3cr3t", "soon", signature, &r.body, now),
+        verify(b"s3cr3t", "soon", id, signature, &r.body, now),
         Err(VerifyError::Malformed(_))
     ));
+    // The id is signed: the same request under another id does not verify.
+    let other_id = "0".repeat(32);
+    assert_eq!(
+        verify(b"s3cr3t", &ts_text, &other_id, signature, &r.body, now),
+        Err(VerifyError::BadSignature)
+    );
+    assert_eq!(
+        verify(b"s3cr3t", &ts_text, "a b", signature, &r.body, now),
+        Err(VerifyError::Malformed(ID_HEADER))
+    );
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(
         body,

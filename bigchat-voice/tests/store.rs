@@ -1118,6 +1118,103 @@ async fn journal_positions_make_replays_noops(backend: Backend) {
     db.finish().await;
 }
 
+/// Originate idempotency keys: one claim per (company, key), even when
+/// claimed concurrently; a second claim finds the first call and whether
+/// it was the same request; a released key can be claimed again; two
+/// companies' keys never meet. Also: `CallFilter::unique_id`.
+async fn originate_keys_are_claimed_once(backend: Backend) {
+    use bigchat_voice::store::{OriginateClaim, OriginateKey};
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let store = &db.store;
+    let claims = futures::future::join_all((0..8).map(|i| {
+        let id = format!("call-{i}");
+        async move {
+            store
+                .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-1", ast, &id))
+                .await
+                .expect("claim")
+        }
+    }))
+    .await;
+    let won: Vec<_> = claims
+        .iter()
+        .filter(|c| **c == OriginateClaim::Claimed)
+        .collect();
+    assert_eq!(won.len(), 1, "{claims:?}");
+    let first = claims
+        .iter()
+        .find_map(|c| match c {
+            OriginateClaim::Taken { unique_id, .. } => Some(unique_id.clone()),
+            _ => None,
+        })
+        .expect("taken");
+    let again = store
+        .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-2", ast, "call-x"))
+        .await
+        .expect("claim");
+    assert_eq!(
+        again,
+        OriginateClaim::Taken {
+            same_request: false,
+            asterisk_id: ast,
+            unique_id: first.clone()
+        }
+    );
+    // Another company's key of the same name is its own.
+    assert_eq!(
+        store
+            .claim_originate_key(&OriginateKey::new(COMPANY + 1, "k-1", "h-1", ast, "call-y"))
+            .await
+            .expect("claim"),
+        OriginateClaim::Claimed
+    );
+    // Released (only by the call it names), then free again.
+    store
+        .release_originate_key(COMPANY, "k-1", "call-x")
+        .await
+        .expect("release");
+    assert!(matches!(
+        store
+            .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-1", ast, "call-z"))
+            .await
+            .expect("claim"),
+        OriginateClaim::Taken { .. }
+    ));
+    store
+        .release_originate_key(COMPANY, "k-1", &first)
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-1", ast, "call-z"))
+            .await
+            .expect("claim"),
+        OriginateClaim::Claimed
+    );
+    // One call by id.
+    apply_all(
+        &db,
+        ast,
+        &[
+            Effect::CallStarted(inbound("u1", "+5511999990001", 0)),
+            Effect::CallStarted(inbound("u2", "+5511999990002", 5)),
+        ],
+    )
+    .await;
+    let rows = store
+        .recent_calls(&CallFilter {
+            unique_id: Some("u2".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("calls");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].unique_id, "u2");
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1165,6 +1262,7 @@ suite!(
     stored_answer_is_never_forgotten,
     failed_originate_ends_the_placed_record,
     journal_positions_make_replays_noops,
+    originate_keys_are_claimed_once,
 );
 
 #[tokio::test]

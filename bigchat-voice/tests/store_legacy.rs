@@ -93,7 +93,7 @@ INSERT INTO "TicketTraking" ("id", "ticketId", "userId", "queuedAt", "startedAt"
 
 /// The tables of 0.1, and of the current schema.
 const LEGACY_TABLES: &str = "Asterisks CallRecords Contacts Messages TicketTraking Tickets";
-const NEW_TABLES: &str = "AsteriskQueues Asterisks CallRecords Contacts Messages TicketTraking \
+const NEW_TABLES: &str = "AsteriskQueues Asterisks CallOriginateKeys CallRecords Contacts Messages TicketTraking \
                           Tickets Whatsapps bigchat_voice_migrations";
 
 const TABLES_SQLITE: &str =
@@ -266,7 +266,7 @@ async fn upgrades(kind: Kind) {
     let store = AnyStore::connect(&db.url).await.expect("upgrade");
     let info = store.schema();
     assert!(info.upgraded_legacy);
-    assert_eq!((info.mode, info.applied), (SchemaMode::Standalone, 3));
+    assert_eq!((info.mode, info.applied), (SchemaMode::Standalone, 4));
 
     // `_sqlx_migrations` and every legacy_* table are gone, and what is
     // left is what a fresh database has, down to constraint names.

@@ -91,6 +91,15 @@ impl<S: Store + Clone> Store for Faulty<S> {
     async fn ticket(&self, id: i64) -> Result<Option<TicketRow>, StoreError> {
         self.inner.ticket(id).await
     }
+    async fn claim_originate_key(
+        &self,
+        claim: &bigchat_voice::store::OriginateKey<'_>,
+    ) -> Result<bigchat_voice::store::OriginateClaim, StoreError> {
+        self.inner.claim_originate_key(claim).await
+    }
+    async fn release_originate_key(&self, c: i64, key: &str, u: &str) -> Result<(), StoreError> {
+        self.inner.release_originate_key(c, key, u).await
+    }
     async fn close(&self) {
         self.inner.close().await
     }

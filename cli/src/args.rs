@@ -69,6 +69,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Hang up a live call (every channel of it).
     Hangup(HangupArgs),
+    /// Transfer a live call's other party (blind or attended).
+    Transfer(TransferArgs),
     /// Show raw AMI events as they arrive (debugging).
     Events(EventsArgs),
     /// List recent call records.
@@ -170,6 +172,11 @@ pub struct OriginateArgs {
     /// Channel variable for the call (repeatable): `--var NAME=VALUE`.
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// An idempotency key: the same key again (from any client of this
+    /// database, even after a restart) places no second call and prints
+    /// the first call's id.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
     /// How long the agent's phone may ring, e.g. `30s`.
     #[arg(long, default_value = "30s", value_parser = ring_timeout)]
     pub timeout: std::time::Duration,
@@ -199,6 +206,41 @@ pub struct HangupArgs {
     /// The call: its Linkedid (the `uniqueId` that `calls` shows).
     #[arg(value_name = "CALL")]
     pub call: String,
+}
+
+/// `transfer` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["extension", "queue", "complete", "cancel"])))]
+pub struct TransferArgs {
+    /// The PBX the call is on.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The call: its Linkedid (the `uniqueId` that `calls` shows).
+    #[arg(value_name = "CALL")]
+    pub call: String,
+    /// Transfer to this extension (of `[control] transferContext`, else
+    /// the agent channel's context).
+    #[arg(long, value_name = "EXTENSION")]
+    pub extension: Option<String>,
+    /// Transfer to this PBX queue (its extension from `[control]
+    /// queueExtensions`).
+    #[arg(long, value_name = "QUEUE")]
+    pub queue: Option<String>,
+    /// Attended (AMI Atxfer): the agent talks to the target first; it
+    /// completes when the agent hangs up (or `--complete`, or the
+    /// `atxfercomplete` code), and is cancelled by `--cancel` or
+    /// `atxferabort`.
+    #[arg(long, conflicts_with_all = ["complete", "cancel"])]
+    pub attended: bool,
+    /// Complete an attended transfer: hang up the agent's channel.
+    #[arg(long, conflicts_with = "cancel")]
+    pub complete: bool,
+    /// Cancel an attended transfer (AMI CancelAtxfer).
+    #[arg(long)]
+    pub cancel: bool,
+    /// The agent extension whose channel acts (default: the call record's).
+    #[arg(long, value_name = "EXTENSION")]
+    pub agent: Option<String>,
 }
 
 /// `events` options.

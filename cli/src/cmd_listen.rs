@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bigchat_voice::model::{Call, Effect};
@@ -312,23 +312,33 @@ async fn live(
     let (config_tx, config_rx) = watch::channel(settings.tracker.clone());
     let mut tasks = tokio::task::JoinSet::new();
     let retry_first_connect = servers.len() > 1;
-    let stats: Vec<(String, Arc<PipelineStats>)> = servers
+    let handles: Vec<Arc<ServerHandle>> = servers
         .iter()
-        .map(|s| (s.config.name.clone(), Arc::new(PipelineStats::default())))
+        .map(|s| {
+            Arc::new(ServerHandle::new(
+                s.config.name.clone(),
+                Arc::new(PipelineStats::default()),
+            ))
+        })
         .collect();
     #[cfg(feature = "api")]
     if let Some(addr) = args.api.or(settings.file.api.listen) {
         let state = crate::api::ApiState {
-            servers: stats.clone(),
+            servers: handles.clone(),
             writer: writer.clone(),
+            store: store.clone(),
             losses: losses.clone(),
             publisher: publisher.clone(),
             journal: journal.is_some(),
-            token: api_token(settings)?,
+            tokens: crate::api::load_tokens(settings)?,
+            company_id: settings.company_id,
+            tracker: config_rx.clone(),
+            dialplan: settings.file.originate.dialplan(),
+            control: settings.file.control.clone(),
         };
         crate::api::serve(addr, state).await?;
     }
-    for (server, (_, stats)) in servers.into_iter().zip(stats) {
+    for (server, handle) in servers.into_iter().zip(handles) {
         let ctx = ServerTask {
             server,
             settings_company: settings.company_id,
@@ -342,7 +352,7 @@ async fn live(
             losses: losses.clone(),
             journal: journal.clone(),
             reload: config_rx.clone(),
-            stats,
+            handle,
         };
         tasks.spawn(ctx.run());
     }
@@ -472,6 +482,38 @@ async fn reload(
     tracing::info!(users, "user mapping reloaded");
 }
 
+/// One PBX as the API sees it: its live figures, and its AMI client once
+/// logged in.
+#[cfg_attr(not(feature = "api"), allow(dead_code))]
+pub struct ServerHandle {
+    /// Its configured name.
+    pub name: String,
+    /// Its live figures.
+    pub stats: Arc<PipelineStats>,
+    /// Its `Asterisks.id`, once registered.
+    pub asterisk_id: OnceLock<i64>,
+    /// Its AMI client, once connected (the pipeline's own connection).
+    pub client: Mutex<Option<ami_client::Client>>,
+}
+
+#[cfg_attr(not(feature = "api"), allow(dead_code))]
+impl ServerHandle {
+    /// A server not registered nor connected yet.
+    pub fn new(name: String, stats: Arc<PipelineStats>) -> ServerHandle {
+        ServerHandle {
+            name,
+            stats,
+            asterisk_id: OnceLock::new(),
+            client: Mutex::new(None),
+        }
+    }
+
+    /// Its AMI client, if connected once.
+    pub fn client(&self) -> Option<ami_client::Client> {
+        self.client.lock().ok()?.clone()
+    }
+}
+
 /// Everything one server's task needs.
 struct ServerTask {
     server: Server,
@@ -490,33 +532,8 @@ struct ServerTask {
     journal: Option<(std::path::PathBuf, JournalConfig)>,
     /// The tracker configuration, as SIGHUP reloads it.
     reload: watch::Receiver<TrackerConfig>,
-    /// Its live figures (read by the API).
-    stats: Arc<PipelineStats>,
-}
-
-/// The API's bearer token: `[api] tokenFile` (first line), else
-/// `BIGCHAT_VOICE_API_TOKEN`; `None` when neither is set.
-#[cfg(feature = "api")]
-fn api_token(settings: &Settings) -> anyhow::Result<Option<String>> {
-    if let Some(path) = &settings.file.api.token_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            coded(
-                Code::Usage,
-                format!("cannot read the API token file {}: {e}", path.display()),
-            )
-        })?;
-        let token = text.lines().next().unwrap_or("").trim().to_owned();
-        if token.is_empty() {
-            return Err(coded(
-                Code::Usage,
-                format!("the API token file {} is empty", path.display()),
-            ));
-        }
-        return Ok(Some(token));
-    }
-    Ok(std::env::var("BIGCHAT_VOICE_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty()))
+    /// Its live figures and AMI client (read by the API).
+    handle: Arc<ServerHandle>,
 }
 
 /// The journal directory and settings (`None` with `--no-journal` or
@@ -636,7 +653,8 @@ impl ServerTask {
         .await?
         .with_losses(self.losses.clone())
         .with_reload(self.reload.clone())
-        .with_stats(self.stats.clone());
+        .with_stats(self.handle.stats.clone());
+        let _ = self.handle.asterisk_id.set(asterisk_id);
         pipeline.set_status(AsteriskStatus::Connecting).await;
         let (client, stream) = match self.first_connect(&pipeline).await {
             Some(Ok(x)) => x,
@@ -651,6 +669,9 @@ impl ServerTask {
             }
         };
         tracing::info!(server = %c.name, version = %client.banner_version().unwrap_or_default(), "connected");
+        if let Ok(mut slot) = self.handle.client.lock() {
+            *slot = Some(client.clone());
+        }
         pipeline
             .run(client, stream, self.stop.clone())
             .await

@@ -37,9 +37,12 @@ pub struct FileConfig {
     /// `[journal]`.
     #[serde(default)]
     pub journal: JournalFileConfig,
-    /// The HTTP endpoint of `listen` (health, readiness, metrics).
+    /// The HTTP endpoint of `listen` (health, readiness, metrics, control).
     #[serde(default)]
     pub api: ApiFileConfig,
+    /// Transfers (CLI `transfer` and the control API).
+    #[serde(default)]
+    pub control: ControlFileConfig,
     /// Call tracking (trunks, contexts, agents, recordings).
     pub tracker: Option<TrackerConfig>,
 }
@@ -108,6 +111,18 @@ pub struct OriginateConfig {
     pub caller_id: String,
 }
 
+impl OriginateConfig {
+    /// As the library's control code takes it.
+    pub fn dialplan(&self) -> bigchat_voice::control::OriginateDialplan {
+        let mut d = bigchat_voice::control::OriginateDialplan::default();
+        d.channel = self.channel.clone();
+        d.context = self.context.clone();
+        d.priority = self.priority.clone();
+        d.caller_id = self.caller_id.clone();
+        d
+    }
+}
+
 impl Default for OriginateConfig {
     fn default() -> Self {
         OriginateConfig {
@@ -155,8 +170,51 @@ pub struct ApiFileConfig {
     /// Address to listen on, e.g. `127.0.0.1:8089` (`--api` wins).
     pub listen: Option<std::net::SocketAddr>,
     /// File holding the bearer token (its first line); else
-    /// `BIGCHAT_VOICE_API_TOKEN`.
+    /// `BIGCHAT_VOICE_API_TOKEN`. This token may see and act on every call.
     pub token_file: Option<PathBuf>,
+    /// Tokens scoped to a company, or to one user of it (`[[api.tokens]]`).
+    pub tokens: Vec<ScopedTokenConfig>,
+}
+
+/// `[[api.tokens]]`: a bearer token that sees and acts on one company's
+/// calls only — or, with `userId`, one user's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScopedTokenConfig {
+    /// File holding the token (its first line).
+    pub token_file: PathBuf,
+    /// The BigChat company.
+    pub company_id: i64,
+    /// The BigChat user (`Users.id`), if the token is one agent's.
+    pub user_id: Option<i64>,
+}
+
+/// `[control]`: where transfers go (keys camelCase).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct ControlFileConfig {
+    /// Dialplan context a transfer target is dialled in (default: the
+    /// agent channel's own context).
+    pub transfer_context: Option<String>,
+    /// PBX queue name → the extension that reaches it, for transfers to a
+    /// queue, e.g. `{ support = "4000" }`.
+    pub queue_extensions: std::collections::BTreeMap<String, String>,
+}
+
+impl ControlFileConfig {
+    /// The extension a transfer dials: `extension`, or `queue`'s from
+    /// `queueExtensions` (exactly one of them).
+    pub fn target(&self, extension: Option<&str>, queue: Option<&str>) -> Result<String, String> {
+        match (extension, queue) {
+            (Some(e), None) => Ok(e.to_owned()),
+            (None, Some(q)) => self.queue_extensions.get(q).cloned().ok_or_else(|| {
+                format!(
+                    "queue {q:?} is not in [control] queueExtensions (which extension reaches it?)"
+                )
+            }),
+            _ => Err("name exactly one of an extension and a queue".to_owned()),
+        }
+    }
 }
 
 /// Notification sinks.

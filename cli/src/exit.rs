@@ -96,12 +96,17 @@ pub fn code_for(err: &anyhow::Error) -> Code {
             }
             _ => {}
         }
-        match cause.downcast_ref::<bigchat_voice::control::ControlError>() {
-            Some(bigchat_voice::control::ControlError::Unreachable { .. }) => {
-                return Code::Unreachable;
+        {
+            use bigchat_voice::control::ControlError as E;
+            match cause.downcast_ref::<E>() {
+                Some(E::Unreachable { .. }) => return Code::Unreachable,
+                Some(E::Invalid { .. } | E::NoSuchTicket { .. } | E::KeyReused { .. }) => {
+                    return Code::Usage;
+                }
+                Some(E::Store(_)) => return Code::Database,
+                Some(_) => return Code::Refused,
+                None => {}
             }
-            Some(_) => return Code::Refused,
-            None => {}
         }
         match cause.downcast_ref::<bigchat_voice::pipeline::PipelineError>() {
             Some(bigchat_voice::pipeline::PipelineError::Store(_))

@@ -13,6 +13,7 @@ mod cmd_hangup;
 mod cmd_listen;
 mod cmd_originate;
 mod cmd_sync;
+mod cmd_transfer;
 mod config;
 mod exit;
 mod publish;
@@ -187,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Originate(a) => cmd_originate::run(&settings, a).await,
         Command::Sync(a) => cmd_sync::run(&settings, a).await,
         Command::Hangup(a) => cmd_hangup::run(&settings, a).await,
+        Command::Transfer(a) => cmd_transfer::run(&settings, a).await,
         Command::Events(a) => cmd_events::run(&settings, a).await,
         Command::Calls(a) => cmd_calls::run(&settings, a).await,
         Command::Db {

@@ -834,8 +834,8 @@ async fn events_tail_filters_live_events() {
 }
 
 /// A minimal HTTP endpoint that answers 200 to every POST and keeps what
-/// it received: ((X-BigChat-Signature, X-BigChat-Timestamp), body).
-type Received = std::sync::Arc<std::sync::Mutex<Vec<((String, String), Vec<u8>)>>>;
+/// it received: ((X-BigChat-Signature, X-BigChat-Timestamp, X-BigChat-Id), body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<((String, String, String), Vec<u8>)>>>;
 
 async fn webhook_receiver() -> (u16, Received) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -850,7 +850,7 @@ async fn webhook_receiver() -> (u16, Received) {
                 let mut sock = BufReader::new(sock);
                 loop {
                     let (mut length, mut signature) = (0usize, String::new());
-                    let mut timestamp = String::new();
+                    let (mut timestamp, mut id) = (String::new(), String::new());
                     let mut line = String::new();
                     loop {
                         line.clear();
@@ -866,6 +866,7 @@ async fn webhook_receiver() -> (u16, Received) {
                                 "content-length" => length = v.trim().parse().unwrap_or(0),
                                 "x-bigchat-signature" => signature = v.trim().to_string(),
                                 "x-bigchat-timestamp" => timestamp = v.trim().to_string(),
+                                "x-bigchat-id" => id = v.trim().to_string(),
                                 _ => {}
                             }
                         }
@@ -874,7 +875,10 @@ async fn webhook_receiver() -> (u16, Received) {
                     if sock.read_exact(&mut body).await.is_err() {
                         return;
                     }
-                    store.lock().unwrap().push(((signature, timestamp), body));
+                    store
+                        .lock()
+                        .unwrap()
+                        .push(((signature, timestamp, id), body));
                     let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
                     if sock.get_mut().write_all(ok).await.is_err() {
                         return;
@@ -1000,9 +1004,9 @@ webhook_url = "http://127.0.0.1:{hook_port}/voice"
 
     let received = received.lock().unwrap().clone();
     let now = chrono::Utc::now().timestamp();
-    for ((signature, timestamp), body) in &received {
+    for ((signature, timestamp, id), body) in &received {
         assert_eq!(
-            bigchat_voice::notify::verify(b"hook-secret", timestamp, signature, body, now),
+            bigchat_voice::notify::verify(b"hook-secret", timestamp, id, signature, body, now),
             Ok(()),
             "bad signature for {}",
             String::from_utf8_lossy(body)
@@ -1915,13 +1919,39 @@ async fn a_sqlite_file_read_only_for_a_while_is_waited_for() {
 
 /// A GET over plain HTTP/1.1: (status, body).
 async fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    http(port, "GET", path, token, &[], None).await
+}
+
+/// One HTTP/1.1 request to the API on `port`: (status, body).
+async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to the API");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
-    sock.write_all(req.as_bytes()).await.expect("send");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    if method != "GET" {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    head.push_str(&body);
+    sock.write_all(head.as_bytes()).await.expect("send");
     let mut text = String::new();
     sock.read_to_string(&mut text).await.expect("read");
     let status = text
@@ -1934,6 +1964,12 @@ async fn http_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A port free now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// `listen --api`: `/healthz` answers without a token, `/readyz` and
@@ -2096,4 +2132,573 @@ async fn hangup_hangs_up_every_channel_of_the_call() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{err}");
     assert!(err.contains("No such channel"), "{err}");
+}
+
+/// The CoreShowChannel items a real Asterisk listed for a bridged call
+/// (`protocol-misc`), given the Linkedid `linkedid`.
+fn channels_of_call(linkedid: &str) -> Vec<ami_client::ami_proto::Message> {
+    load_capture(
+        &captures().join("protocol-misc.server.ami"),
+        &ReplayOptions {
+            pace: None,
+            events_only: true,
+        },
+    )
+    .expect("capture")
+    .messages
+    .into_iter()
+    .filter_map(|m| {
+        let text = String::from_utf8_lossy(&m.bytes).into_owned();
+        let kept: String = text
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("ActionID:"))
+            .collect::<String>()
+            .replace("1795516055.77", linkedid);
+        ami_client::ami_proto::Message::parse(kept.as_bytes())
+    })
+    .filter(|m| m.is_event("CoreShowChannel"))
+    .collect()
+}
+
+/// The recorded click-to-call (`outbound-click-to-call`) as a real
+/// Asterisk reports it for an Originate with `ChannelId: {id}`: the first
+/// channel's Uniqueid, which is also the call's Linkedid, is `id`. Split
+/// after the parties are bridged: (up to the answer, the rest).
+fn click_to_call_as(id: &str) -> (Vec<Bytes>, Vec<Bytes>) {
+    let events: Vec<Bytes> = events_of("outbound-click-to-call")
+        .into_iter()
+        .filter(|m| {
+            !m.starts_with(b"Event: FullyBooted") && !m.starts_with(b"Event: SuccessfulAuth")
+        })
+        .map(|m| {
+            Bytes::from(
+                String::from_utf8_lossy(&m)
+                    .replace("1795515825.10", id)
+                    .into_bytes(),
+            )
+        })
+        .collect();
+    let cut = after_bridge(&events);
+    (events[..cut].to_vec(), events[cut..].to_vec())
+}
+
+fn json_of(body: &str) -> serde_json::Value {
+    serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+}
+
+/// The control API end to end on the fake Asterisk: click-to-call with an
+/// idempotency key that holds across a daemon restart, scoped tokens (a
+/// company never sees or acts on another's call; a user only on its own),
+/// list and get, blind and attended transfer from the agent's channel,
+/// hang up, every bad request a 4xx naming the field, the PBX's refusal
+/// with its own words, and 503 while the PBX is away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_places_transfers_and_hangs_up_calls() {
+    let pbx = fake().await;
+    pbx.set_reply(
+        "Originate",
+        Reply::success(&[("Message", "Originate successfully queued")]),
+    );
+    for action in ["BlindTransfer", "Atxfer", "CancelAtxfer", "Hangup"] {
+        pbx.set_reply(action, Reply::success(&[]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let mut tokens = String::new();
+    for (name, company, user) in [
+        ("company1", 1, None),
+        ("company2", 2, None),
+        ("user7", 1, Some(7)),
+        ("user8", 1, Some(8)),
+    ] {
+        let file = dir.path().join(format!("{name}.token"));
+        std::fs::write(&file, format!("{name}-secret-token\n")).unwrap();
+        tokens.push_str(&format!(
+            "[[api.tokens]]\ntokenFile = {:?}\ncompanyId = {company}\n{}\n",
+            file.display(),
+            user.map_or(String::new(), |u| format!("userId = {u}"))
+        ));
+    }
+    let config = dir.path().join("voice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "company_id = 1\n[tracker]\nusers = {{ \"1001\" = 7 }}\n\
+             [control]\nqueueExtensions = {{ support = \"4000\" }}\n{tokens}"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let start = || {
+        cmd()
+            .env("BIGCHAT_VOICE_API_TOKEN", "admin-secret-token")
+            .args(["listen", "--database-url", &db, "--config"])
+            .arg(&config)
+            .args(["--api", &format!("127.0.0.1:{port}")])
+            .args(server_args(&pbx))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let child = start();
+    wait_synced(&pbx, "login").await;
+    let admin = Some("admin-secret-token");
+    let other_company = Some("company2-secret-token");
+    let post = |path: &'static str,
+                token: Option<&'static str>,
+                key: Option<&'static str>,
+                body: serde_json::Value| async move {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+        http(port, "POST", path, token, &headers, Some(&body)).await
+    };
+    let call_body =
+        serde_json::json!({ "from": "1001", "to": "+55 11 99999-0002", "ticketId": null });
+
+    // Bad requests: 4xx naming the field; nothing reaches the PBX.
+    for (body, field) in [
+        (serde_json::json!({ "from": "1001" }), "to"),
+        (serde_json::json!({ "from": "1001", "to": "12" }), "to"),
+        (
+            serde_json::json!({ "from": "10 01", "to": "+5511999990002" }),
+            "from",
+        ),
+        (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "colour": 1 }),
+            "colour",
+        ),
+        (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "variables": { "SHELL(x)": "1" } }),
+            "variables",
+        ),
+        (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "timeoutSecs": 0 }),
+            "timeout",
+        ),
+        (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "ticketId": 999 }),
+            "ticket",
+        ),
+    ] {
+        let (status, reply) = post("/v1/calls", admin, None, body.clone()).await;
+        assert!((400..500).contains(&status), "{body}: {status} {reply}");
+        let reply = json_of(&reply);
+        assert!(
+            reply["error"].as_str().unwrap_or_default().contains(field),
+            "{body}: {reply}"
+        );
+    }
+    assert_eq!(
+        post("/v1/calls", None, None, call_body.clone()).await.0,
+        401
+    );
+    // Another company has no server here; a user may not call from
+    // another user's extension.
+    assert_eq!(
+        post("/v1/calls", other_company, Some("k-1"), call_body.clone())
+            .await
+            .0,
+        404
+    );
+    let (status, reply) = post(
+        "/v1/calls",
+        Some("user8-secret-token"),
+        Some("k-1"),
+        call_body.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "{reply}");
+    assert!(pbx.actions_named("Originate").is_empty());
+
+    // Placed once, whatever the retries.
+    let (status, reply) = post(
+        "/v1/calls",
+        Some("user7-secret-token"),
+        Some("k-1"),
+        call_body.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let placed = json_of(&reply);
+    let id = placed["uniqueId"].as_str().expect("uniqueId").to_owned();
+    assert_eq!(placed["replayed"], false);
+    assert_eq!(placed["call"]["status"], "ringing", "{placed}");
+    assert_eq!(placed["call"]["userId"], 7, "{placed}");
+    let sent = pbx.actions_named("Originate");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].get("ChannelId").as_deref(), Some(id.as_str()));
+    assert_eq!(sent[0].get("Exten").as_deref(), Some("+5511999990002"));
+    let (status, reply) = post("/v1/calls", admin, Some("k-1"), call_body.clone()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json_of(&reply)["uniqueId"], id.as_str());
+    assert_eq!(json_of(&reply)["replayed"], true);
+    let other = serde_json::json!({ "from": "1001", "to": "+5511999990003" });
+    let (status, reply) = post("/v1/calls", admin, Some("k-1"), other).await;
+    assert_eq!(status, 422, "{reply}");
+    assert_eq!(json_of(&reply)["code"], "key_reused");
+    assert_eq!(pbx.actions_named("Originate").len(), 1);
+
+    // The PBX reports the call as it reported the recorded one.
+    let (answered, rest) = click_to_call_as(&id);
+    for m in answered {
+        pbx.emit_raw(m).await;
+    }
+    wait_calls(&db, "the placed call answered", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == id.as_str() && r["status"] == "answered")
+    })
+    .await;
+
+    // List and get, scoped.
+    let path = format!("/v1/calls/{id}");
+    let (status, reply) = http_get(port, &path, Some("company1-secret-token")).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json_of(&reply)["call"]["agentExtension"], "1001");
+    assert_eq!(http_get(port, &path, other_company).await.0, 404);
+    assert_eq!(
+        http_get(port, &path, Some("user8-secret-token")).await.0,
+        404
+    );
+    assert_eq!(
+        http_get(port, &path, Some("user7-secret-token")).await.0,
+        200
+    );
+    assert_eq!(http_get(port, "/v1/calls/1795599999.1", admin).await.0, 404);
+    let (status, reply) = http_get(port, "/v1/calls?status=answered&limit=10", admin).await;
+    assert_eq!(status, 200, "{reply}");
+    let listed = json_of(&reply);
+    assert_eq!(
+        listed["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let (_, reply) = http_get(port, "/v1/calls", other_company).await;
+    assert_eq!(json_of(&reply)["calls"], serde_json::json!([]));
+    let (_, reply) = http_get(port, "/v1/calls", Some("user8-secret-token")).await;
+    assert_eq!(json_of(&reply)["calls"], serde_json::json!([]));
+    for bad in ["status=nope", "limit=0", "since=yesterday", "colour=red"] {
+        let (status, reply) = http_get(port, &format!("/v1/calls?{bad}"), admin).await;
+        let field = bad.split('=').next().unwrap();
+        assert_eq!(status, 400, "{bad}: {reply}");
+        assert!(reply.contains(field), "{bad}: {reply}");
+    }
+    let (status, reply) = http_get(port, "/v1/servers", admin).await;
+    assert_eq!(status, 200);
+    assert_eq!(json_of(&reply)["servers"][0]["connected"], true, "{reply}");
+
+    // Transfers act from the agent's channel, as the PBX lists it.
+    pbx.set_reply(
+        "CoreShowChannels",
+        Reply::list("CoreShowChannelsComplete", channels_of_call(&id)),
+    );
+    let transfer = format!("/v1/calls/{id}/transfer");
+    let transfer: &'static str = Box::leak(transfer.into_boxed_str());
+    for (body, field) in [
+        (serde_json::json!({ "kind": "blind" }), "extension"),
+        (
+            serde_json::json!({ "kind": "blind", "extension": "1002", "queue": "support" }),
+            "extension",
+        ),
+        (
+            serde_json::json!({ "kind": "sideways", "extension": "1002" }),
+            "kind",
+        ),
+        (
+            serde_json::json!({ "kind": "blind", "queue": "sales" }),
+            "sales",
+        ),
+        (
+            serde_json::json!({ "kind": "blind", "extension": "1002\r\nAction: Command" }),
+            "extension",
+        ),
+    ] {
+        let (status, reply) = post(transfer, admin, None, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert!(reply.contains(field), "{body}: {reply}");
+    }
+    assert_eq!(
+        post(
+            transfer,
+            other_company,
+            None,
+            serde_json::json!({ "kind": "blind", "extension": "1002" })
+        )
+        .await
+        .0,
+        404
+    );
+    let (status, reply) = post(
+        transfer,
+        admin,
+        None,
+        serde_json::json!({ "kind": "blind", "extension": "1002" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(json_of(&reply)["channel"], "PJSIP/agent1001-0000004e");
+    let blind = pbx.actions_named("BlindTransfer");
+    assert_eq!(blind.len(), 1);
+    assert_eq!(
+        blind[0].get("Channel").as_deref(),
+        Some("PJSIP/agent1001-0000004e")
+    );
+    assert_eq!(blind[0].get("Exten").as_deref(), Some("1002"));
+    let (status, reply) = post(
+        transfer,
+        Some("user7-secret-token"),
+        None,
+        serde_json::json!({ "kind": "attended", "queue": "support" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{reply}");
+    let atxfer = pbx.actions_named("Atxfer");
+    assert_eq!(atxfer.len(), 1);
+    assert_eq!(atxfer[0].get("Exten").as_deref(), Some("4000"));
+    assert_eq!(
+        atxfer[0].get("Channel").as_deref(),
+        Some("PJSIP/agent1001-0000004e")
+    );
+    let cancel: &'static str =
+        Box::leak(format!("/v1/calls/{id}/transfer/cancel").into_boxed_str());
+    let (status, reply) = post(cancel, admin, None, serde_json::json!({})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(pbx.actions_named("CancelAtxfer").len(), 1);
+    // The PBX's refusal, in its own words.
+    pbx.set_reply("BlindTransfer", Reply::error("Transfer not permitted"));
+    let (status, reply) = post(
+        transfer,
+        admin,
+        None,
+        serde_json::json!({ "kind": "blind", "extension": "1002" }),
+    )
+    .await;
+    assert_eq!(status, 409, "{reply}");
+    assert!(reply.contains("Transfer not permitted"), "{reply}");
+
+    // Hang up: every channel; the record ends from the PBX's events.
+    let hangup: &'static str = Box::leak(format!("/v1/calls/{id}/hangup").into_boxed_str());
+    assert_eq!(
+        post(hangup, other_company, None, serde_json::json!({}))
+            .await
+            .0,
+        404
+    );
+    let (status, reply) = post(hangup, admin, None, serde_json::json!({})).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        json_of(&reply)["channels"].as_array().map(Vec::len),
+        Some(2),
+        "{reply}"
+    );
+    pbx.set_reply(
+        "CoreShowChannels",
+        Reply::list("CoreShowChannelsComplete", vec![]),
+    );
+    for m in rest {
+        pbx.emit_raw(m).await;
+    }
+    wait_calls(&db, "the placed call completed", |c| {
+        c.iter()
+            .any(|r| r["uniqueId"] == id.as_str() && r["status"] == "completed")
+    })
+    .await;
+
+    // The key outlives the daemon.
+    stop_cleanly(child).await;
+    let child = start();
+    wait_for("the API again", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    wait_for("login again", || pbx.logins().len() >= 2).await;
+    let (status, reply) = post("/v1/calls", admin, Some("k-1"), call_body.clone()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json_of(&reply)["uniqueId"], id.as_str());
+    assert_eq!(json_of(&reply)["call"]["status"], "completed");
+    assert_eq!(
+        pbx.actions_named("Originate").len(),
+        1,
+        "one call placed in all"
+    );
+
+    // The PBX away: 503, and the key is not used up.
+    pbx.refuse_connections(true);
+    pbx.close_all().await;
+    for _ in 0..100 {
+        let (_, reply) = http_get(port, "/v1/servers", admin).await;
+        if json_of(&reply)["servers"][0]["connected"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, reply) = post("/v1/calls", admin, Some("k-2"), call_body.clone()).await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(json_of(&reply)["code"], "pbx_unreachable");
+    pbx.refuse_connections(false);
+    let err = stop_cleanly(child).await;
+    assert!(
+        !err.contains("secret-token"),
+        "tokens are never logged: {err}"
+    );
+}
+
+/// The BigChat-side companion (`integrations/bigchat`, TypeScript) for
+/// real: the daemon's signed webhook → the companion's router in a Node
+/// process → its Socket.IO server → a socket.io client in the company's
+/// rooms, which must receive the replayed call's events exactly once each
+/// and in order; then click-to-call, blind transfer and hang-up from the
+/// companion's typed client through the control API to the fake Asterisk,
+/// which answers each action as a real Asterisk did in the recordings
+/// (`outbound-click-to-call` with the call's id, `protocol-misc`'s channel
+/// list), the outcome coming back as notifications.
+///
+/// Needs `npm ci && npm run build` in `integrations/bigchat` first (CI does
+/// it; see the README).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bigchat_companion_emits_the_calls_and_drives_them() {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    let companion = Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations/bigchat");
+    let script = companion.join("dist/test/e2e.js");
+    assert!(
+        script.exists(),
+        "{} is missing: run `npm ci && npm run build` in {} first",
+        script.display(),
+        companion.display()
+    );
+
+    // The fake PBX answers as the recordings show: Originate → the
+    // recorded click-to-call up to the answer (its first channel's
+    // Uniqueid = the requested ChannelId); CoreShowChannels → the call's
+    // channels while it is up; Hangup → the rest of the recording.
+    #[derive(Default)]
+    struct Pbx {
+        live: Option<String>,
+        rest: VecDeque<ami_client::ami_proto::Message>,
+    }
+    let state = Arc::new(Mutex::new(Pbx::default()));
+    let parse = |b: Bytes| ami_client::ami_proto::Message::parse(&b).expect("recorded message");
+    let handler_state = state.clone();
+    let pbx = FakeAsterisk::builder()
+        .user("bigchat", SECRET)
+        .on_action(move |action| {
+            let mut st = handler_state.lock().unwrap();
+            match action.get("Action").map(|a| a.to_string()).as_deref() {
+                Some("Originate") => {
+                    let id = action
+                        .get("ChannelId")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    let (answered, rest) = click_to_call_as(&id);
+                    st.live = Some(id);
+                    st.rest = rest.into_iter().map(parse).collect();
+                    let mut reply = vec![response(
+                        "Success",
+                        &[("Message", "Originate successfully queued")],
+                    )];
+                    reply.extend(answered.into_iter().map(parse));
+                    Reply::Messages(reply)
+                }
+                Some("CoreShowChannels") => Reply::list(
+                    "CoreShowChannelsComplete",
+                    st.live.as_deref().map(channels_of_call).unwrap_or_default(),
+                ),
+                Some("BlindTransfer") => Reply::success(&[("Message", "Transfer succeeded")]),
+                Some("Hangup") => {
+                    let mut reply = vec![response("Success", &[("Message", "Channel Hungup")])];
+                    st.live = None;
+                    reply.extend(st.rest.drain(..));
+                    Reply::Messages(reply)
+                }
+                _ => Reply::Default,
+            }
+        })
+        .start()
+        .await
+        .expect("fake asterisk");
+
+    let (hook, api) = (free_port(), free_port());
+    let mut node = Command::new("node")
+        .arg(&script)
+        .current_dir(&companion)
+        .env("HOOK_PORT", hook.to_string())
+        .env("WEBHOOK_SECRET", "e2e-hook-secret")
+        .env("API_URL", format!("http://127.0.0.1:{api}"))
+        .env("API_TOKEN", "e2e-api-token")
+        .env("COMPANY_ID", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs (Node 20 is needed)");
+    let mut lines = {
+        use tokio::io::AsyncBufReadExt;
+        tokio::io::BufReader::new(node.stdout.take().unwrap()).lines()
+    };
+    let mut seen = Vec::new();
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line.clone());
+            if line == "READY" {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "the companion never got ready: {seen:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let daemon = cmd()
+        .env("BIGCHAT_VOICE_WEBHOOK_SECRET", "e2e-hook-secret")
+        .env("BIGCHAT_VOICE_API_TOKEN", "e2e-api-token")
+        .args(["listen", "--database-url", &db])
+        .args(["--api", &format!("127.0.0.1:{api}")])
+        .args([
+            "--webhook-url",
+            &format!("http://127.0.0.1:{hook}/voice/webhook"),
+        ])
+        .args(server_args(&pbx))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_synced(&pbx, "login").await;
+    pbx.replay(
+        captures().join("inbound-answered-recorded.server.ami"),
+        ReplayOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let outcome = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+        }
+        node.wait().await
+    })
+    .await;
+    let mut err = String::new();
+    if let Some(mut e) = node.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut err).await;
+    }
+    let daemon_log = stop_cleanly(daemon).await;
+    let status = outcome
+        .expect("the companion's script finished in time")
+        .expect("wait");
+    assert!(
+        status.success(),
+        "companion e2e failed ({status}):\n{}\n{err}\n--- daemon ---\n{daemon_log}",
+        seen.join("\n")
+    );
+    // What the script drove reached the PBX as the actions it asked for.
+    assert_eq!(pbx.actions_named("Originate").len(), 1, "one call placed");
+    let blind = pbx.actions_named("BlindTransfer");
+    assert_eq!(blind.len(), 1);
+    assert_eq!(blind[0].get("Exten").as_deref(), Some("1002"));
+    assert_eq!(
+        blind[0].get("Channel").as_deref(),
+        Some("PJSIP/agent1001-0000004e")
+    );
+    assert!(!pbx.actions_named("Hangup").is_empty());
 }

@@ -13,36 +13,41 @@ use tokio::task::JoinHandle;
 
 use super::{Notification, NotifyError, Sink};
 
-/// Header carrying `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
+/// Header carrying `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{id}.{body}")>`.
 pub const SIGNATURE_HEADER: &str = "X-BigChat-Signature";
 /// Header carrying the send time (Unix seconds); it is signed with the
 /// body, so a captured request cannot be replayed later.
 pub const TIMESTAMP_HEADER: &str = "X-BigChat-Timestamp";
 /// Header carrying the notification's id (32 hex digits): the same on
 /// every retry of one notification, so a receiver recognises a delivery it
-/// already took (when its 200 got lost).
+/// already took (when its 200 got lost). It is signed with the timestamp
+/// and the body, so a captured request cannot pass as a new notification
+/// under another id.
 pub const ID_HEADER: &str = "X-BigChat-Id";
 /// The clock window a receiver should accept: a timestamp further than this
 /// from its own clock is refused, and ids need remembering this long.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
-/// `sha256=` + hex HMAC-SHA256 keyed with `secret` over the timestamp, a
-/// dot and the body (`"{timestamp}.{body}"`): the value of the
-/// [`SIGNATURE_HEADER`]. A receiver recomputes it over the raw body and
-/// the [`TIMESTAMP_HEADER`] it got, compares in constant time, and checks
-/// the timestamp against its clock ([`verify`] does all three).
-pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+/// `sha256=` + hex HMAC-SHA256 keyed with `secret` over the timestamp,
+/// the notification id and the body, joined by dots
+/// (`"{timestamp}.{id}.{body}"`): the value of the [`SIGNATURE_HEADER`]. A
+/// receiver recomputes it over the raw body and the [`TIMESTAMP_HEADER`]
+/// and [`ID_HEADER`] it got, compares in constant time, and checks the
+/// timestamp against its clock ([`verify`] does all of it).
+pub fn sign(secret: &[u8], timestamp: i64, id: &str, body: &[u8]) -> String {
     format!(
         "sha256={}",
-        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+        hex::encode(mac(secret, timestamp, id, body).finalize().into_bytes())
     )
 }
 
-fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+fn mac(secret: &[u8], timestamp: i64, id: &str, body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length: this cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(body);
     mac
@@ -67,13 +72,14 @@ pub enum VerifyError {
     },
 }
 
-/// Checks a received webhook request: `timestamp` and `signature` are the
-/// values of [`TIMESTAMP_HEADER`] and [`SIGNATURE_HEADER`], `body` the raw
-/// body, `now` the receiver's clock (Unix seconds). The signature is
-/// compared in constant time.
+/// Checks a received webhook request: `timestamp`, `id` and `signature`
+/// are the values of [`TIMESTAMP_HEADER`], [`ID_HEADER`] and
+/// [`SIGNATURE_HEADER`], `body` the raw body, `now` the receiver's clock
+/// (Unix seconds). The signature is compared in constant time.
 pub fn verify(
     secret: &[u8],
     timestamp: &str,
+    id: &str,
     signature: &str,
     body: &[u8],
     now: i64,
@@ -82,12 +88,16 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::Malformed(TIMESTAMP_HEADER))?;
+    let id = id.trim();
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(VerifyError::Malformed(ID_HEADER));
+    }
     let given = signature
         .trim()
         .strip_prefix("sha256=")
         .and_then(|h| hex::decode(h).ok())
         .ok_or(VerifyError::Malformed(SIGNATURE_HEADER))?;
-    mac(secret, ts, body)
+    mac(secret, ts, id, body)
         .verify_slice(&given)
         .map_err(|_| VerifyError::BadSignature)?;
     let skew = now.saturating_sub(ts);
@@ -353,7 +363,10 @@ async fn deliver(
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, now.to_string())
             .header(ID_HEADER, &queued.id)
-            .header(SIGNATURE_HEADER, sign(cfg.secret.as_bytes(), now, &body))
+            .header(
+                SIGNATURE_HEADER,
+                sign(cfg.secret.as_bytes(), now, &queued.id, &body),
+            )
             .body(body.clone())
             .send()
             .await;

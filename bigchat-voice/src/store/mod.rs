@@ -78,7 +78,8 @@ pub use logic::{
 };
 pub use postgres::PgStore;
 pub use rows::{
-    Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, TicketRow,
+    Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, OriginateClaim,
+    OriginateKey, TicketRow,
 };
 pub use schema::{SchemaInfo, SchemaMode, SchemaReport};
 pub use sqlite::SqliteStore;
@@ -197,6 +198,24 @@ pub trait Store: Send + Sync + 'static {
         &self,
         ticket_id: i64,
     ) -> impl Future<Output = Result<Option<TicketRow>, StoreError>> + Send;
+
+    /// Claims an originate idempotency key for a call about to be placed,
+    /// durably (one statement, committed): [`OriginateClaim::Claimed`] when
+    /// the key was free, else what the earlier claim names. Two requests
+    /// racing with one key get one `Claimed` between them.
+    fn claim_originate_key(
+        &self,
+        claim: &OriginateKey<'_>,
+    ) -> impl Future<Output = Result<OriginateClaim, StoreError>> + Send;
+
+    /// Gives back a key claimed for call `unique_id` (the call was not
+    /// placed after all), so that the request can be made again.
+    fn release_originate_key(
+        &self,
+        company_id: i64,
+        key: &str,
+        unique_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Closes the connection pool; later calls fail with [`StoreError::Closed`].
     fn close(&self) -> impl Future<Output = ()> + Send;
@@ -355,6 +374,22 @@ impl Store for AnyStore {
 
     async fn ticket(&self, ticket_id: i64) -> Result<Option<TicketRow>, StoreError> {
         dispatch!(self, s => s.ticket(ticket_id).await)
+    }
+
+    async fn claim_originate_key(
+        &self,
+        claim: &OriginateKey<'_>,
+    ) -> Result<OriginateClaim, StoreError> {
+        dispatch!(self, s => s.claim_originate_key(claim).await)
+    }
+
+    async fn release_originate_key(
+        &self,
+        company_id: i64,
+        key: &str,
+        unique_id: &str,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_originate_key(company_id, key, unique_id).await)
     }
 
     async fn close(&self) {

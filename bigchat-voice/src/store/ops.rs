@@ -119,6 +119,7 @@ macro_rules! impl_store {
                     .bind(filter.since)
                     .bind(filter.until)
                     .bind(i64::from(filter.limit.unwrap_or(50)))
+                    .bind(filter.unique_id.as_deref())
                     .fetch_all(&self.pool)
                     .await?)
             }
@@ -167,6 +168,52 @@ macro_rules! impl_store {
                     .bind(ticket_id)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn claim_originate_key(
+                &self,
+                claim: &$crate::store::OriginateKey<'_>,
+            ) -> Result<$crate::store::OriginateClaim, $crate::store::StoreError> {
+                let inserted = sqlx::query($crate::store::sql::CLAIM_ORIGINATE_KEY)
+                    .bind(claim.company_id)
+                    .bind(claim.key)
+                    .bind(claim.request_hash)
+                    .bind(claim.asterisk_id)
+                    .bind(claim.unique_id)
+                    .bind(chrono::Utc::now())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if inserted == 1 {
+                    return Ok($crate::store::OriginateClaim::Claimed);
+                }
+                // `asteriskId` is an int4 (as Sequelize makes ids).
+                let (hash, asterisk_id, unique_id): (String, i32, String) =
+                    sqlx::query_as($crate::store::sql::SELECT_ORIGINATE_KEY)
+                        .bind(claim.company_id)
+                        .bind(claim.key)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok($crate::store::OriginateClaim::Taken {
+                    same_request: hash == claim.request_hash,
+                    asterisk_id: i64::from(asterisk_id),
+                    unique_id,
+                })
+            }
+
+            async fn release_originate_key(
+                &self,
+                company_id: i64,
+                key: &str,
+                unique_id: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::RELEASE_ORIGINATE_KEY)
+                    .bind(company_id)
+                    .bind(key)
+                    .bind(unique_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn close(&self) {

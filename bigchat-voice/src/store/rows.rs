@@ -307,4 +307,60 @@ pub struct CallFilter {
     pub until: Option<DateTime<Utc>>,
     /// At most this many rows (default 50).
     pub limit: Option<u32>,
+    /// Only the call with this `uniqueId` (its Linkedid).
+    pub unique_id: Option<String>,
+}
+
+/// An originate idempotency key to claim
+/// ([`Store::claim_originate_key`](super::Store::claim_originate_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OriginateKey<'a> {
+    /// The company the key belongs to (keys of two companies never meet).
+    pub company_id: i64,
+    /// The key, as the client sent it.
+    pub key: &'a str,
+    /// A digest of the request, to tell a retry from another request.
+    pub request_hash: &'a str,
+    /// The Asterisk server the call is placed on.
+    pub asterisk_id: i64,
+    /// The id the call will have.
+    pub unique_id: &'a str,
+}
+
+impl<'a> OriginateKey<'a> {
+    /// Key `key` of `company_id`, for call `unique_id` on `asterisk_id`,
+    /// requested as `request_hash` says.
+    pub fn new(
+        company_id: i64,
+        key: &'a str,
+        request_hash: &'a str,
+        asterisk_id: i64,
+        unique_id: &'a str,
+    ) -> OriginateKey<'a> {
+        OriginateKey {
+            company_id,
+            key,
+            request_hash,
+            asterisk_id,
+            unique_id,
+        }
+    }
+}
+
+/// What claiming an originate key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OriginateClaim {
+    /// The key was free: it now names the new call.
+    Claimed,
+    /// An earlier request took it.
+    Taken {
+        /// Whether that request had the same digest (a retry).
+        same_request: bool,
+        /// The Asterisk server of its call.
+        asterisk_id: i64,
+        /// Its call.
+        unique_id: String,
+    },
 }

@@ -180,7 +180,12 @@ pub(crate) const BIGCHAT_TABLES: [(&str, &[&str]); 5] = [
 ];
 
 /// The tables only this connector creates.
-const VOICE_TABLES: [&str; 3] = ["Asterisks", "AsteriskQueues", "CallRecords"];
+const VOICE_TABLES: [&str; 4] = [
+    "Asterisks",
+    "AsteriskQueues",
+    "CallRecords",
+    "CallOriginateKeys",
+];
 
 /// What a catalogue is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,8 +89,24 @@ pub(crate) const RECENT_RECORDS: &str = concat!(
  AND ($6 IS NULL OR "userId" = $6)
  AND ($7 IS NULL OR "startedAt" >= $7)
  AND ($8 IS NULL OR "startedAt" < $8)
+ AND ($10 IS NULL OR "uniqueId" = $10)
  ORDER BY "startedAt" DESC, "id" DESC LIMIT $9"#
 );
+
+/// Claims an originate idempotency key: company `$1`, key `$2`, request
+/// hash `$3`, Asterisk `$4`, call `$5`, now `$6`. Nothing happens when the
+/// key is taken (see [`SELECT_ORIGINATE_KEY`]).
+pub(crate) const CLAIM_ORIGINATE_KEY: &str = r#"INSERT INTO "CallOriginateKeys"
+ ("companyId", "key", "requestHash", "asteriskId", "uniqueId", "createdAt")
+ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT ("companyId", "key") DO NOTHING"#;
+
+/// The claim of key `$2` of company `$1`.
+pub(crate) const SELECT_ORIGINATE_KEY: &str = r#"SELECT "requestHash", "asteriskId", "uniqueId"
+ FROM "CallOriginateKeys" WHERE "companyId" = $1 AND "key" = $2"#;
+
+/// Gives back key `$2` of company `$1`, claimed for call `$3`.
+pub(crate) const RELEASE_ORIGINATE_KEY: &str = r#"DELETE FROM "CallOriginateKeys"
+ WHERE "companyId" = $1 AND "key" = $2 AND "uniqueId" = $3"#;
 
 pub(crate) const INSERT_RECORD: &str = concat!(
     r#"INSERT INTO "CallRecords" ("uniqueId", "callerId", "callerName", "calledNumber",

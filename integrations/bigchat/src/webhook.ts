@@ -1,0 +1,300 @@
+// Receiver of bigchat-voice's signed webhook notifications.
+//
+// The daemon POSTs `{"event", "rooms", "payload"}`; BigChat re-emits it on
+// its Socket.IO server as `io.to(rooms).emit(event, payload)`.
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+import express, { type Request, type Response, type Router } from "express";
+import type { Namespace, Server } from "socket.io";
+
+/** `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{id}.{rawBody}")>` */
+export const SIGNATURE_HEADER = "X-BigChat-Signature";
+/** Send time, Unix seconds (signed together with the id and the body). */
+export const TIMESTAMP_HEADER = "X-BigChat-Timestamp";
+/**
+ * The notification's id: 32 hex digits from the daemon, the same on every
+ * retry of one notification. Signed with the timestamp and the body, so a
+ * captured request cannot pass as a new notification under another id.
+ * Accepted (like the daemon's own verifier): 1 to 64 ASCII alphanumerics.
+ */
+export const ID_HEADER = "X-BigChat-Id";
+/** A timestamp further than this from our clock (either way) is refused. */
+export const MAX_CLOCK_SKEW_SECS = 300;
+/**
+ * How long a seen id is remembered by default. A request stays acceptable
+ * while its timestamp is within the window of our clock, so one first seen
+ * at `ts - 300` can come back until `ts + 300`: twice the window.
+ */
+export const DEFAULT_DEDUP_TTL_MS = 2 * MAX_CLOCK_SKEW_SECS * 1000;
+/** At most this many ids are remembered by default (oldest forgotten first). */
+export const DEFAULT_MAX_SEEN_IDS = 100_000;
+
+export type VerifyFailure =
+  | {
+      ok: false;
+      reason: "malformed";
+      header: typeof TIMESTAMP_HEADER | typeof ID_HEADER | typeof SIGNATURE_HEADER;
+      message: string;
+    }
+  | { ok: false; reason: "bad_signature"; message: string }
+  | { ok: false; reason: "stale"; skewSecs: number; message: string };
+
+/** On success, `id` is the id header as signed (trimmed, case kept). */
+export type VerifyResult = { ok: true; timestamp: number; id: string } | VerifyFailure;
+
+/** What the daemon's verifier accepts as an id: 1 to 64 ASCII alphanumerics. */
+const ID_FORM = /^[0-9A-Za-z]{1,64}$/;
+
+function mac(secret: string | Buffer, timestamp: number, id: string, rawBody: Buffer | string): Buffer {
+  return createHmac("sha256", secret).update(`${timestamp}.${id}.`).update(rawBody).digest();
+}
+
+/**
+ * The `X-BigChat-Signature` value the daemon sends for this timestamp, id
+ * and body: `sha256=` + hex HMAC-SHA256 over `"{timestamp}.{id}.{rawBody}"`.
+ */
+export function sign(secret: string | Buffer, timestamp: number, id: string, rawBody: Buffer | string): string {
+  return `sha256=${mac(secret, timestamp, id, rawBody).toString("hex")}`;
+}
+
+/**
+ * Checks one request: the timestamp, id and signature headers as received,
+ * the raw body bytes, and our clock (Unix seconds). Signature compared in
+ * constant time; the timestamp must be within MAX_CLOCK_SKEW_SECS. Checks in
+ * the daemon's order: timestamp form, id form, signature form, signature,
+ * clock.
+ */
+export function verifySignature(
+  secret: string | Buffer,
+  timestampHeader: string | undefined | null,
+  idHeader: string | undefined | null,
+  signatureHeader: string | undefined | null,
+  rawBody: Buffer | string,
+  nowSecs: number,
+): VerifyResult {
+  const tsText = (timestampHeader ?? "").trim();
+  const timestamp = /^[+-]?\d{1,16}$/.test(tsText) ? Number(tsText) : NaN;
+  if (!Number.isSafeInteger(timestamp)) {
+    return { ok: false, reason: "malformed", header: TIMESTAMP_HEADER, message: `missing or malformed ${TIMESTAMP_HEADER} header` };
+  }
+  const id = (idHeader ?? "").trim();
+  if (!ID_FORM.test(id)) {
+    return { ok: false, reason: "malformed", header: ID_HEADER, message: `missing or malformed ${ID_HEADER} header` };
+  }
+  const sigText = (signatureHeader ?? "").trim();
+  const hex = sigText.startsWith("sha256=") ? sigText.slice("sha256=".length) : "";
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
+    return { ok: false, reason: "malformed", header: SIGNATURE_HEADER, message: `missing or malformed ${SIGNATURE_HEADER} header` };
+  }
+  const given = Buffer.from(hex, "hex");
+  const expected = mac(secret, timestamp, id, rawBody);
+  // timingSafeEqual needs equal lengths; the length itself is no secret.
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { ok: false, reason: "bad_signature", message: "the signature does not match" };
+  }
+  const skewSecs = Math.trunc(nowSecs) - timestamp;
+  if (Math.abs(skewSecs) > MAX_CLOCK_SKEW_SECS) {
+    return {
+      ok: false,
+      reason: "stale",
+      skewSecs,
+      message: `timestamp ${skewSecs} s away from this clock (at most ${MAX_CLOCK_SKEW_SECS} s accepted)`,
+    };
+  }
+  return { ok: true, timestamp, id };
+}
+
+/** One notification as the daemon posts it. */
+export interface VoiceNotification {
+  event: string;
+  rooms: string[];
+  payload: Record<string, unknown>;
+}
+
+/** Parses and checks the shape of a notification body; a string says what is wrong. */
+export function parseNotification(rawBody: Buffer | string): VoiceNotification | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof rawBody === "string" ? rawBody : rawBody.toString("utf8"));
+  } catch {
+    return "the body is not JSON";
+  }
+  if (!isObject(value)) return "the body is not a JSON object";
+  const { event, rooms, payload } = value;
+  if (typeof event !== "string" || event.length === 0) return "`event` must be a non-empty string";
+  if (!Array.isArray(rooms) || rooms.length === 0 || !rooms.every((r) => typeof r === "string" && r.length > 0)) {
+    return "`rooms` must be a non-empty array of non-empty strings";
+  }
+  if (!isObject(payload)) return "`payload` must be a JSON object";
+  return { event, rooms: rooms as string[], payload };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Why the router refused a request (given to `onError`). */
+export class WebhookRejection extends Error {
+  override readonly name = "WebhookRejection";
+  constructor(
+    readonly status: number,
+    readonly code: "unauthorized" | "stale" | "bad_request" | "misconfigured" | "emit_failed",
+    message: string,
+    readonly notificationId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Notification ids seen recently. Every entry lives the same time, so
+ * insertion order is expiry order: expired entries are dropped from the
+ * front on each insert, and beyond `max` entries the oldest goes too.
+ */
+export class SeenIds {
+  private readonly expiry = new Map<string, number>();
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  has(key: string, nowMs: number): boolean {
+    const until = this.expiry.get(key);
+    return until !== undefined && until > nowMs;
+  }
+
+  add(key: string, nowMs: number): void {
+    this.prune(nowMs);
+    this.expiry.delete(key);
+    this.expiry.set(key, nowMs + this.ttlMs);
+    while (this.expiry.size > this.max) {
+      const oldest = this.expiry.keys().next();
+      if (oldest.done) break;
+      this.expiry.delete(oldest.value);
+    }
+  }
+
+  delete(key: string): void {
+    this.expiry.delete(key);
+  }
+
+  get size(): number {
+    return this.expiry.size;
+  }
+
+  private prune(nowMs: number): void {
+    for (const [key, until] of this.expiry) {
+      if (until > nowMs) break;
+      this.expiry.delete(key);
+    }
+  }
+}
+
+type Io = Server | Namespace;
+
+export interface VoiceWebhookOptions {
+  /** The shared secret (the daemon's BIGCHAT_VOICE_WEBHOOK_SECRET). */
+  secret: string | Buffer;
+  /**
+   * The Socket.IO server (or namespace) to emit on, or a function returning
+   * it, for apps whose server exists only after the routes are built
+   * (BigChat's `getIO`).
+   */
+  io: Io | (() => Io);
+  /** Told of every refused request; default: console.warn. */
+  onError?: (err: WebhookRejection, req: Request) => void;
+  /** How long a notification id is remembered (default 600 s). */
+  dedupTtlMs?: number;
+  /** At most this many ids remembered (default 100,000). */
+  maxSeenIds?: number;
+  /** Largest accepted body (express.raw's `limit`, default "1mb"). */
+  bodyLimit?: string | number;
+  /** The clock, in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * An express Router with `POST /webhook`. Mount it before any global JSON
+ * body parser (the signature is over the raw bytes), or make that parser
+ * keep them as `req.rawBody` (`express.json({ verify: (req, _res, buf) => { req.rawBody = buf } })`).
+ *
+ * Answers: 204 emitted; 200 `{duplicate: true}` for an id already emitted;
+ * 401 missing/malformed/bad signature, timestamp or id, or stale timestamp;
+ * 400 malformed body; 500 when the raw body is unavailable or emitting
+ * failed (retried).
+ */
+export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
+  if (!options.secret || options.secret.length === 0) {
+    throw new Error("voiceWebhookRouter: `secret` is empty (set the webhook secret)");
+  }
+  const now = options.now ?? Date.now;
+  const onError = options.onError ?? ((err) => console.warn(`voice webhook: ${err.status} ${err.message}`));
+  const seen = new SeenIds(options.dedupTtlMs ?? DEFAULT_DEDUP_TTL_MS, options.maxSeenIds ?? DEFAULT_MAX_SEEN_IDS);
+  const getIo = typeof options.io === "function" ? options.io : () => options.io as Io;
+
+  const router = express.Router();
+  router.post(
+    "/webhook",
+    express.raw({ type: () => true, limit: options.bodyLimit ?? "1mb" }),
+    (req: Request, res: Response) => {
+      const refuse = (err: WebhookRejection): void => {
+        onError(err, req);
+        res.status(err.status).json({ error: err.message, code: err.code });
+      };
+
+      const raw = rawBodyOf(req);
+      if (raw === undefined) {
+        refuse(new WebhookRejection(500, "misconfigured", "raw body unavailable: mount the voice router before express.json() or keep req.rawBody"));
+        return;
+      }
+      const nowMs = now();
+      const check = verifySignature(
+        options.secret,
+        req.get(TIMESTAMP_HEADER),
+        req.get(ID_HEADER),
+        req.get(SIGNATURE_HEADER),
+        raw,
+        Math.floor(nowMs / 1000),
+      );
+      if (!check.ok) {
+        refuse(new WebhookRejection(401, check.reason === "stale" ? "stale" : "unauthorized", check.message));
+        return;
+      }
+      const { id } = check;
+      const notification = parseNotification(raw);
+      if (typeof notification === "string") {
+        refuse(new WebhookRejection(400, "bad_request", notification, id));
+        return;
+      }
+      // The id is signed, so remembering ids is a sound replay guard: a
+      // captured request cannot be re-sent under another id, and the same id
+      // is remembered (2 × the clock window) until its timestamp is stale.
+      // Kept exactly as signed: another spelling is another signed id.
+      if (seen.has(id, nowMs)) {
+        res.status(200).json({ duplicate: true });
+        return;
+      }
+      seen.add(id, nowMs);
+      try {
+        getIo().to(notification.rooms).emit(notification.event, notification.payload);
+      } catch (e) {
+        // Not emitted: let the retry through.
+        seen.delete(id);
+        refuse(new WebhookRejection(500, "emit_failed", `emit failed: ${e instanceof Error ? e.message : String(e)}`, id));
+        return;
+      }
+      res.status(204).end();
+    },
+  );
+  return router;
+}
+
+function rawBodyOf(req: Request): Buffer | undefined {
+  if (Buffer.isBuffer(req.body)) return req.body;
+  const kept = (req as Request & { rawBody?: unknown }).rawBody;
+  if (Buffer.isBuffer(kept)) return kept;
+  // No body at all (express.raw leaves it unset): verifies as empty.
+  if (req.body === undefined) return Buffer.alloc(0);
+  // Parsed by an earlier parser: the raw bytes are gone.
+  return undefined;
+}

@@ -1,0 +1,77 @@
+// The daemon's own webhook deliveries, end to end: `bigchat-voice listen
+// --replay … --webhook-url` posts to the router, which emits on Socket.IO.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { CAPTURES, binaryOk, requireBinary, connectClient, runVoice, startHookServer, type HookServer, type RoomClient } from "./helpers";
+
+const SECRET = "daemon-test-secret";
+
+describe("bigchat-voice's webhook into the router", () => {
+  let server: HookServer;
+  let client: RoomClient;
+  let other: RoomClient;
+  let dir: string;
+
+  before(async () => {
+    // Without the binary every test fails (not skips) with how to set it.
+    if (!binaryOk()) return;
+    dir = mkdtempSync(join(tmpdir(), "voice-companion-"));
+    server = await startHookServer({ secret: SECRET });
+    client = await connectClient(server.url, ["company-1-mainchannel", "company-1-notification"]);
+    other = await connectClient(server.url, ["company-2-mainchannel", "company-2-notification"]);
+  });
+
+  after(async () => {
+    client?.close();
+    other?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a replayed inbound call arrives as call and ticket events, in order, once each", async () => {
+    requireBinary();
+    const { stdout } = await runVoice(
+      [
+        "listen",
+        "--database-url",
+        `sqlite://${dir}/c.db`,
+        "--replay",
+        resolve(CAPTURES, "inbound-answered-recorded.server.ami"),
+        "--webhook-url",
+        `${server.url}/voice/webhook`,
+        "--notify-stdout",
+      ],
+      { BIGCHAT_VOICE_WEBHOOK_SECRET: SECRET },
+    );
+    // What the daemon printed is what it posted.
+    const printed = stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { event: string; payload: unknown });
+    assert.equal(printed.length, 6, stdout);
+    const deadline = Date.now() + 10_000;
+    while (client.received.length < printed.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      client.received.map((r) => ({ event: r.event, payload: r.payload })),
+      printed.map((p) => ({ event: p.event, payload: p.payload })),
+    );
+    const summary = client.received.map((r) => {
+      const p = r.payload as { action: string; call?: { status: string; uniqueId: string }; ticket?: { id: number } };
+      return `${r.event} ${p.action} ${p.call ? `${p.call.status} ${p.call.uniqueId}` : `ticket`}`;
+    });
+    assert.deepEqual(summary, [
+      "company-1-call ringing ringing 1795515777.0",
+      "company-1-ticket update ticket",
+      "company-1-call answered answered 1795515777.0",
+      "company-1-ticket update ticket",
+      "company-1-call completed completed 1795515777.0",
+      "company-1-ticket update ticket",
+    ]);
+    assert.deepEqual(other.received, []);
+    assert.deepEqual(server.rejections, []);
+  });
+});
