@@ -174,6 +174,7 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
         ("company-3-ticket", "update"),
         ("company-3-call", "completed"),
         ("company-3-ticket", "update"),
+        ("company-3-appMessage", "create"),
     ];
     let expect: Vec<(String, String)> = expect
         .iter()
@@ -201,6 +202,14 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
     assert_eq!(ticket["lastMessage"], "Call ended 1:05");
     assert_eq!(ticket["callType"], "inbound");
     assert_eq!(ticket["userId"], 7);
+    // Every ticket update carries its contact, as BigChat's do (the
+    // screens show `ticket.contact.name`).
+    for n in got.iter().filter(|n| n.event == "company-3-ticket") {
+        let contact = &n.payload["ticket"]["contact"];
+        assert_eq!(contact["id"], n.payload["ticket"]["contactId"], "{n:?}");
+        assert!(contact["name"].is_string(), "{n:?}");
+        assert!(contact["number"].is_string(), "{n:?}");
+    }
     // The rooms BigChat's own ticket updates go to (no queue here), and
     // the call's: the company's main channel, the ticket's, the agent's.
     let ticket_id = ticket["id"].to_string();
@@ -632,6 +641,7 @@ async fn writer_publishes_what_it_stores() {
             ("company-1-ticket".to_string(), json!("update")),
             ("company-1-call".to_string(), json!("no_answer")),
             ("company-1-ticket".to_string(), json!("update")),
+            ("company-1-appMessage".to_string(), json!("create")),
         ],
         "the replayed end publishes nothing"
     );

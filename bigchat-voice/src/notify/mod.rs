@@ -3,8 +3,9 @@
 //!
 //! | event | rooms | payload |
 //! |---|---|---|
-//! | `company-{id}-ticket` | as BigChat's `UpdateTicketService`: `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification`, `{ticketId}`, `user-{userId}` | `{ "action": "update", "ticket": <Tickets row> }` |
+//! | `company-{id}-ticket` | as BigChat's `UpdateTicketService`: `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification`, `{ticketId}`, `user-{userId}` | `{ "action": "update", "ticket": <Tickets row, with its `contact`: Contacts row> }` |
 //! | `company-{id}-call` | `company-{id}-mainchannel`, `{ticketId}`, `user-{userId}` (and the ticket's status and queue rooms when the same change touched it) | `{ "action": <call status>, "call": <CallRecords row> }` |
+//! | `company-{id}-appMessage` | as BigChat's `CreateMessageService`: `{ticketId}`, `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification` | `{ "action": "create", "message": <Messages row, with contact and ticket>, "ticket": …, "contact": … }`, once, when the call ends |
 //! | `company-{id}-asterisk` | `company-{id}-mainchannel` | `{ "action": "update", "asterisk": <Asterisks row, no password> }` |
 //!
 //! The call `action` is the record's status (`ringing`, `answered`,
@@ -30,7 +31,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::store::writer::WriterHooks;
-use crate::store::{Applied, AsteriskRow, CallRecordRow, TicketRow};
+use crate::store::{Applied, AsteriskRow, CallRecordRow, ContactRow, MessageRow, TicketRow};
 
 pub use jsonl::JsonLinesSink;
 pub use webhook::{
@@ -145,12 +146,68 @@ impl Notification {
     }
 
     /// `company-{id}-ticket`, `action` = `update`, to the rooms BigChat's
-    /// own ticket updates go to (see `ticket_rooms`).
-    pub fn ticket(company_id: i64, ticket: &TicketRow) -> Notification {
+    /// own ticket updates go to (see `ticket_rooms`); the ticket carries its
+    /// `contact`, as BigChat's ticket payloads do (its screens show the
+    /// contact's name and picture).
+    pub fn ticket(
+        company_id: i64,
+        ticket: &TicketRow,
+        contact: Option<&ContactRow>,
+    ) -> Notification {
+        let mut value = json!(ticket);
+        if let (Some(obj), Some(c)) = (value.as_object_mut(), contact) {
+            obj.insert("contact".to_owned(), json!(c));
+        }
         Notification {
             event: format!("company-{company_id}-ticket"),
             rooms: ticket_rooms(company_id, ticket),
-            payload: json!({ "action": "update", "ticket": ticket }),
+            payload: json!({ "action": "update", "ticket": value }),
+        }
+    }
+
+    /// `company-{id}-appMessage`, `action` = `create`: the call's message on
+    /// its ticket, to the rooms BigChat's `CreateMessageService` uses (the
+    /// ticket's, its status and notification rooms, its queue's), with the
+    /// message, the ticket and the contact as BigChat sends them, so the
+    /// open chat shows the call at once.
+    pub fn app_message(
+        company_id: i64,
+        message: &MessageRow,
+        ticket: &TicketRow,
+        contact: Option<&ContactRow>,
+    ) -> Notification {
+        let status = &ticket.status;
+        let mut rooms = vec![
+            ticket.id.to_string(),
+            format!("company-{company_id}-{status}"),
+            format!("company-{company_id}-notification"),
+        ];
+        if let Some(queue) = ticket.queue_id {
+            rooms.push(format!("queue-{queue}-{status}"));
+            rooms.push(format!("queue-{queue}-notification"));
+        }
+        let mut ticket_value = json!(ticket);
+        let mut message_value = json!(message);
+        if let Some(c) = contact {
+            if let Some(t) = ticket_value.as_object_mut() {
+                t.insert("contact".to_owned(), json!(c));
+            }
+            if let Some(m) = message_value.as_object_mut() {
+                m.insert("contact".to_owned(), json!(c));
+            }
+        }
+        if let Some(m) = message_value.as_object_mut() {
+            m.insert("ticket".to_owned(), ticket_value.clone());
+        }
+        Notification {
+            event: format!("company-{company_id}-appMessage"),
+            rooms,
+            payload: json!({
+                "action": "create",
+                "message": message_value,
+                "ticket": ticket_value,
+                "contact": contact,
+            }),
         }
     }
 
@@ -165,7 +222,8 @@ impl Notification {
     }
 
     /// What an applied effect changed: the call (if its record changed),
-    /// then the ticket (if it changed). Nothing for a replayed effect.
+    /// then the ticket (if it changed), then the call's message (when this
+    /// effect created it). Nothing for a replayed effect.
     pub fn from_applied(company_id: i64, applied: &Applied) -> Vec<Notification> {
         let mut out = Vec::with_capacity(2);
         if let Some(record) = &applied.record {
@@ -176,7 +234,19 @@ impl Notification {
             ));
         }
         if let Some(ticket) = &applied.ticket {
-            out.push(Notification::ticket(company_id, ticket));
+            out.push(Notification::ticket(
+                company_id,
+                ticket,
+                applied.contact.as_ref(),
+            ));
+            if let Some(message) = &applied.message {
+                out.push(Notification::app_message(
+                    company_id,
+                    message,
+                    ticket,
+                    applied.contact.as_ref(),
+                ));
+            }
         }
         out
     }

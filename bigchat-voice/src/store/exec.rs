@@ -383,6 +383,26 @@ impl FromSqlite for super::AsteriskRow {
     }
 }
 
+impl FromSqlite for super::MessageRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(super::MessageRow {
+            id: r.get("id")?,
+            body: r.get("body")?,
+            ack: r.get("ack")?,
+            read: r.get("read")?,
+            media_type: r.get("mediaType")?,
+            media_url: r.get("mediaUrl")?,
+            ticket_id: r.get("ticketId")?,
+            contact_id: r.get("contactId")?,
+            from_me: r.get("fromMe")?,
+            queue_id: r.get("queueId")?,
+            company_id: r.get("companyId")?,
+            created_at: time(r, "createdAt")?,
+            updated_at: time(r, "updatedAt")?,
+        })
+    }
+}
+
 impl FromSqlite for ContactRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(ContactRow {
@@ -390,6 +410,7 @@ impl FromSqlite for ContactRow {
             name: r.get("name")?,
             number: r.get("number")?,
             email: r.get("email")?,
+            profile_pic_url: r.get("profilePicUrl")?,
             company_id: r.get("companyId")?,
             created_at: time(r, "createdAt")?,
             updated_at: time(r, "updatedAt")?,

@@ -78,8 +78,8 @@ pub use logic::{
 };
 pub use postgres::PgStore;
 pub use rows::{
-    Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, OriginateClaim,
-    OriginateKey, TicketRow,
+    Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, MessageRow,
+    OriginateClaim, OriginateKey, TicketRow,
 };
 pub use schema::{SchemaInfo, SchemaMode, SchemaReport};
 pub use sqlite::SqliteStore;

@@ -800,6 +800,7 @@ async fn apply_call<E: Exec>(
                 contact_id: contact.id,
             };
             out.ticket = Some(ticket);
+            out.contact = Some(contact);
             match insert_record(db, links, call, stamp).await? {
                 Some(row) => {
                     out.record_created = true;
@@ -872,7 +873,14 @@ async fn apply_call<E: Exec>(
             Arg::OptText(call.queue.as_deref()),
         ];
         match db.fetch::<TicketRow>(written.tickets.touch, &args).await? {
-            Some(t) => out.ticket = Some(t),
+            Some(t) => {
+                if out.contact.is_none() {
+                    out.contact = db
+                        .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(t.contact_id)])
+                        .await?;
+                }
+                out.ticket = Some(t);
+            }
             None => {
                 return Err(StoreError::InvalidData(format!(
                     "ticket {ticket_id} of call record {} is gone",
@@ -907,6 +915,11 @@ async fn apply_call<E: Exec>(
             db.execute(statement, &args).await?;
         }
         out.message_created = !before_final;
+        if out.message_created {
+            out.message = db
+                .fetch::<super::MessageRow>(sql::SELECT_MESSAGE, &[Arg::Text(&message_id)])
+                .await?;
+        }
     }
     written.insert(key, record.clone());
     out.record = Some(record);

@@ -199,8 +199,44 @@ pub struct ContactRow {
     pub number: String,
     /// E-mail ('' when unknown, as BigChat).
     pub email: String,
+    /// The picture BigChat shows (never set by the connector).
+    pub profile_pic_url: Option<String>,
     /// The company.
     pub company_id: i64,
+    /// Row creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change time.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A `Messages` row: the call's message on its ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[sqlx(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MessageRow {
+    /// Primary key (see [`call_message_id`](super::call_message_id)).
+    pub id: String,
+    /// The one-line summary.
+    pub body: String,
+    /// BigChat's delivery state (0).
+    pub ack: i64,
+    /// Read already (outbound, or answered).
+    pub read: bool,
+    /// `audio/call` or the recording's type.
+    pub media_type: Option<String>,
+    /// The recording, relative to BigChat's `public/`.
+    pub media_url: Option<String>,
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The contact.
+    pub contact_id: Option<i64>,
+    /// Outbound.
+    pub from_me: bool,
+    /// The queue.
+    pub queue_id: Option<i64>,
+    /// The company.
+    pub company_id: Option<i64>,
     /// Row creation time.
     pub created_at: DateTime<Utc>,
     /// Last change time.
@@ -266,6 +302,11 @@ pub struct Applied {
     pub record: Option<CallRecordRow>,
     /// The ticket as stored, when this effect created or changed it.
     pub ticket: Option<TicketRow>,
+    /// The ticket's contact, with the ticket (BigChat's ticket payloads
+    /// carry it: its screens show the contact's name).
+    pub contact: Option<ContactRow>,
+    /// The call's message, when this effect created it.
+    pub message: Option<MessageRow>,
 }
 
 impl Applied {

@@ -38,7 +38,7 @@ macro_rules! ticket_cols {
 /// `Contacts` columns, as [`ContactRow`](super::ContactRow) reads them.
 macro_rules! contact_cols {
     () => {
-        r#"CAST("id" AS BIGINT) AS "id", "name", "number", "email",
+        r#"CAST("id" AS BIGINT) AS "id", "name", "number", "email", "profilePicUrl",
  CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt""#
     };
 }
@@ -350,6 +350,19 @@ pub(crate) const ATTACH: TicketSql = TicketSql {
     insert: insert_ticket!(attach),
     touch: touch_ticket!(attach),
 };
+
+/// A call's message, as [`MessageRow`](super::MessageRow) reads it.
+pub(crate) const SELECT_MESSAGE: &str = r#"SELECT "id", "body", CAST("ack" AS BIGINT) AS "ack",
+ "read", "mediaType", "mediaUrl", CAST("ticketId" AS BIGINT) AS "ticketId",
+ CAST("contactId" AS BIGINT) AS "contactId", "fromMe", CAST("queueId" AS BIGINT) AS "queueId",
+ CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt"
+ FROM "Messages" WHERE "id" = $1"#;
+
+pub(crate) const SELECT_CONTACT: &str = concat!(
+    "SELECT ",
+    contact_cols!(),
+    r#" FROM "Contacts" WHERE "id" = $1"#
+);
 
 pub(crate) const SELECT_TICKET: &str = concat!(
     "SELECT ",

@@ -52,7 +52,7 @@ describe("bigchat-voice's webhook into the router", () => {
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as { event: string; payload: unknown });
-    assert.equal(printed.length, 6, stdout);
+    assert.equal(printed.length, 7, stdout);
     const deadline = Date.now() + 10_000;
     while (client.received.length < printed.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(
@@ -60,8 +60,8 @@ describe("bigchat-voice's webhook into the router", () => {
       printed.map((p) => ({ event: p.event, payload: p.payload })),
     );
     const summary = client.received.map((r) => {
-      const p = r.payload as { action: string; call?: { status: string; uniqueId: string }; ticket?: { id: number } };
-      return `${r.event} ${p.action} ${p.call ? `${p.call.status} ${p.call.uniqueId}` : `ticket`}`;
+      const p = r.payload as { action: string; call?: { status: string; uniqueId: string }; message?: unknown; ticket?: { id: number } };
+      return `${r.event} ${p.action} ${p.call ? `${p.call.status} ${p.call.uniqueId}` : p.message ? "message" : "ticket"}`;
     });
     assert.deepEqual(summary, [
       "company-1-call ringing ringing 1795515777.0",
@@ -70,7 +70,17 @@ describe("bigchat-voice's webhook into the router", () => {
       "company-1-ticket update ticket",
       "company-1-call completed completed 1795515777.0",
       "company-1-ticket update ticket",
+      "company-1-appMessage create message",
     ]);
+    // Every ticket carries its contact, as BigChat's own ticket payloads do
+    // (its ticket list renders `ticket.contact.name`).
+    for (const r of client.received) {
+      const p = r.payload as { ticket?: { contactId: number; contact?: { id: number; name: string } } };
+      if (p.ticket) {
+        assert.equal(p.ticket.contact?.id, p.ticket.contactId, JSON.stringify(p));
+        assert.equal(typeof p.ticket.contact?.name, "string");
+      }
+    }
     assert.deepEqual(other.received, []);
     assert.deepEqual(server.rejections, []);
   });

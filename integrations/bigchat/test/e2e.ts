@@ -17,13 +17,14 @@ const GLOBAL_TIMEOUT_MS = Number(process.env["E2E_TIMEOUT_MS"] ?? 90_000);
 /** The call of the capture `inbound-answered-recorded`. */
 const INBOUND_UNIQUE_ID = "1795515777.0";
 /** Its call (`call` + action) and ticket (`ticket` + action) events, in order. */
-const INBOUND_EXPECTED: readonly (readonly ["call" | "ticket", string])[] = [
+const INBOUND_EXPECTED: readonly (readonly ["call" | "ticket" | "message", string])[] = [
   ["call", "ringing"],
   ["ticket", "update"],
   ["call", "answered"],
   ["ticket", "update"],
   ["call", "completed"],
   ["ticket", "update"],
+  ["message", "create"],
 ];
 /** After the last expected inbound event, wait this long for unwanted extra ones. */
 const INBOUND_SETTLE_MS = 500;
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
   const company = env("COMPANY_ID", "1");
   const callEvent = `company-${company}-call`;
   const ticketEvent = `company-${company}-ticket`;
+  const messageEvent = `company-${company}-appMessage`;
 
   const server = await startHookServer({
     secret,
@@ -124,12 +126,16 @@ async function main(): Promise<void> {
     client.received.filter(
       (r) =>
         (r.event === callEvent && isCall(r.payload) && r.payload.call.uniqueId === INBOUND_UNIQUE_ID) ||
-        (r.event === ticketEvent && isTicket(r.payload) && r.payload.ticket.id === inboundTicket),
+        (r.event === ticketEvent && isTicket(r.payload) && r.payload.ticket.id === inboundTicket) ||
+        (r.event === messageEvent && isTicket(r.payload) && r.payload.ticket.id === inboundTicket),
     );
   while (inboundEvents().length < INBOUND_EXPECTED.length) await sleep(20); // the global timeout bounds it
   await sleep(INBOUND_SETTLE_MS);
   const inbound = inboundEvents();
-  const got = inbound.map((r) => [r.event === callEvent ? "call" : "ticket", (r.payload as { action: string }).action]);
+  const got = inbound.map((r) => [
+    r.event === callEvent ? "call" : r.event === messageEvent ? "message" : "ticket",
+    (r.payload as { action: string }).action,
+  ]);
   check(
     JSON.stringify(got) === JSON.stringify(INBOUND_EXPECTED),
     `expected ${JSON.stringify(INBOUND_EXPECTED)}, got ${JSON.stringify(got)}`,
