@@ -171,6 +171,8 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
         ("company-3-call", "ringing"),
         ("company-3-ticket", "update"),
         ("company-3-call", "answered"),
+        // Answered by user 7: the ticket leaves the pending lists…
+        ("company-3-ticket", "delete"),
         ("company-3-ticket", "update"),
         ("company-3-call", "completed"),
         ("company-3-ticket", "update"),
@@ -182,7 +184,10 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
         .collect();
     assert_eq!(summary, expect);
 
-    let call = &got[4].payload["call"];
+    // …as BigChat's UpdateTicketService says it: to the old status room.
+    assert_eq!(got[3].rooms, vec!["company-3-pending".to_string()]);
+    assert_eq!(got[3].payload["ticketId"], got[4].payload["ticket"]["id"]);
+    let call = &got[5].payload["call"];
     assert_eq!(call["uniqueId"], "1700000001.1");
     assert_eq!(call["status"], "completed");
     assert_eq!(call["direction"], "inbound");
@@ -197,14 +202,18 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
             .unwrap()
             .starts_with("2026-11-24T10:00:00")
     );
-    let ticket = &got[5].payload["ticket"];
+    let ticket = &got[6].payload["ticket"];
     assert_eq!(ticket["status"], "open");
     assert_eq!(ticket["lastMessage"], "Call ended 1:05");
     assert_eq!(ticket["callType"], "inbound");
     assert_eq!(ticket["userId"], 7);
     // Every ticket update carries its contact, as BigChat's do (the
     // screens show `ticket.contact.name`).
-    for n in got.iter().filter(|n| n.event == "company-3-ticket") {
+    let updates = || {
+        got.iter()
+            .filter(|n| n.event == "company-3-ticket" && n.payload["action"] == "update")
+    };
+    for n in updates() {
         let contact = &n.payload["ticket"]["contact"];
         assert_eq!(contact["id"], n.payload["ticket"]["contactId"], "{n:?}");
         assert!(contact["name"].is_string(), "{n:?}");
@@ -214,7 +223,7 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
     // the call's: the company's main channel, the ticket's, the agent's.
     let ticket_id = ticket["id"].to_string();
     assert_eq!(
-        got[5].rooms,
+        got[6].rooms,
         vec![
             "company-3-open".to_string(),
             "company-3-notification".into(),
@@ -222,12 +231,12 @@ async fn payloads_follow_bigchat_rooms_and_shapes() {
             "user-7".into()
         ]
     );
-    assert_eq!(got[4].rooms[0], "company-3-mainchannel");
+    assert_eq!(got[5].rooms[0], "company-3-mainchannel");
     for room in [ticket_id.as_str(), "user-7", "company-3-open"] {
-        assert!(got[4].rooms.iter().any(|r| r == room), "{:?}", got[4].rooms);
+        assert!(got[5].rooms.iter().any(|r| r == room), "{:?}", got[5].rooms);
     }
     // Every ticket update names the status room of the status it has.
-    for n in got.iter().filter(|n| n.event == "company-3-ticket") {
+    for n in updates() {
         let status = n.payload["ticket"]["status"].as_str().unwrap();
         assert_eq!(n.rooms[0], format!("company-3-{status}"));
     }

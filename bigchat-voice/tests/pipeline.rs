@@ -148,15 +148,30 @@ async fn start_with(
     config.reconcile = false;
     config.queue = 16;
     config.journal = journal.map(|j| (s.journal.clone(), j));
-    let pipeline = Pipeline::open(
-        s.store.clone(),
-        writer.clone(),
-        notifier.clone(),
-        Tracker::new(TrackerConfig::default()),
-        config,
-    )
-    .await
-    .expect("open");
+    // A pipeline killed just before (its task aborted) lets go of the
+    // journal once the runtime has dropped its reader task, which may take
+    // a moment on another worker thread.
+    let mut attempts = 0;
+    let pipeline = loop {
+        let opened = Pipeline::open(
+            s.store.clone(),
+            writer.clone(),
+            notifier.clone(),
+            Tracker::new(TrackerConfig::default()),
+            config.clone(),
+        )
+        .await;
+        match opened {
+            Err(bigchat_voice::pipeline::PipelineError::Journal {
+                source: bigchat_voice::journal::JournalError::InUse { .. },
+                ..
+            }) if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => break other.expect("open"),
+        }
+    };
     let losses = pipeline.losses().clone();
     let cfg = s.fake.client_config().event_buffer(1024).build();
     let (client, events) = Client::connect(cfg).await.expect("connect");

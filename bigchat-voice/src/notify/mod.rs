@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `company-{id}-ticket` | as BigChat's `UpdateTicketService`: `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification`, `{ticketId}`, `user-{userId}` | `{ "action": "update", "ticket": <Tickets row, with its `contact`: Contacts row> }` |
 //! | `company-{id}-call` | `company-{id}-mainchannel`, `{ticketId}`, `user-{userId}` (and the ticket's status and queue rooms when the same change touched it) | `{ "action": <call status>, "call": <CallRecords row> }` |
+//! | `company-{id}-ticket` (`delete`) | the rooms a ticket left when its status or agent changed: `company-{id}-{old status}`, `queue-{q}-{old status}`, `user-{old agent}` | `{ "action": "delete", "ticketId": … }`, before the update |
 //! | `company-{id}-appMessage` | as BigChat's `CreateMessageService`: `{ticketId}`, `company-{id}-{status}`, `company-{id}-notification`, `queue-{q}-{status}`, `queue-{q}-notification` | `{ "action": "create", "message": <Messages row, with contact and ticket>, "ticket": …, "contact": … }`, once, when the call ends |
 //! | `company-{id}-asterisk` | `company-{id}-mainchannel` | `{ "action": "update", "asterisk": <Asterisks row, no password> }` |
 //!
@@ -165,6 +166,34 @@ impl Notification {
         }
     }
 
+    /// `company-{id}-ticket`, `action` = `delete`, to the rooms a ticket
+    /// left when its status or agent changed, as BigChat's
+    /// `UpdateTicketService` sends it (`company-{id}-{old status}`,
+    /// `queue-{queue}-{old status}`, `user-{old agent}`), so that the
+    /// ticket leaves the lists it was in; `None` when it stayed.
+    pub fn ticket_left(
+        company_id: i64,
+        before: &TicketRow,
+        after: &TicketRow,
+    ) -> Option<Notification> {
+        if before.status == after.status && before.user_id == after.user_id {
+            return None;
+        }
+        let old = &before.status;
+        let mut rooms = vec![format!("company-{company_id}-{old}")];
+        if let Some(queue) = after.queue_id {
+            rooms.push(format!("queue-{queue}-{old}"));
+        }
+        if let Some(user) = before.user_id {
+            rooms.push(format!("user-{user}"));
+        }
+        Some(Notification {
+            event: format!("company-{company_id}-ticket"),
+            rooms,
+            payload: json!({ "action": "delete", "ticketId": after.id }),
+        })
+    }
+
     /// `company-{id}-appMessage`, `action` = `create`: the call's message on
     /// its ticket, to the rooms BigChat's `CreateMessageService` uses (the
     /// ticket's, its status and notification rooms, its queue's), with the
@@ -222,8 +251,9 @@ impl Notification {
     }
 
     /// What an applied effect changed: the call (if its record changed),
-    /// then the ticket (if it changed), then the call's message (when this
-    /// effect created it). Nothing for a replayed effect.
+    /// then the ticket (if it changed: first its `delete` from the rooms it
+    /// left, then its update), then the call's message (when this effect
+    /// created it). Nothing for a replayed effect.
     pub fn from_applied(company_id: i64, applied: &Applied) -> Vec<Notification> {
         let mut out = Vec::with_capacity(2);
         if let Some(record) = &applied.record {
@@ -234,6 +264,13 @@ impl Notification {
             ));
         }
         if let Some(ticket) = &applied.ticket {
+            if let Some(left) = applied
+                .ticket_before
+                .as_ref()
+                .and_then(|before| Notification::ticket_left(company_id, before, ticket))
+            {
+                out.push(left);
+            }
             out.push(Notification::ticket(
                 company_id,
                 ticket,

@@ -862,6 +862,15 @@ async fn apply_call<E: Exec>(
     };
     let touch = open || queue_changed || last_message.is_some() || unread != 0;
     if let (Some(ticket_id), true) = (record.ticket_id, touch) {
+        // The ticket as it was (for the `delete` BigChat sends to the rooms
+        // it leaves): known if this effect created it, else read.
+        let before_ticket = match out.ticket.take() {
+            Some(t) => Some(t),
+            None => {
+                db.fetch::<TicketRow>(sql::SELECT_TICKET, &[Arg::I64(ticket_id)])
+                    .await?
+            }
+        };
         let args = [
             Arg::I64(ticket_id),
             Arg::Bool(open),
@@ -878,6 +887,9 @@ async fn apply_call<E: Exec>(
                     out.contact = db
                         .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(t.contact_id)])
                         .await?;
+                }
+                if !out.ticket_created {
+                    out.ticket_before = before_ticket;
                 }
                 out.ticket = Some(t);
             }

@@ -307,6 +307,9 @@ pub struct Applied {
     pub contact: Option<ContactRow>,
     /// The call's message, when this effect created it.
     pub message: Option<MessageRow>,
+    /// The ticket as it was before this effect changed it (`None` when the
+    /// effect created it, or did not change it).
+    pub ticket_before: Option<TicketRow>,
 }
 
 impl Applied {

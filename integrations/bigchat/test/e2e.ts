@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       (r) =>
         (r.event === callEvent && isCall(r.payload) && r.payload.call.uniqueId === INBOUND_UNIQUE_ID) ||
         (r.event === ticketEvent && isTicket(r.payload) && r.payload.ticket.id === inboundTicket) ||
+        (r.event === ticketEvent && (r.payload as { ticketId?: unknown }).ticketId === inboundTicket) ||
         (r.event === messageEvent && isTicket(r.payload) && r.payload.ticket.id === inboundTicket),
     );
   while (inboundEvents().length < INBOUND_EXPECTED.length) await sleep(20); // the global timeout bounds it
