@@ -1301,8 +1301,14 @@ fn stable(mut a: bigchat_voice::store::Applied) -> bigchat_voice::store::Applied
     if let Some(r) = a.record.as_mut() {
         (r.created_at, r.updated_at) = (epoch, epoch);
     }
-    if let Some(t) = a.ticket.as_mut() {
+    for t in [a.ticket.as_mut(), a.ticket_before.as_mut()]
+        .into_iter()
+        .flatten()
+    {
         (t.created_at, t.updated_at, t.uuid) = (epoch, epoch, String::new());
+    }
+    if let Some(c) = a.contact.as_mut() {
+        (c.created_at, c.updated_at) = (epoch, epoch);
     }
     a
 }

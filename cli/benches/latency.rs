@@ -132,27 +132,40 @@ async fn main() {
         .env("BIGCHAT_VOICE_AMI_SECRET", "s3cret")
         .env("BIGCHAT_VOICE_WEBHOOK_SECRET", SECRET)
         .args(["-q", "listen", "--database-url", &db])
-        .args(["--webhook-url", &format!("http://127.0.0.1:{hook}/voice/webhook")])
-        .args(["--ami-host", "127.0.0.1", "--ami-port", &pbx.port().to_string()])
+        .args([
+            "--webhook-url",
+            &format!("http://127.0.0.1:{hook}/voice/webhook"),
+        ])
+        .args([
+            "--ami-host",
+            "127.0.0.1",
+            "--ami-port",
+            &pbx.port().to_string(),
+        ])
         .args(["--ami-username", "bigchat"])
         .kill_on_drop(true)
         .spawn()
         .expect("daemon");
     let t = Instant::now();
     while pbx.actions_named("CoreShowChannels").is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(30), "the daemon never logged in");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the daemon never logged in"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     println!("latency: AMI event -> daemon -> webhook -> companion -> socket.io client");
-    println!("({CALLS} calls of {} events each per load; SQLite, journal on)", recorded.len());
+    println!(
+        "({CALLS} calls of {} events each per load; SQLite, journal on)",
+        recorded.len()
+    );
     let mut next_call = 0usize;
     for (load, events_per_s) in [("1,000 events/s", Some(1000.0)), ("saturation", None)] {
         let mut started: HashMap<String, f64> = HashMap::new();
         let mut hung_up: HashMap<String, f64> = HashMap::new();
-        let calls: Vec<(String, Vec<Bytes>)> = (0..CALLS)
-            .map(|i| call(&recorded, next_call + i))
-            .collect();
+        let calls: Vec<(String, Vec<Bytes>)> =
+            (0..CALLS).map(|i| call(&recorded, next_call + i)).collect();
         next_call += CALLS;
         // Interleave the calls' events (each call in order), as concurrent
         // calls reach a PBX.
@@ -163,10 +176,8 @@ async fn main() {
             for k in 0..longest {
                 for (id, evs) in chunk {
                     if let Some(m) = evs.get(k) {
-                        let last_hangup = evs
-                            .iter()
-                            .rposition(|e| e.starts_with(b"Event: Hangup"))
-                            == Some(k);
+                        let last_hangup =
+                            evs.iter().rposition(|e| e.starts_with(b"Event: Hangup")) == Some(k);
                         queue.push((id.clone(), m.clone(), k == 0, last_hangup));
                     }
                 }
