@@ -126,6 +126,8 @@ mod client;
 mod config;
 mod driver;
 mod error;
+#[cfg(feature = "tls")]
+pub mod pin;
 mod state;
 mod stream;
 mod transport;

@@ -1,7 +1,11 @@
 //! AMI over TLS against the fake Asterisk (features `tls` + `testkit`).
 //!
 //! `tests/data/` holds a test-only CA and a `localhost`/`127.0.0.1` server
-//! certificate signed by it (valid until 2126); the keys protect nothing.
+//! certificate signed by it (valid until 2126), and `selfsigned.*`, a PBX's
+//! own certificate as `openssl req -x509 -newkey ec -pkeyopt
+//! ec_paramgen_curve:P-256 -nodes -days 36500 -subj /CN=pbx.example -addext
+//! subjectAltName=DNS:localhost,IP:127.0.0.1` makes it (CA:TRUE); the keys
+//! protect nothing.
 #![cfg(feature = "tls")]
 
 use std::sync::Arc;
@@ -98,4 +102,69 @@ async fn untrusted_certificate_is_a_tls_error() {
         .build();
     let err = Client::connect(config).await.unwrap_err();
     assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+}
+
+/// A PBX's own self-signed certificate, as `openssl req -x509` makes it
+/// (CA:TRUE; `tests/data/selfsigned.*`): refused by chain verification even
+/// when trusted as a root (`CaUsedAsEndEntity`), accepted when pinned by its
+/// SHA-256 fingerprint, refused under another pin.
+#[tokio::test]
+async fn a_self_signed_certificate_is_trusted_by_its_pinned_fingerprint() {
+    use ami_client::pin::Fingerprint;
+    const SELF_CERT: &[u8] = include_bytes!("data/selfsigned.pem");
+    const SELF_KEY: &[u8] = include_bytes!("data/selfsigned.key");
+    let cert = CertificateDer::from_pem_slice(SELF_CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(SELF_KEY).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let fake = FakeAsterisk::builder()
+        .tls(Arc::new(server))
+        .start()
+        .await
+        .unwrap();
+
+    // Its own certificate as the root: still refused.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let chain = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let config = fake
+        .client_config()
+        .tls(TlsConfig::new(Arc::new(chain), "localhost"))
+        .build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(format!("{err:?}").contains("CaUsedAsEndEntity"), "{err:?}");
+
+    // Pinned as `openssl x509 -noout -fingerprint -sha256` prints it.
+    let pin = Fingerprint::parse(
+        "sha256 Fingerprint=03:EF:61:35:A7:B7:39:A5:66:E2:E8:22:BA:CA:97:E8:\
+         75:AC:0E:00:14:9F:FD:CF:B7:10:13:DF:F9:CD:60:25",
+    )
+    .unwrap();
+    assert_eq!(Fingerprint::of(cert.as_ref()), pin);
+    let config = fake
+        .client_config()
+        .tls(TlsConfig::pinned(pin, "pbx.example"))
+        .build();
+    let (client, _events) = Client::connect(config).await.unwrap();
+    let pong = client.send(Action::ping()).await.unwrap();
+    assert_eq!(pong.get("Ping").unwrap(), "Pong");
+    client.close().await;
+
+    // Another pin: refused, saying the fingerprint the PBX has.
+    let other = Fingerprint::parse(&"ab".repeat(32)).unwrap();
+    let config = fake
+        .client_config()
+        .tls(TlsConfig::pinned(other, "localhost"))
+        .build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+    assert!(err.to_string().contains(&pin.to_string()), "{err}");
 }

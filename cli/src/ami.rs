@@ -30,9 +30,17 @@ pub fn client_config(server: &Server, events: Option<&str>) -> anyhow::Result<Cl
     }
     if c.tls {
         b = b.tls(
-            crate::tls::client_tls(&c.host)
+            crate::tls::client_tls(c)
                 .map_err(|e| crate::exit::coded(crate::exit::Code::Usage, format!("{e:#}")))?,
         );
+    } else if c.tls_fingerprint.is_some() || c.tls_ca_file.is_some() {
+        return Err(crate::exit::coded(
+            crate::exit::Code::Usage,
+            format!(
+                "server {:?}: tlsFingerprint/tlsCaFile need tls = true",
+                c.name
+            ),
+        ));
     }
     Ok(b.build())
 }

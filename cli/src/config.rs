@@ -70,6 +70,15 @@ pub struct ServerConfig {
     /// AMI over TLS.
     #[serde(default)]
     pub tls: bool,
+    /// TLS: trust exactly the PBX certificate with this SHA-256 fingerprint
+    /// (its own self-signed one; `openssl x509 -noout -fingerprint -sha256`
+    /// prints it) instead of a CA.
+    #[serde(default, rename = "tlsFingerprint")]
+    pub tls_fingerprint: Option<String>,
+    /// TLS: PEM file of the CA that signed the PBX's certificate (besides
+    /// the system's; else `BIGCHAT_VOICE_AMI_CA_FILE`).
+    #[serde(default, rename = "tlsCaFile")]
+    pub tls_ca_file: Option<PathBuf>,
     /// Event classes to receive (`Events:` on login).
     pub events: Option<String>,
 }
@@ -85,6 +94,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("secret_file", &self.secret_file)
             .field("auth", &self.auth)
             .field("tls", &self.tls)
+            .field("tls_fingerprint", &self.tls_fingerprint)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }
@@ -380,6 +391,8 @@ impl Settings {
                     secret_file: None,
                     auth: default_auth(),
                     tls: false,
+                    tls_fingerprint: None,
+                    tls_ca_file: None,
                     events: None,
                 }),
             }

@@ -1025,11 +1025,18 @@ webhook_url = "http://127.0.0.1:{hook_port}/voice"
 /// A fake Asterisk speaking AMI over TLS with the test-only certificate of
 /// `ami-client/tests/data` (`localhost` / `127.0.0.1`, signed by `ca.pem`).
 async fn tls_fake() -> (FakeAsterisk, PathBuf) {
+    let fake = tls_fake_with("server").await;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ami-client/tests/data");
+    (fake, data.join("ca.pem"))
+}
+
+/// A fake Asterisk over TLS with `ami-client/tests/data/{name}.pem/.key`.
+async fn tls_fake_with(name: &str) -> FakeAsterisk {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ami-client/tests/data");
-    let cert = CertificateDer::from_pem_file(data.join("server.pem")).expect("server.pem");
-    let key = PrivateKeyDer::from_pem_file(data.join("server.key")).expect("server.key");
+    let cert = CertificateDer::from_pem_file(data.join(format!("{name}.pem"))).expect("cert");
+    let key = PrivateKeyDer::from_pem_file(data.join(format!("{name}.key"))).expect("key");
     let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -1038,7 +1045,7 @@ async fn tls_fake() -> (FakeAsterisk, PathBuf) {
     .with_no_client_auth()
     .with_single_cert(vec![cert], key)
     .unwrap();
-    let fake = FakeAsterisk::builder()
+    FakeAsterisk::builder()
         .user("bigchat", SECRET)
         .tls(std::sync::Arc::new(config))
         .reply(
@@ -1047,11 +1054,14 @@ async fn tls_fake() -> (FakeAsterisk, PathBuf) {
         )
         .start()
         .await
-        .expect("fake asterisk over TLS");
-    (fake, data.join("ca.pem"))
+        .expect("fake asterisk over TLS")
 }
 
 fn tls_config(dir: &Path, fake: &FakeAsterisk, db: &str) -> PathBuf {
+    tls_config_with(dir, fake, db, "")
+}
+
+fn tls_config_with(dir: &Path, fake: &FakeAsterisk, db: &str, extra: &str) -> PathBuf {
     let path = dir.join("tls.toml");
     std::fs::write(
         &path,
@@ -1063,6 +1073,7 @@ host = "127.0.0.1"
 port = {port}
 username = "bigchat"
 tls = true
+{extra}
 "#,
             port = fake.port()
         ),
@@ -1106,6 +1117,76 @@ async fn listen_over_tls_with_the_pbx_ca() {
         .expect("spawn");
     wait_synced(&fake, "sync over TLS").await;
     replay_answered_call(&fake, &db, "the call received over TLS").await;
+    stop_cleanly(child).await;
+}
+
+/// A PBX with its own self-signed certificate (`openssl req -x509`,
+/// CA:TRUE): refused even with that certificate as the CA file, trusted by
+/// `tlsFingerprint`; a wrong pin is refused, naming the PBX's fingerprint;
+/// a malformed one is a configuration error (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_over_tls_with_a_pinned_self_signed_certificate() {
+    let fake = tls_fake_with("selfsigned").await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ami-client/tests/data");
+    let own = format!("tlsCaFile = {:?}", data.join("selfsigned.pem").display());
+    let pin = "03:EF:61:35:A7:B7:39:A5:66:E2:E8:22:BA:CA:97:E8:75:AC:0E:00:14:9F:FD:CF:B7:10:13:DF:F9:CD:60:25";
+    let check = |extra: String| {
+        let config = tls_config_with(dir.path(), &fake, &db, &extra);
+        async move {
+            cmd()
+                .arg("--config")
+                .arg(&config)
+                .arg("check")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = check(own).await;
+    assert!(!out.status.success());
+    assert!(
+        fake.actions_named("Login").is_empty(),
+        "logged in without trust"
+    );
+    let wrong = format!("tlsFingerprint = \"{}\"", "AB:".repeat(31) + "AB");
+    let out = check(wrong).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(pin), "names the PBX's fingerprint: {err}");
+    let bad = tls_config_with(
+        dir.path(),
+        &fake,
+        &db,
+        "tlsFingerprint = \"not-a-fingerprint\"",
+    );
+    let out = cmd()
+        .arg("--config")
+        .arg(&bad)
+        .arg("listen")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("tlsFingerprint"), "{err}");
+
+    let config = tls_config_with(
+        dir.path(),
+        &fake,
+        &db,
+        &format!("tlsFingerprint = \"{pin}\""),
+    );
+    let child = cmd()
+        .arg("--config")
+        .arg(&config)
+        .arg("listen")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_synced(&fake, "sync over pinned TLS").await;
+    replay_answered_call(&fake, &db, "the call received over pinned TLS").await;
     stop_cleanly(child).await;
 }
 
