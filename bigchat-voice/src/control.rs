@@ -196,6 +196,25 @@ pub fn validate_variable_name(field: &'static str, name: &str) -> Result<(), Con
     }
 }
 
+/// Channel variables a request may not set (with or without `_`/`__`):
+/// the connector's own (`BIGCHAT_TICKET` carries the checked ticket), the
+/// recording's file name the tracker reads, and Asterisk's special ones.
+const RESERVED_VARIABLES: &[&str] = &[
+    "BIGCHAT_",
+    "MIXMONITOR_",
+    "MONITOR_",
+    "CDR",
+    "CHANNEL",
+    "CALLERID",
+    "CONNECTEDLINE",
+    "TRANSFER_CONTEXT",
+    "GOSUB",
+    "MACRO",
+    "AGI",
+    "SHELL",
+    "SYSTEM",
+];
+
 /// How a click-to-call is dialled (the CLI's `[originate]` section).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -263,6 +282,13 @@ impl OriginateRequest {
         let to = validate_number("to", &self.to)?;
         for (name, value) in &self.variables {
             validate_variable_name("variables", name)?;
+            let bare = name.trim_start_matches('_').to_ascii_uppercase();
+            if RESERVED_VARIABLES.iter().any(|p| bare.starts_with(p)) {
+                return Err(ControlError::invalid(
+                    "variables",
+                    format!("{name}: reserved (the connector and Asterisk set it)"),
+                ));
+            }
             if value.chars().any(char::is_control) || value.len() > 1000 {
                 return Err(ControlError::invalid(
                     "variables",
@@ -358,6 +384,40 @@ fn fill(template: &str, ext: &str, to: &str) -> String {
     template.replace("{ext}", ext).replace("{to}", to)
 }
 
+/// The call an earlier request with `req`'s idempotency key placed, if
+/// any, without touching the PBX (a retry is answered even while the PBX
+/// is away); [`ControlError::KeyReused`] when that request was another.
+pub async fn placed_earlier<S: Store>(
+    store: &S,
+    company_id: i64,
+    req: &OriginateRequest,
+) -> Result<Option<Placed>, ControlError> {
+    let to = req.validate()?;
+    let Some(key) = req.idempotency_key.as_deref() else {
+        return Ok(None);
+    };
+    match store
+        .find_originate_key(company_id, key, &req.digest(&to))
+        .await?
+    {
+        None | Some(OriginateClaim::Claimed) => Ok(None),
+        Some(OriginateClaim::Taken {
+            same_request: true,
+            asterisk_id,
+            unique_id,
+        }) => Ok(Some(Placed {
+            unique_id,
+            asterisk_id,
+            replayed: true,
+            action_id: None,
+        })),
+        Some(OriginateClaim::Taken { unique_id, .. }) => Err(ControlError::KeyReused {
+            key: key.to_owned(),
+            unique_id,
+        }),
+    }
+}
+
 /// Places a click-to-call (see the module's docs): checks the request,
 /// claims its idempotency key, records the call, sends `Originate`
 /// (asynchronous: the outcome comes as `OriginateResponse`, which a
@@ -370,6 +430,20 @@ pub async fn originate<S: Store>(
     req: &OriginateRequest,
 ) -> Result<Placed, ControlError> {
     let to = req.validate()?;
+    if let Some(earlier) = placed_earlier(store, at.company_id, req).await? {
+        return Ok(earlier);
+    }
+    // Not logged in: the action would wait in the client's queue and time
+    // out unwritten, which cannot be told from an answer lost after it
+    // went out. Refused here, before anything is claimed.
+    if !matches!(
+        *client.state().borrow(),
+        ami_client::ConnectionState::Connected { .. }
+    ) {
+        return Err(ControlError::Unreachable {
+            reason: "not connected to the PBX".to_owned(),
+        });
+    }
     if let Some(ticket) = req.ticket_id {
         let found = store.ticket(ticket).await?;
         if found.is_none_or(|t| t.company_id != at.company_id) {
@@ -472,10 +546,12 @@ pub async fn originate<S: Store>(
             action_id: response.action_id().map(|v| v.to_string()),
         }),
         Err(e) => {
-            // Certainly not placed unless the action went out and the
-            // answer was lost.
-            let unknown = e.is_timeout() || (e.is_connection_lost() && !e.is_retryable());
-            if !unknown {
+            // Certainly not placed: the PBX refused it, or it was never
+            // written (not connected, link lost before writing). Anything
+            // else (a timeout, the link or the client closing after the
+            // action went out) may have placed it: the key stays.
+            let not_placed = e.is_server_error() || e.is_retryable();
+            if not_placed {
                 let ended = failed(call, started);
                 if let Err(err) = store
                     .apply(at.asterisk_id, at.company_id, &Effect::CallEnded(ended))

@@ -1150,6 +1150,36 @@ async fn originate_keys_are_claimed_once(backend: Backend) {
             _ => None,
         })
         .expect("taken");
+    // The same request again: the first call, as a retry.
+    assert_eq!(
+        store
+            .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-1", ast, "call-w"))
+            .await
+            .expect("claim"),
+        OriginateClaim::Taken {
+            same_request: true,
+            asterisk_id: ast,
+            unique_id: first.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .find_originate_key(COMPANY, "k-1", "h-1")
+            .await
+            .expect("find"),
+        Some(OriginateClaim::Taken {
+            same_request: true,
+            asterisk_id: ast,
+            unique_id: first.clone()
+        })
+    );
+    assert_eq!(
+        store
+            .find_originate_key(COMPANY, "k-9", "h-1")
+            .await
+            .expect("find"),
+        None
+    );
     let again = store
         .claim_originate_key(&OriginateKey::new(COMPANY, "k-1", "h-2", ast, "call-x"))
         .await

@@ -97,6 +97,14 @@ impl<S: Store + Clone> Store for Faulty<S> {
     ) -> Result<bigchat_voice::store::OriginateClaim, StoreError> {
         self.inner.claim_originate_key(claim).await
     }
+    async fn find_originate_key(
+        &self,
+        c: i64,
+        key: &str,
+        hash: &str,
+    ) -> Result<Option<bigchat_voice::store::OriginateClaim>, StoreError> {
+        self.inner.find_originate_key(c, key, hash).await
+    }
     async fn release_originate_key(&self, c: i64, key: &str, u: &str) -> Result<(), StoreError> {
         self.inner.release_originate_key(c, key, u).await
     }

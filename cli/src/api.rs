@@ -313,23 +313,49 @@ impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> ApiError {
         let (status, code) = match &e {
             ControlError::Invalid { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
-            ControlError::NoSuchCall { .. } | ControlError::NoSuchTicket { .. } => {
-                (StatusCode::NOT_FOUND, "not_found")
+            ControlError::NoSuchTicket { ticket_id } => {
+                return ApiError::bad(format!("ticketId: no ticket {ticket_id}"));
             }
+            ControlError::NoSuchCall { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ControlError::NoAgentChannel { .. } => (StatusCode::CONFLICT, "conflict"),
-            ControlError::KeyReused { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "key_reused"),
+            ControlError::KeyReused { key, .. } => {
+                // Not the earlier call's id: it may be another user's.
+                return ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "key_reused",
+                    format!("Idempotency-Key {key:?} was used for a different request"),
+                );
+            }
             ControlError::Unreachable { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "pbx_unreachable")
             }
             ControlError::Refused { .. } => (StatusCode::CONFLICT, "pbx_refused"),
-            ControlError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "database"),
+            ControlError::Store(db) if db.is_retryable() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database")
+            }
+            ControlError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if matches!(e, ControlError::Store(_)) {
-            tracing::error!("API: {e}");
+            tracing::error!("API: {}", chain(&e));
         }
         ApiError::new(status, code, e.to_string())
     }
+}
+
+/// An error and its causes, `: `-separated (for the log).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 impl From<bigchat_voice::store::StoreError> for ApiError {
@@ -392,7 +418,7 @@ fn pick_server(state: &ApiState, name: Option<&str>) -> Result<Arc<ServerHandle>
             .iter()
             .find(|s| s.name == n)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("no server {n:?}"))),
+            .ok_or_else(|| ApiError::bad(format!("server: no server {n:?}"))),
         None => match state.servers.as_slice() {
             [one] => Ok(one.clone()),
             _ => Err(ApiError::bad(
@@ -494,6 +520,7 @@ async fn find_call(
             None => None,
         },
         unique_id: Some(unique_id.to_owned()),
+        user_id: user,
         limit: Some(2),
         ..Default::default()
     };
@@ -592,17 +619,26 @@ async fn originate(
     }
     req.idempotency_key = key;
     req.user_id = user_of_ext;
-    let (Some(client), Some(&asterisk_id)) = (server.client(), server.asterisk_id.get()) else {
-        return Err(ApiError::unreachable(&server.name));
+    // A bad request is said first; a retry is answered even while the PBX
+    // is away.
+    req.validate()?;
+    let placed = match control::placed_earlier(&state.store, state.company_id, &req).await? {
+        Some(earlier) => earlier,
+        None => {
+            let client = client_of(&server)?;
+            let Some(&asterisk_id) = server.asterisk_id.get() else {
+                return Err(ApiError::unreachable(&server.name));
+            };
+            control::originate(
+                &client,
+                &state.store,
+                control::Placement::new(asterisk_id, state.company_id),
+                &state.dialplan,
+                &req,
+            )
+            .await?
+        }
     };
-    let placed = control::originate(
-        &client,
-        &state.store,
-        control::Placement::new(asterisk_id, state.company_id),
-        &state.dialplan,
-        &req,
-    )
-    .await?;
     let filter = CallFilter {
         asterisk_id: Some(placed.asterisk_id),
         unique_id: Some(placed.unique_id.clone()),
@@ -731,7 +767,26 @@ async fn cancel_transfer(
     ok(StatusCode::OK, json!({ "channels": [channel] }))
 }
 
-async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
+/// `/readyz` and `/metrics` speak of every company: the daemon's own token
+/// only.
+fn operator_only(scope: Scope) -> Result<(), ApiError> {
+    match scope {
+        Scope::All => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this route needs the daemon's own token (it covers every company)",
+        )),
+    }
+}
+
+async fn readyz(
+    State(state): State<Arc<ApiState>>,
+    Extension(scope): Extension<Scope>,
+) -> Response {
+    if let Err(e) = operator_only(scope) {
+        return e.into_response();
+    }
     let servers: Vec<serde_json::Value> = state
         .servers
         .iter()
@@ -772,7 +827,13 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<Arc<ApiState>>) -> Response {
+async fn metrics(
+    State(state): State<Arc<ApiState>>,
+    Extension(scope): Extension<Scope>,
+) -> Response {
+    if let Err(e) = operator_only(scope) {
+        return e.into_response();
+    }
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, rows: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP bigchat_voice_{name} {help}");

@@ -2352,6 +2352,14 @@ async fn the_control_api_places_transfers_and_hangs_up_calls() {
             "variables",
         ),
         (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "variables": { "BIGCHAT_TICKET": "7" } }),
+            "reserved",
+        ),
+        (
+            serde_json::json!({ "from": "1001", "to": "+5511999990002", "variables": { "__MIXMONITOR_FILENAME": "/x" } }),
+            "reserved",
+        ),
+        (
             serde_json::json!({ "from": "1001", "to": "+5511999990002", "timeoutSecs": 0 }),
             "timeout",
         ),
@@ -2583,8 +2591,30 @@ async fn the_control_api_places_transfers_and_hangs_up_calls() {
     })
     .await;
 
+    // /readyz and /metrics speak of every company: the daemon's token only.
+    assert_eq!(
+        http_get(port, "/readyz", Some("company1-secret-token"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(http_get(port, "/metrics", other_company).await.0, 403);
+    let (status, reply) = post(
+        "/v1/calls",
+        admin,
+        None,
+        serde_json::json!({ "from": "1001", "to": "+5511999990002", "server": "nope" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("server"), "{reply}");
+
     // The key outlives the daemon.
-    stop_cleanly(child).await;
+    let err = stop_cleanly(child).await;
+    assert!(
+        !err.contains("secret-token"),
+        "tokens are never logged: {err}"
+    );
     let child = start();
     wait_for("the API again", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -2614,7 +2644,23 @@ async fn the_control_api_places_transfers_and_hangs_up_calls() {
     let (status, reply) = post("/v1/calls", admin, Some("k-2"), call_body.clone()).await;
     assert_eq!(status, 503, "{reply}");
     assert_eq!(json_of(&reply)["code"], "pbx_unreachable");
+    // A retry of the first call is answered meanwhile (from the database).
+    let (status, reply) = post("/v1/calls", admin, Some("k-1"), call_body.clone()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json_of(&reply)["uniqueId"], id.as_str());
     pbx.refuse_connections(false);
+    for _ in 0..300 {
+        let (_, reply) = http_get(port, "/v1/servers", admin).await;
+        if json_of(&reply)["servers"][0]["connected"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Back: the refused request was not used up, it places its call now.
+    let (status, reply) = post("/v1/calls", admin, Some("k-2"), call_body.clone()).await;
+    assert_eq!(status, 201, "{reply}");
+    assert_ne!(json_of(&reply)["uniqueId"], id.as_str());
+    assert_eq!(pbx.actions_named("Originate").len(), 2);
     let err = stop_cleanly(child).await;
     assert!(
         !err.contains("secret-token"),

@@ -208,6 +208,16 @@ pub trait Store: Send + Sync + 'static {
         claim: &OriginateKey<'_>,
     ) -> impl Future<Output = Result<OriginateClaim, StoreError>> + Send;
 
+    /// What key `key` of `company_id` names, if claimed: `Taken`, with
+    /// `same_request` comparing `request_hash` with the claim's (read
+    /// only; see [`claim_originate_key`](Store::claim_originate_key)).
+    fn find_originate_key(
+        &self,
+        company_id: i64,
+        key: &str,
+        request_hash: &str,
+    ) -> impl Future<Output = Result<Option<OriginateClaim>, StoreError>> + Send;
+
     /// Gives back a key claimed for call `unique_id` (the call was not
     /// placed after all), so that the request can be made again.
     fn release_originate_key(
@@ -381,6 +391,15 @@ impl Store for AnyStore {
         claim: &OriginateKey<'_>,
     ) -> Result<OriginateClaim, StoreError> {
         dispatch!(self, s => s.claim_originate_key(claim).await)
+    }
+
+    async fn find_originate_key(
+        &self,
+        company_id: i64,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<Option<OriginateClaim>, StoreError> {
+        dispatch!(self, s => s.find_originate_key(company_id, key, request_hash).await)
     }
 
     async fn release_originate_key(

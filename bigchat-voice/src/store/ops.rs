@@ -187,18 +187,37 @@ macro_rules! impl_store {
                 if inserted == 1 {
                     return Ok($crate::store::OriginateClaim::Claimed);
                 }
+                // Taken. (Released between the insert and this read: the
+                // key is free again, and this request may simply retry.)
+                self.find_originate_key(claim.company_id, claim.key, claim.request_hash)
+                    .await?
+                    .ok_or_else(|| {
+                        $crate::store::StoreError::InvalidData(
+                            "the idempotency key was released meanwhile: try again".to_owned(),
+                        )
+                    })
+            }
+
+            async fn find_originate_key(
+                &self,
+                company_id: i64,
+                key: &str,
+                request_hash: &str,
+            ) -> Result<Option<$crate::store::OriginateClaim>, $crate::store::StoreError> {
                 // `asteriskId` is an int4 (as Sequelize makes ids).
-                let (hash, asterisk_id, unique_id): (String, i32, String) =
+                let row: Option<(String, i32, String)> =
                     sqlx::query_as($crate::store::sql::SELECT_ORIGINATE_KEY)
-                        .bind(claim.company_id)
-                        .bind(claim.key)
-                        .fetch_one(&self.pool)
+                        .bind(company_id)
+                        .bind(key)
+                        .fetch_optional(&self.pool)
                         .await?;
-                Ok($crate::store::OriginateClaim::Taken {
-                    same_request: hash == claim.request_hash,
-                    asterisk_id: i64::from(asterisk_id),
-                    unique_id,
-                })
+                Ok(row.map(
+                    |(hash, asterisk_id, unique_id)| $crate::store::OriginateClaim::Taken {
+                        same_request: hash == request_hash,
+                        asterisk_id: i64::from(asterisk_id),
+                        unique_id,
+                    },
+                ))
             }
 
             async fn release_originate_key(
@@ -862,14 +881,16 @@ async fn apply_call<E: Exec>(
     };
     let touch = open || queue_changed || last_message.is_some() || unread != 0;
     if let (Some(ticket_id), true) = (record.ticket_id, touch) {
-        // The ticket as it was (for the `delete` BigChat sends to the rooms
-        // it leaves): known if this effect created it, else read.
+        // The ticket as it was, for the `delete` BigChat sends to the rooms
+        // it leaves: only an opening changes its status or agent. Known if
+        // this effect created it, else read.
         let before_ticket = match out.ticket.take() {
             Some(t) => Some(t),
-            None => {
+            None if open => {
                 db.fetch::<TicketRow>(sql::SELECT_TICKET, &[Arg::I64(ticket_id)])
                     .await?
             }
+            None => None,
         };
         let args = [
             Arg::I64(ticket_id),

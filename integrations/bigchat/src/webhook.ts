@@ -138,7 +138,7 @@ export class WebhookRejection extends Error {
   override readonly name = "WebhookRejection";
   constructor(
     readonly status: number,
-    readonly code: "unauthorized" | "stale" | "bad_request" | "misconfigured" | "emit_failed",
+    readonly code: "unauthorized" | "stale" | "bad_request" | "misconfigured" | "emit_failed" | "overloaded",
     message: string,
     readonly notificationId?: string,
   ) {
@@ -152,40 +152,50 @@ export class WebhookRejection extends Error {
  * front on each insert, and beyond `max` entries the oldest goes too.
  */
 export class SeenIds {
-  private readonly expiry = new Map<string, number>();
+  /** id → [expiry, signed time] in ms, oldest first. */
+  private readonly entries = new Map<string, [number, number]>();
+  /**
+   * The signed time (ms) of the newest id forgotten early (to stay within
+   * `max`): a request signed at or before it might be a replay of a
+   * forgotten id, so the router does not trust it as new.
+   */
+  floorMs = 0;
   constructor(
     private readonly ttlMs: number,
     private readonly max: number,
   ) {}
 
   has(key: string, nowMs: number): boolean {
-    const until = this.expiry.get(key);
-    return until !== undefined && until > nowMs;
+    const e = this.entries.get(key);
+    return e !== undefined && e[0] > nowMs;
   }
 
-  add(key: string, nowMs: number): void {
+  /** Remembers `key`, first seen at `nowMs`, signed at `signedMs` (default: now). */
+  add(key: string, nowMs: number, signedMs: number = nowMs): void {
     this.prune(nowMs);
-    this.expiry.delete(key);
-    this.expiry.set(key, nowMs + this.ttlMs);
-    while (this.expiry.size > this.max) {
-      const oldest = this.expiry.keys().next();
+    this.entries.delete(key);
+    this.entries.set(key, [nowMs + this.ttlMs, signedMs]);
+    while (this.entries.size > this.max) {
+      const oldest = this.entries.entries().next();
       if (oldest.done) break;
-      this.expiry.delete(oldest.value);
+      const [k, [, signed]] = oldest.value;
+      this.floorMs = Math.max(this.floorMs, signed);
+      this.entries.delete(k);
     }
   }
 
   delete(key: string): void {
-    this.expiry.delete(key);
+    this.entries.delete(key);
   }
 
   get size(): number {
-    return this.expiry.size;
+    return this.entries.size;
   }
 
   private prune(nowMs: number): void {
-    for (const [key, until] of this.expiry) {
+    for (const [key, [until]] of this.entries) {
       if (until > nowMs) break;
-      this.expiry.delete(key);
+      this.entries.delete(key);
     }
   }
 }
@@ -261,6 +271,14 @@ export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
         return;
       }
       const { id } = check;
+      // More ids than remembered arrived within the window: one signed
+      // before the newest forgotten one could be a replay of it. Refused
+      // with a 503, which the daemon retries, signing it afresh.
+      if (check.timestamp * 1000 <= seen.floorMs) {
+        res.setHeader("Retry-After", "1");
+        refuse(new WebhookRejection(503, "overloaded", "too many notifications to remember within the clock window; retry", id));
+        return;
+      }
       const notification = parseNotification(raw);
       if (typeof notification === "string") {
         refuse(new WebhookRejection(400, "bad_request", notification, id));
@@ -274,7 +292,7 @@ export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
         res.status(200).json({ duplicate: true });
         return;
       }
-      seen.add(id, nowMs);
+      seen.add(id, nowMs, check.timestamp * 1000);
       try {
         getIo().to(notification.rooms).emit(notification.event, notification.payload);
       } catch (e) {

@@ -161,6 +161,35 @@ describe("SeenIds", () => {
     assert.equal(s.size, 3);
     assert.equal(s.has("k6", 10), false);
     assert.equal(s.has("k9", 10), true);
+    // The newest id forgotten early was signed at 6 ms (here: added then):
+    // requests signed then or before are no longer trusted as new.
+    assert.equal(s.floorMs, 6);
+  });
+
+  test("a request signed before the newest early-forgotten id is refused for a retry", async () => {
+    const server = await startHookServer({ secret: SECRET, maxSeenIds: 2 });
+    try {
+      const url = `${server.url}/voice/webhook`;
+      const body = (n: number) => JSON.stringify({ event: "e", rooms: ["r"], payload: { n } });
+      const old = Math.floor(Date.now() / 1000) - 10;
+      // Three within one window, two remembered: the first is forgotten.
+      const first = newId();
+      const sent = [first, newId(), newId()];
+      for (const [i, id] of sent.entries()) {
+        const r = await postSigned(url, body(i), { secret: SECRET, timestamp: old + i, id });
+        assert.equal(r.status, 204);
+      }
+      // The first, replayed as captured: not emitted again (503: the
+      // daemon would retry it signed afresh).
+      const replay = await postSigned(url, body(0), { secret: SECRET, timestamp: old, id: first });
+      assert.equal(replay.status, 503);
+      assert.equal(replay.headers.get("retry-after"), "1");
+      // A new notification signed now still passes.
+      const fresh = await postSigned(url, body(9), { secret: SECRET, id: newId() });
+      assert.equal(fresh.status, 204);
+    } finally {
+      await server.close();
+    }
   });
 });
 
