@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 
+use super::pattern::ExtensionPattern;
+
 /// Tracker configuration. Every field has a default that works on the
 /// shared Asterisk captures (`PJSIP/trunk` in context `from-trunk`, agents
 /// `1001`/`1002`), so `TrackerConfig::default()` is a valid start.
@@ -43,6 +45,12 @@ pub struct TrackerConfig {
     /// between `extensionMinDigits` and `extensionMaxDigits` digits (and
     /// nothing else), and the keys of `users`, are internal extensions.
     pub extension_max_digits: usize,
+    /// The internal extensions, as Asterisk patterns (`_1XX`), ranges
+    /// (`100-199`) or single extensions (see [`ExtensionPattern`]). When
+    /// given, they replace the digit-count rule of `extensionMinDigits` /
+    /// `extensionMaxDigits`, so that queue numbers and feature codes of
+    /// the same length are not taken for agents. Default empty.
+    pub extensions: Vec<ExtensionPattern>,
     /// Extension → BigChat `userId`. Default empty (agents are then known
     /// by extension only).
     pub users: HashMap<String, i64>,
@@ -76,6 +84,7 @@ impl Default for TrackerConfig {
             inbound_contexts: vec!["from-trunk".to_owned()],
             extension_min_digits: 3,
             extension_max_digits: 5,
+            extensions: Vec::new(),
             users: HashMap::new(),
             queues: HashMap::new(),
             recording: RecordingConfig::default(),
@@ -144,14 +153,20 @@ impl TrackerConfig {
         self.inbound_contexts.iter().any(|c| c == context)
     }
 
-    /// True if `number` is an internal extension: a key of `users`, or
-    /// only digits, as many as the configured bounds allow.
+    /// True if `number` is an internal extension: a key of `users`, or one
+    /// of `extensions` when given, else only digits, as many as the
+    /// configured bounds allow.
     pub fn is_internal_extension(&self, number: &str) -> bool {
+        if self.users.contains_key(number) {
+            return true;
+        }
+        if !self.extensions.is_empty() {
+            return self.extensions.iter().any(|p| p.matches(number));
+        }
         let n = number.len();
-        (n >= self.extension_min_digits
+        n >= self.extension_min_digits
             && n <= self.extension_max_digits
-            && number.bytes().all(|b| b.is_ascii_digit()))
-            || self.users.contains_key(number)
+            && number.bytes().all(|b| b.is_ascii_digit())
     }
 
     /// [`Self::queues`] as rows for
@@ -288,5 +303,25 @@ mod tests {
         );
         c2.recording.base_url = None;
         assert_eq!(c2.recording_url("/x/1.wav", t, "17.3"), None);
+    }
+
+    #[test]
+    fn extension_patterns_replace_the_digit_count() {
+        let c: TrackerConfig =
+            serde_json::from_str(r#"{"extensions": ["_10XX", "2000-2049"], "users": {"7777": 3}}"#)
+                .unwrap();
+        for internal in ["1001", "1099", "2000", "2049", "7777"] {
+            assert!(c.is_internal_extension(internal), "{internal}");
+        }
+        // The queue number and feature codes of the same length are not agents.
+        for outside in ["4000", "1100", "2050", "*72", "5511999990001"] {
+            assert!(!c.is_internal_extension(outside), "{outside}");
+        }
+        // Without patterns: the digit count, as before.
+        assert!(TrackerConfig::default().is_internal_extension("4000"));
+        let err = serde_json::from_str::<TrackerConfig>(r#"{"extensions": ["_1["]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("without `]`"), "{err}");
     }
 }

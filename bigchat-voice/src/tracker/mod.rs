@@ -80,6 +80,7 @@ mod events;
 mod fast_hash;
 mod lifecycle;
 mod number;
+mod pattern;
 mod recent;
 mod registry;
 
@@ -97,6 +98,7 @@ use recent::RecentlyEnded;
 
 pub use config::{RecordingConfig, TrackerConfig};
 pub use number::normalize_number;
+pub use pattern::{Element, ExtensionPattern};
 
 /// Something that happened to the event stream itself, not on the PBX.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
