@@ -9,8 +9,10 @@ use ami_proto::Action;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMode {
-    /// Try the MD5 challenge first (`Action: Challenge`); fall back to a
-    /// plain `Login` if the server refuses the challenge. The default.
+    /// The MD5 challenge (`Action: Challenge`); if the server refuses it, a
+    /// plain `Login` only inside TLS (logged as a warning); without TLS the
+    /// login fails with [`ClientError::Auth`](crate::ClientError::Auth)
+    /// rather than send the secret in clear. The default.
     #[default]
     Auto,
     /// MD5 challenge/response only: the secret never crosses the wire.
@@ -78,6 +80,18 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Whether the connection is TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.tls.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+
     /// Starts a configuration for the AMI server at `host:port` (5038 for
     /// TCP, 5039 for TLS).
     pub fn builder(host: impl Into<String>, port: u16) -> ClientConfigBuilder {

@@ -60,12 +60,23 @@ async fn plain_login() {
     client.close().await;
 }
 
+/// A server that refuses the MD5 challenge: the default (`Auto`) does not
+/// send the secret in clear without TLS (an Auth error saying so); the
+/// plain login is there when asked for.
 #[tokio::test]
-async fn auto_falls_back_to_plain_when_md5_is_not_offered() {
+async fn auto_never_sends_the_secret_in_clear_when_md5_is_not_offered() {
     let fake = FakeAsterisk::builder().md5(false).start().await.unwrap();
-    let (client, _events) = Client::connect(fake.client_config().build()).await.unwrap();
-    let logins = fake.logins();
+    let err = Client::connect(fake.client_config().build())
+        .await
+        .unwrap_err();
+    assert!(err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("in clear"), "{err}");
     assert_eq!(fake.actions_named("Challenge").len(), 1);
+    assert!(fake.actions_named("Login").is_empty(), "no Secret sent");
+    let (client, _events) = Client::connect(fake.client_config().auth(AuthMode::Plain).build())
+        .await
+        .unwrap();
+    let logins = fake.logins();
     assert!(!logins[0].md5 && logins[0].accepted);
     client.close().await;
 

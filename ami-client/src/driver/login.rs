@@ -156,9 +156,20 @@ pub(crate) async fn establish(
                         message: format!("MD5 challenge refused: {}", text(&reply, "Message")),
                     });
                 }
-                _ => {
-                    debug!("server refused the MD5 challenge; using a plain login");
+                _ if config.is_tls() => {
+                    warn!("the server refused the MD5 challenge; plain login inside TLS");
                     None
+                }
+                _ => {
+                    // The secret would cross the wire in clear: only when
+                    // asked for (`AuthMode::Plain`).
+                    return Err(ClientError::Auth {
+                        message: format!(
+                            "the server refused the MD5 challenge ({}); a plain login would send \
+                             the secret in clear: use TLS, or choose the plain login explicitly",
+                            text(&reply, "Message")
+                        ),
+                    });
                 }
             }
         }
