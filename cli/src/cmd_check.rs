@@ -92,7 +92,7 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
     let servers = settings.servers(args)?;
     for server in &servers {
         let name = &server.config.name;
-        let (client, _events) = match crate::ami::connect(server, None).await {
+        let (client, mut events) = match crate::ami::connect(server, None).await {
             Ok(c) => c,
             Err(e) => {
                 problems += 1;
@@ -133,6 +133,32 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
         for line in unmapped(&client, settings).await {
             println!("warn  {name}: {line}");
         }
+        // Read classes cannot be asked for; the one a login shows is
+        // `system`: Asterisk greets every session with FullyBooted.
+        let booted = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+            while let Some(m) = events.next_event().await {
+                if m.is_event("FullyBooted") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        if booted {
+            println!("ok    {name}: read class system (FullyBooted): PBX restarts are recognised");
+        } else {
+            println!(
+                "warn  {name}: no FullyBooted after login: the AMI user seems to lack the \
+                 `system` read class (or `events` leaves it out); PBX restarts are then not \
+                 recognised as such"
+            );
+        }
+        println!(
+            "      the tracker also reads `call` (every call), `dialplan` (recording file names, \
+             VarSet; where calls enter the dialplan), `agent` (queues); `listen` warns when the \
+             events show one missing"
+        );
         client.close().await;
     }
     if problems == 0 {

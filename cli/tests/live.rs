@@ -526,6 +526,11 @@ async fn check_reports_missing_rights() {
         stdout.contains("FAIL") && stdout.contains("originate"),
         "{stdout}"
     );
+    // The read class a login shows: FullyBooted came, `system` is there.
+    assert!(
+        stdout.contains("ok    127.0.0.1: read class system"),
+        "{stdout}"
+    );
     // `check` looks, never creates: a path that does not exist yet is said.
     assert!(stdout.contains("does not exist yet"), "{stdout}");
     assert!(

@@ -60,6 +60,7 @@
 //!   `Lagged`), and frames the journal could not take, are logged at WARN
 //!   and counted in [`Losses`].
 
+mod classes;
 pub mod reconcile;
 
 use std::path::PathBuf;
@@ -285,6 +286,8 @@ pub struct Pipeline {
     /// New tracker configurations (a reload), if the owner sends any.
     reload: Option<watch::Receiver<TrackerConfig>>,
     stats: Arc<PipelineStats>,
+    /// Read classes the stream shows missing (warned once each).
+    classes: classes::ClassWatch,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -339,6 +342,7 @@ impl Pipeline {
             client: None,
             reload: None,
             stats: Arc::new(PipelineStats::default()),
+            classes: classes::ClassWatch::default(),
         };
         pipeline.replay_until = pipeline
             .recorder
@@ -501,7 +505,12 @@ impl Pipeline {
         let live = seq.is_none_or(|s| s >= self.replay_until);
         let mut effects = std::mem::take(&mut self.effects);
         match frame {
-            Frame::Event(msg) => self.tracker.handle_into(&msg, at, &mut effects),
+            Frame::Event(msg) => {
+                if live && let Some(gap) = self.classes.see(&msg) {
+                    tracing::warn!(server = %self.config.name, "{gap}");
+                }
+                self.tracker.handle_into(&msg, at, &mut effects)
+            }
             Frame::Mark(StreamMark::Disconnected) => {
                 self.lost_at.get_or_insert(at);
                 if live {
