@@ -764,3 +764,35 @@ fn an_originate_failing_without_channels_is_reported() {
     assert!(run_script(&mut tr, &vec![(failure("<unknown>"), t(4))]).is_empty());
     assert!(tr.live_calls().is_empty());
 }
+
+/// A click-to-call between two extensions: the recorded click-to-call with
+/// its customer leg (`PJSIP/trunk`, `+5511999990002`) made an agent's phone
+/// (`PJSIP/1002`, extension `1002`), as a PBX reports a call from 1001 to
+/// 1002. Both sides answered and talked: `completed`, never `failed`.
+#[test]
+fn a_click_to_call_between_two_extensions_completes_when_answered() {
+    let items: Vec<(Message, DateTime<Utc>)> = load("outbound-click-to-call")
+        .into_iter()
+        .map(|(m, at)| {
+            let text = String::from_utf8_lossy(m.raw())
+                .replace("PJSIP/trunk", "PJSIP/1002")
+                .replace("+5511999990002", "1002")
+                .replace("from-trunk", "agents");
+            (Message::parse(text.as_bytes()).expect("message"), at)
+        })
+        .collect();
+    let mut tr = Tracker::new(TrackerConfig::default());
+    tr.expect_originate("1795515825.10", "1002");
+    let effects = feed(&mut tr, &items);
+    assert_well_formed(&effects);
+    let end = last_ended(&effects);
+    assert_eq!(end.status, CallStatus::Completed, "{effects:#?}");
+    assert_eq!(end.direction, Direction::Outbound);
+    assert_eq!(end.called_number, "1002");
+    assert_eq!(end.agent_extension.as_deref(), Some("1001"));
+    assert!(end.answered_at.is_some() && end.talk_time > 0, "{end:?}");
+    // Unannounced (Originate from elsewhere): the same.
+    let mut tr = Tracker::new(TrackerConfig::default());
+    let unannounced = last_ended(&feed(&mut tr, &items));
+    assert_eq!(unannounced.status, CallStatus::Completed);
+}

@@ -199,6 +199,30 @@ impl LiveCall {
         self.outcome = Some(status);
     }
 
+    /// Whether a dialled leg is the far party of a click-to-call to another
+    /// extension: the call was originated (the agent's phone rung first),
+    /// the leg is a phone (not a trunk, not a Local channel) of an
+    /// extension other than the agent's, dialled from a phone's own
+    /// channel (not from a Local leg, as a ring group rings its phones),
+    /// and it is the number asked for when that is known.
+    pub(crate) fn is_internal_target(
+        &self,
+        caller_local: bool,
+        dest_external: bool,
+        dest_local: bool,
+        dest_ext: Option<&str>,
+    ) -> bool {
+        let asked = &self.call.called_number;
+        self.originated
+            && !caller_local
+            && !dest_external
+            && !dest_local
+            && self.call.direction == Direction::Outbound
+            && dest_ext.is_some_and(|e| {
+                Some(e) != self.call.agent_extension.as_deref() && (asked.is_empty() || asked == e)
+            })
+    }
+
     /// Final status if the call ended now by events.
     pub(crate) fn final_status(&self) -> CallStatus {
         if self.is_answered() {

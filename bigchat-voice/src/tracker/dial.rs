@@ -33,13 +33,23 @@ impl Tracker {
             return;
         };
         self.touch(dest, at, Create::No, out);
-        let dest_external = text(dest.uniqueid())
-            .and_then(|u| self.channels.get(u))
-            .is_some_and(|c| c.external);
+        let (_, caller_local, _) = self.dest_facts(caller);
+        let (dest_external, dest_local, dest_ext) = self.dest_facts(dest);
         let Some(lc) = self.calls.get_mut(lid) else {
             return;
         };
-        if dest_external && lc.call.direction == Direction::Outbound {
+        let internal_target =
+            lc.is_internal_target(caller_local, dest_external, dest_local, dest_ext.as_deref());
+        if internal_target {
+            // A click-to-call to another extension: that phone is the far
+            // party, as the customer's leg is for a call to the outside.
+            lc.customer_dialled = true;
+            if !lc.decided || lc.call.called_number.is_empty() {
+                lc.call.called_number = dest_ext.unwrap_or_default();
+                lc.decide(Direction::Outbound);
+                self.start_if_decided(lid, out);
+            }
+        } else if dest_external && lc.call.direction == Direction::Outbound {
             lc.customer_dialled = true;
             if !lc.decided || lc.call.called_number.is_empty() {
                 let mut number = normalize_bytes(dest.exten().map_or(&b""[..], |v| v.as_bytes()));
@@ -50,6 +60,26 @@ impl Tracker {
                 lc.call.called_number = number;
                 lc.decide(Direction::Outbound);
                 self.start_if_decided(lid, out);
+            }
+        }
+    }
+
+    /// What a channel of a Dial is: (to the outside, a Local channel, its
+    /// extension).
+    fn dest_facts(&self, dest: &ChannelBlock<'_>) -> (bool, bool, Option<String>) {
+        match text(dest.uniqueid()).and_then(|u| self.channels.get(u)) {
+            Some(c) => (
+                c.external,
+                c.local,
+                c.extension.as_deref().map(str::to_owned),
+            ),
+            None => {
+                let name = text(dest.channel()).unwrap_or("");
+                (
+                    self.cfg.is_trunk_channel(name),
+                    super::channel::is_local(name),
+                    extension_of(dest, &self.cfg),
+                )
             }
         }
     }
@@ -80,28 +110,17 @@ impl Tracker {
             return;
         };
         self.touch(dest, at, Create::No, out);
-        let (dest_external, dest_local, dest_ext) =
-            match text(dest.uniqueid()).and_then(|u| self.channels.get(u)) {
-                Some(c) => (
-                    c.external,
-                    c.local,
-                    c.extension.as_deref().map(str::to_owned),
-                ),
-                None => {
-                    let name = text(dest.channel()).unwrap_or("");
-                    (
-                        self.cfg.is_trunk_channel(name),
-                        super::channel::is_local(name),
-                        extension_of(dest, &self.cfg),
-                    )
-                }
-            };
+        let (_, caller_local, _) = self.dest_facts(caller);
+        let (dest_external, dest_local, dest_ext) = self.dest_facts(dest);
         let Some(lc) = self.calls.get_mut(lid) else {
             return;
         };
         let inbound = lc.decided && lc.call.direction == Direction::Inbound;
-        // For outbound calls only the customer's (trunk) leg tells the outcome.
-        let customer_leg = inbound || dest_external;
+        // For outbound calls only the far party's leg tells the outcome:
+        // the customer's (trunk), or the extension a click-to-call dialled.
+        let internal_target =
+            lc.is_internal_target(caller_local, dest_external, dest_local, dest_ext.as_deref());
+        let customer_leg = inbound || dest_external || internal_target;
         match status {
             DialStatus::Answer if !lc.is_answered() && customer_leg => {
                 let agent = if inbound && !dest_external {
