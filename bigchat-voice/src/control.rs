@@ -196,6 +196,9 @@ pub fn validate_variable_name(field: &'static str, name: &str) -> Result<(), Con
     }
 }
 
+/// How long a click-to-call waits for a login in progress.
+const CONNECTED_WAIT: Duration = Duration::from_secs(2);
+
 /// Channel variables a request may not set (with or without `_`/`__`):
 /// the connector's own (`BIGCHAT_TICKET` carries the checked ticket), the
 /// recording's file name the tracker reads, and Asterisk's special ones.
@@ -435,11 +438,10 @@ pub async fn originate<S: Store>(
     }
     // Not logged in: the action would wait in the client's queue and time
     // out unwritten, which cannot be told from an answer lost after it
-    // went out. Refused here, before anything is claimed.
-    if !matches!(
-        *client.state().borrow(),
-        ami_client::ConnectionState::Connected { .. }
-    ) {
+    // went out. Refused here, before anything is claimed (a login just
+    // being completed is waited for, briefly).
+    let logged_in = tokio::time::timeout(CONNECTED_WAIT, client.wait_connected()).await;
+    if !matches!(logged_in, Ok(Ok(()))) {
         return Err(ControlError::Unreachable {
             reason: "not connected to the PBX".to_owned(),
         });
