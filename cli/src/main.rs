@@ -219,15 +219,58 @@ fn main() -> ExitCode {
         Err(err) => {
             let code = exit::code_for(&err);
             // The whole chain, outermost first: "cannot log in …: authentication failed".
-            eprintln!("bigchat-voice: {err:#}");
+            eprintln!("bigchat-voice: {}", describe(&err));
             ExitCode::from(code as u8)
         }
     }
 }
 
+/// The error's chain, outermost first, `: `-separated, without a cause
+/// that its outer error already said (many errors repeat their source's
+/// text: "I/O error: Connection refused" over "Connection refused").
+fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn a_cause_already_said_is_not_repeated() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "I/O error: {}", self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = anyhow::Error::new(Wrap(io)).context("cannot log in to Asterisk \"pbx\"");
+        assert_eq!(
+            super::describe(&err),
+            "cannot log in to Asterisk \"pbx\": I/O error: Connection refused (os error 111)"
+        );
+    }
 
     #[test]
     fn passwords_are_hidden() {
