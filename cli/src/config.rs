@@ -16,6 +16,30 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://bigchat-voice.db";
 /// The configuration file read when `--config` is not given, if present.
 pub const DEFAULT_CONFIG_FILE: &str = "bigchat-voice.toml";
 
+/// Parses the configuration file. A mistake is said as `file:line:column:
+/// what`, without the line itself: it may be the secret's.
+pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
+    toml::from_str(text).map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(":{line}:{column}")
+            })
+            .unwrap_or_default();
+        crate::exit::coded(
+            crate::exit::Code::Usage,
+            format!(
+                "invalid configuration file {}{at}: {}",
+                path.display(),
+                e.message().trim_end()
+            ),
+        )
+    })
+}
+
 /// The TOML file, as written by the operator (see
 /// `bigchat-voice.example.toml`).
 #[derive(Debug, Default, Deserialize)]
@@ -296,8 +320,7 @@ impl Settings {
             None => (None, None),
         };
         let file: FileConfig = match (&path, text) {
-            (Some(p), Some(text)) => toml::from_str(&text)
-                .with_context(|| format!("invalid configuration file {}", p.display()))?,
+            (Some(p), Some(text)) => parse_file(&text, p)?,
             _ => FileConfig::default(),
         };
         let company_id = match env("BIGCHAT_VOICE_COMPANY_ID") {
@@ -343,8 +366,7 @@ impl Settings {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read configuration file {}", path.display()))?;
-        let file: FileConfig = toml::from_str(&text)
-            .with_context(|| format!("invalid configuration file {}", path.display()))?;
+        let file: FileConfig = parse_file(&text, path)?;
         let mut tracker = file.tracker.unwrap_or_default();
         tracker.company_id = self.company_id;
         Ok(tracker)
@@ -462,5 +484,26 @@ pub fn parse_pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => bail!("{what} must look like NAME=VALUE, got {s:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mistake on the secret's line names the place, never the line.
+    #[test]
+    fn a_config_error_never_shows_the_secret() {
+        let text = "[[asterisk]]\nname = \"pbx\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"s3cr3t-value\nport = 5038\n";
+        let err = parse_file(text, Path::new("voice.toml")).unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.starts_with("invalid configuration file voice.toml:5:"),
+            "{shown}"
+        );
+        assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
+        let err = parse_file("companyId = 1\n", Path::new("v.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
     }
 }
