@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "bigchat-voice.toml";
 /// Parses the configuration file. A mistake is said as `file:line:column:
 /// what`, without the line itself: it may be the secret's.
 pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
-    toml::from_str(text).map_err(|e: toml::de::Error| {
+    let mut file: FileConfig = toml::from_str(text).map_err(|e: toml::de::Error| {
         let at = e
             .span()
             .map(|span| {
@@ -37,7 +37,13 @@ pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
                 e.message().trim_end()
             ),
         )
-    })
+    })?;
+    // Whether `[tracker] companyId` was written (its default cannot tell).
+    file.tracker_company_id = text
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| t.get("tracker")?.get("companyId")?.as_integer());
+    Ok(file)
 }
 
 /// The TOML file, as written by the operator (see
@@ -69,6 +75,9 @@ pub struct FileConfig {
     pub control: ControlFileConfig,
     /// Call tracking (trunks, contexts, agents, recordings).
     pub tracker: Option<TrackerConfig>,
+    /// `[tracker] companyId` when the file sets it.
+    #[serde(skip)]
+    pub tracker_company_id: Option<i64>,
 }
 
 /// One Asterisk server.
@@ -335,6 +344,18 @@ impl Settings {
             .or_else(|| env("DATABASE_URL"))
             .or_else(|| file.database_url.clone())
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if let Some(other) = file.tracker_company_id
+            && other != company_id
+        {
+            return Err(crate::exit::coded(
+                crate::exit::Code::Usage,
+                format!(
+                    "[tracker] companyId = {other} but the daemon's company is {company_id} \
+                     (company_id or BIGCHAT_VOICE_COMPANY_ID): every call belongs to that one; \
+                     remove [tracker] companyId or make them agree"
+                ),
+            ));
+        }
         let mut tracker = file.tracker.clone().unwrap_or_default();
         tracker.company_id = company_id;
         if let Some(base) = env("BIGCHAT_VOICE_RECORDING_BASE_URL") {
@@ -505,5 +526,13 @@ mod tests {
         assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
         let err = parse_file("companyId = 1\n", Path::new("v.toml")).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        let file = parse_file(
+            "company_id = 2\n[tracker]\ncompanyId = 5\n",
+            Path::new("v.toml"),
+        )
+        .unwrap();
+        assert_eq!(file.tracker_company_id, Some(5));
+        let file = parse_file("company_id = 2\n[tracker]\n", Path::new("v.toml")).unwrap();
+        assert_eq!(file.tracker_company_id, None);
     }
 }

@@ -86,6 +86,15 @@ fn malformed_config_names_the_file() {
         "{}",
         text(&out.stderr)
     );
+    // Two companies for one daemon: refused, not silently overridden.
+    std::fs::write(&cfg, "company_id = 1\n[tracker]\ncompanyId = 5\n").unwrap();
+    let out = run(bin().arg("--config").arg(&cfg).arg("calls"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("[tracker] companyId = 5"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
