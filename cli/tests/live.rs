@@ -2145,28 +2145,7 @@ async fn the_api_says_alive_ready_and_counts() {
 /// the PBX refuses, with its own message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hangup_hangs_up_every_channel_of_the_call() {
-    let channels: Vec<ami_client::ami_proto::Message> = load_capture(
-        &captures().join("protocol-misc.server.ami"),
-        &ReplayOptions {
-            pace: None,
-            events_only: true,
-        },
-    )
-    .expect("capture")
-    .messages
-    .into_iter()
-    // Without the capture's own ActionID: the fake answers with the
-    // client's.
-    .filter_map(|m| {
-        let text = String::from_utf8_lossy(&m.bytes).into_owned();
-        let kept: String = text
-            .split_inclusive("\r\n")
-            .filter(|l| !l.starts_with("ActionID:"))
-            .collect();
-        ami_client::ami_proto::Message::parse(kept.as_bytes())
-    })
-    .filter(|m| m.is_event("CoreShowChannel"))
-    .collect();
+    let channels = channels_of_call("1795516055.77");
     assert_eq!(channels.len(), 2);
     let pbx = FakeAsterisk::builder()
         .user("bigchat", SECRET)
@@ -2221,7 +2200,9 @@ async fn hangup_hangs_up_every_channel_of_the_call() {
 }
 
 /// The CoreShowChannel items a real Asterisk listed for a bridged call
-/// (`protocol-misc`), given the Linkedid `linkedid`.
+/// (`protocol-misc`, its Linkedid `1795516055.77`), given the Linkedid
+/// `linkedid`, without the capture's own ActionID (the fake answers with
+/// the client's).
 fn channels_of_call(linkedid: &str) -> Vec<ami_client::ami_proto::Message> {
     load_capture(
         &captures().join("protocol-misc.server.ami"),
