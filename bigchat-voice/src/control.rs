@@ -746,12 +746,7 @@ pub async fn complete_transfer(
     linkedid: &str,
     agent: &str,
 ) -> Result<String, ControlError> {
-    let channel = agent_channel(client, linkedid, agent).await?;
-    client
-        .send(Action::hangup(channel.clone(), Some(16)))
-        .await
-        .map_err(|e| ControlError::from_client("Hangup", &e))?;
-    Ok(channel)
+    on_agent_channel(client, linkedid, agent, |ch| Action::hangup(ch, Some(16))).await
 }
 
 /// Cancels an attended transfer of call `linkedid` (AMI `CancelAtxfer` on
@@ -761,11 +756,27 @@ pub async fn cancel_transfer(
     linkedid: &str,
     agent: &str,
 ) -> Result<String, ControlError> {
+    on_agent_channel(client, linkedid, agent, |ch| {
+        Action::new("CancelAtxfer").header("Channel", ch)
+    })
+    .await
+}
+
+/// Sends the action `build` makes for agent `agent`'s channel in call
+/// `linkedid`; returns that channel.
+async fn on_agent_channel(
+    client: &Client,
+    linkedid: &str,
+    agent: &str,
+    build: impl FnOnce(String) -> Action,
+) -> Result<String, ControlError> {
     let channel = agent_channel(client, linkedid, agent).await?;
+    let action = build(channel.clone());
+    let name = action.name().to_owned();
     client
-        .send(Action::new("CancelAtxfer").header("Channel", channel.clone()))
+        .send(action)
         .await
-        .map_err(|e| ControlError::from_client("CancelAtxfer", &e))?;
+        .map_err(|e| ControlError::from_client(&name, &e))?;
     Ok(channel)
 }
 

@@ -711,15 +711,12 @@ async fn transfer(
     q: Result<Query<ServerQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<Json<TransferBody>, JsonRejection>,
 ) -> ApiResult {
-    let server = server_query(q)?;
     let body = json_body(body)?;
     let exten = state
         .control
         .target(body.extension.as_deref(), body.queue.as_deref())
         .map_err(ApiError::bad)?;
-    let (handle, row) = find_call(&state, scope, server.as_deref(), &unique_id).await?;
-    let agent = agent_of(&row)?;
-    let client = client_of(&handle)?;
+    let (client, agent) = agent_call(&state, scope, q, &unique_id).await?;
     let kind = match body.kind {
         TransferKindBody::Blind => TransferKind::Blind,
         TransferKindBody::Attended => TransferKind::Attended,
@@ -739,16 +736,27 @@ async fn transfer(
     )
 }
 
+/// The connected client of call `unique_id`'s PBX and the call's agent,
+/// as `scope` may act on it.
+async fn agent_call(
+    state: &ApiState,
+    scope: Scope,
+    q: Result<Query<ServerQuery>, axum::extract::rejection::QueryRejection>,
+    unique_id: &str,
+) -> Result<(ami_client::Client, String), ApiError> {
+    let server = server_query(q)?;
+    let (handle, row) = find_call(state, scope, server.as_deref(), unique_id).await?;
+    let agent = agent_of(&row)?;
+    Ok((client_of(&handle)?, agent))
+}
+
 async fn complete_transfer(
     State(state): State<Arc<ApiState>>,
     Extension(scope): Extension<Scope>,
     Path(unique_id): Path<String>,
     q: Result<Query<ServerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let server = server_query(q)?;
-    let (handle, row) = find_call(&state, scope, server.as_deref(), &unique_id).await?;
-    let agent = agent_of(&row)?;
-    let client = client_of(&handle)?;
+    let (client, agent) = agent_call(&state, scope, q, &unique_id).await?;
     let channel = control::complete_transfer(&client, &unique_id, &agent).await?;
     ok(StatusCode::OK, json!({ "channels": [channel] }))
 }
@@ -759,10 +767,7 @@ async fn cancel_transfer(
     Path(unique_id): Path<String>,
     q: Result<Query<ServerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let server = server_query(q)?;
-    let (handle, row) = find_call(&state, scope, server.as_deref(), &unique_id).await?;
-    let agent = agent_of(&row)?;
-    let client = client_of(&handle)?;
+    let (client, agent) = agent_call(&state, scope, q, &unique_id).await?;
     let channel = control::cancel_transfer(&client, &unique_id, &agent).await?;
     ok(StatusCode::OK, json!({ "channels": [channel] }))
 }
