@@ -13,14 +13,36 @@ pub enum Direction {
     Inbound,
     /// From an agent or an Originate to an external number.
     Outbound,
+    /// Between internal extensions (reported only with
+    /// [`TrackerConfig::internal_calls`](crate::tracker::TrackerConfig::internal_calls));
+    /// no contact and no ticket.
+    Internal,
 }
 
 impl Direction {
-    /// The value stored in the database (`inbound` / `outbound`).
+    /// The value stored in the database (`inbound` / `outbound` /
+    /// `internal`).
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Inbound => "inbound",
             Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
+        }
+    }
+
+    /// The direction named by [`as_str`](Self::as_str)'s value.
+    ///
+    /// ```
+    /// use bigchat_voice::model::Direction;
+    /// assert_eq!(Direction::parse("internal"), Some(Direction::Internal));
+    /// assert_eq!(Direction::parse("sideways"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "inbound" => Some(Direction::Inbound),
+            "outbound" => Some(Direction::Outbound),
+            "internal" => Some(Direction::Internal),
+            _ => None,
         }
     }
 }
@@ -146,6 +168,11 @@ pub struct Call {
     /// The record was closed or created by reconciliation with the live
     /// PBX rather than by events.
     pub reconciled: bool,
+    /// Why the tracker gave the call its direction, in words (`inbound:
+    /// first channel SIP/voipprovider-00000012 is a trunk: it entered a
+    /// trunk's context`). Kept with the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<String>,
 }
 
 impl Call {
@@ -178,6 +205,7 @@ impl Call {
             queue: None,
             hangup_cause: None,
             reconciled: false,
+            classification: None,
         }
     }
 }

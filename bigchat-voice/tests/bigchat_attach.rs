@@ -52,12 +52,12 @@ async fn attach_adds_only_the_voice_tables_and_columns() {
     let report = AnyStore::inspect(&url).await.expect("inspect");
     assert_eq!(
         (report.mode, report.pending, report.legacy, report.exists),
-        (SchemaMode::Attach, 4, false, true)
+        (SchemaMode::Attach, 5, false, true)
     );
     assert_eq!(columns(&url).await, before, "inspect changed the schema");
     let store = AnyStore::connect(&url).await.expect("attach");
     assert_eq!(store.schema().mode, SchemaMode::Attach);
-    assert_eq!(store.schema().applied, 4);
+    assert_eq!(store.schema().applied, 5);
     store.close().await;
     let after = columns(&url).await;
 

@@ -70,6 +70,7 @@ fn db_row(unique_id: &str, updated_at: DateTime<Utc>) -> CallRecordRow {
         created_at: updated_at,
         updated_at,
         journal_seq: None,
+        classification: None,
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod store_support;
 
-use bigchat_voice::model::{CallStatus, Direction, Effect};
+use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
 use bigchat_voice::store::{AsteriskStatus, CallFilter, Store};
 use store_support::*;
 
@@ -1245,6 +1245,111 @@ async fn originate_keys_are_claimed_once(backend: Backend) {
     db.finish().await;
 }
 
+/// A call between two extensions: recorded, with no contact, no ticket
+/// and no message; the record keeps why it is internal.
+async fn internal_calls_have_no_contact_and_no_ticket(backend: Backend) {
+    let Some((db, ast)) = setup(backend).await else {
+        return;
+    };
+    let contacts = db.count("Contacts").await;
+    let tickets = db.count("Tickets").await;
+    let messages = db.count("Messages").await;
+    let mut call = Call {
+        direction: Direction::Internal,
+        caller_id: "201".into(),
+        called_number: "202".into(),
+        contact_number: String::new(),
+        agent_extension: Some("201".into()),
+        classification: Some("internal: SIP/201-00000001 rang SIP/202-00000002".into()),
+        ..Call::ringing("1700000100.1", Direction::Internal, t(0))
+    };
+    apply_all(&db, ast, &[Effect::CallStarted(call.clone())]).await;
+    call = answered(&call, 5, "201", 7);
+    let end = ended(&call, CallStatus::Completed, 65);
+    apply_all(
+        &db,
+        ast,
+        &[Effect::CallUpdated(call), Effect::CallEnded(end)],
+    )
+    .await;
+    let rows = db
+        .store
+        .recent_calls(&CallFilter {
+            direction: Some(Direction::Internal),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("calls");
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (row.direction.as_str(), row.status.as_str()),
+        ("internal", "completed")
+    );
+    assert_eq!((row.contact_id, row.ticket_id), (None, None));
+    assert_eq!(row.duration, 65);
+    assert_eq!(
+        row.classification.as_deref(),
+        Some("internal: SIP/201-00000001 rang SIP/202-00000002")
+    );
+    let back = row.to_call().expect("to_call");
+    assert_eq!(
+        (back.direction, back.contact_number.as_str()),
+        (Direction::Internal, "")
+    );
+    assert_eq!(db.count("Contacts").await, contacts);
+    assert_eq!(db.count("Tickets").await, tickets);
+    assert_eq!(db.count("Messages").await, messages);
+    db.finish().await;
+}
+
+/// SQLite's migration 5 makes `CallRecords` again: the records keep their
+/// ids and every message and tracking row still points at its record.
+#[tokio::test]
+async fn the_sqlite_table_rebuild_keeps_every_link() {
+    let Some((db, ast)) = setup(Backend::Sqlite).await else {
+        return;
+    };
+    apply_all(&db, ast, &scenario()).await;
+    let links = |rows: Vec<std::collections::BTreeMap<String, Option<String>>>| {
+        let mut v: Vec<(Option<String>, Option<String>)> = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.get("id").cloned().flatten(),
+                    r.get("callRecordId").cloned().flatten(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let messages = links(db.dump_table("Messages").await);
+    let traking = links(db.dump_table("TicketTraking").await);
+    assert!(messages.iter().all(|(_, r)| r.is_some()) && !messages.is_empty());
+    let records = db.dump_table("CallRecords").await;
+    db.exec_sqlite_script(include_str!(
+        "../migrations/sqlite/20261201000005_internal_calls.sql"
+    ))
+    .await;
+    assert_eq!(links(db.dump_table("Messages").await), messages);
+    assert_eq!(links(db.dump_table("TicketTraking").await), traking);
+    assert_eq!(db.dump_table("CallRecords").await, records);
+    // The store goes on writing into the new table.
+    apply_all(
+        &db,
+        ast,
+        &[Effect::CallStarted(inbound(
+            "1700000200.1",
+            "+5511900000001",
+            500,
+        ))],
+    )
+    .await;
+    assert_eq!(db.count("CallRecords").await, records.len() + 1);
+    db.finish().await;
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -1293,6 +1398,7 @@ suite!(
     failed_originate_ends_the_placed_record,
     journal_positions_make_replays_noops,
     originate_keys_are_claimed_once,
+    internal_calls_have_no_contact_and_no_ticket,
 );
 
 #[tokio::test]

@@ -266,7 +266,7 @@ async fn upgrades(kind: Kind) {
     let store = AnyStore::connect(&db.url).await.expect("upgrade");
     let info = store.schema();
     assert!(info.upgraded_legacy);
-    assert_eq!((info.mode, info.applied), (SchemaMode::Standalone, 4));
+    assert_eq!((info.mode, info.applied), (SchemaMode::Standalone, 5));
 
     // `_sqlx_migrations` and every legacy_* table are gone, and what is
     // left is what a fresh database has, down to constraint names.

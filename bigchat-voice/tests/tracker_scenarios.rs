@@ -566,9 +566,21 @@ fn announced_originate_is_reported_at_once() {
         (CallStatus::Ringing, Direction::Outbound)
     );
     assert_eq!(c.called_number, "+5511999990002");
-    // Same final record as without the announcement.
-    let unannounced = last_ended(&run("outbound-click-to-call"));
-    assert_eq!(last_ended(&effects), unannounced);
+    // Same final record as without the announcement, but for the reason
+    // the direction was known.
+    let mut announced = last_ended(&effects);
+    assert_eq!(
+        announced.classification.take().as_deref(),
+        Some("outbound: click-to-call placed by the connector")
+    );
+    let mut unannounced = last_ended(&run("outbound-click-to-call"));
+    assert!(
+        unannounced
+            .classification
+            .take()
+            .is_some_and(|w| w.contains("reached +5511999990002 in the dialplan")),
+    );
+    assert_eq!(announced, unannounced);
     // An announcement that never matches is bounded and harmless.
     for i in 0..2000 {
         tr.expect_originate(&format!("x.{i}"), "1");

@@ -450,15 +450,11 @@ async fn list_calls(
                     })?)
             }
             "direction" => {
-                filter.direction = Some(match v.as_str() {
-                    "inbound" => Direction::Inbound,
-                    "outbound" => Direction::Outbound,
-                    _ => {
-                        return Err(ApiError::bad(format!(
-                            "direction: {v:?} is not inbound or outbound"
-                        )));
-                    }
-                })
+                filter.direction = Some(Direction::parse(v).ok_or_else(|| {
+                    ApiError::bad(format!(
+                        "direction: {v:?} is not inbound, outbound or internal"
+                    ))
+                })?)
             }
             "agent" => filter.agent_extension = Some(v.clone()),
             "userId" => {

@@ -273,7 +273,7 @@ pub struct CallsArgs {
     /// Only calls in this state (`ringing`, `answered`, `completed`, `no_answer`, …).
     #[arg(long)]
     pub status: Option<String>,
-    /// Only `inbound` or `outbound` calls.
+    /// Only `inbound`, `outbound` or `internal` calls.
     #[arg(long)]
     pub direction: Option<String>,
     /// Only calls of this agent extension.

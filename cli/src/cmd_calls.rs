@@ -42,14 +42,15 @@ pub fn filter(settings: &Settings, args: &CallsArgs) -> anyhow::Result<CallFilte
         .transpose()?;
     let direction = match args.direction.as_deref() {
         None => None,
-        Some("inbound") => Some(Direction::Inbound),
-        Some("outbound") => Some(Direction::Outbound),
-        Some(other) => {
-            return Err(coded(
-                Code::Usage,
-                format!("--direction {other:?}: use inbound or outbound"),
-            ));
-        }
+        Some(d) => match Direction::parse(d) {
+            Some(d) => Some(d),
+            None => {
+                return Err(coded(
+                    Code::Usage,
+                    format!("--direction {d:?}: use inbound, outbound or internal"),
+                ));
+            }
+        },
     };
     Ok(CallFilter {
         company_id: Some(settings.company_id),

@@ -334,6 +334,7 @@ impl FromSqlite for CallRecordRow {
             created_at: time(r, "createdAt")?,
             updated_at: time(r, "updatedAt")?,
             journal_seq: r.get("journalSeq")?,
+            classification: r.get("classification")?,
         })
     }
 }

@@ -116,6 +116,7 @@ pub(crate) fn start_last_message(direction: Direction) -> &'static str {
     match direction {
         Direction::Inbound => "Incoming call",
         Direction::Outbound => "Calling…",
+        Direction::Internal => "Internal call",
     }
 }
 
@@ -137,9 +138,11 @@ pub(crate) fn end_last_message(call: &Call) -> String {
     match (call.status, call.direction) {
         (CallStatus::Completed, _) => format!("Call ended {}", format_duration(call.duration)),
         (CallStatus::NoAnswer, Direction::Inbound) => "Missed call".to_string(),
-        (CallStatus::NoAnswer, Direction::Outbound) => "No answer".to_string(),
+        (CallStatus::NoAnswer, Direction::Outbound | Direction::Internal) => {
+            "No answer".to_string()
+        }
         (CallStatus::Busy, Direction::Inbound) => "Missed call (busy)".to_string(),
-        (CallStatus::Busy, Direction::Outbound) => "Busy".to_string(),
+        (CallStatus::Busy, Direction::Outbound | Direction::Internal) => "Busy".to_string(),
         (CallStatus::Failed, _) => "Call failed".to_string(),
         (CallStatus::Voicemail, _) => "Voicemail".to_string(),
         // A live status in CallEnded: store what we were told, say it ended.
@@ -164,7 +167,8 @@ pub(crate) fn is_missed_inbound(call: &Call) -> bool {
 /// #   called_number: "4000".into(), contact_number: "+5511999990001".into(), contact_name: None,
 /// #   agent_extension: Some("1001".into()), user_id: Some(7), started_at: t,
 /// #   answered_at: Some(t), ended_at: Some(t), duration: 192, hold_time: 0, talk_time: 192,
-/// #   recording_file: None, recording_url: None, queue: None, hangup_cause: None, reconciled: false };
+/// #   recording_file: None, recording_url: None, queue: None, hangup_cause: None, reconciled: false,
+/// #   classification: None };
 /// assert_eq!(call_summary(&call), "Inbound call from 5511999990001 answered by 1001, 3:12");
 /// ```
 pub fn call_summary(call: &Call) -> String {
@@ -197,6 +201,19 @@ pub fn call_summary(call: &Call) -> String {
                 _ => format!("ended, {duration}"),
             };
             format!("Outbound call to {number}{agent}, {result}")
+        }
+        Direction::Internal => {
+            let from = &call.caller_id;
+            let to = &call.called_number;
+            let result = match call.status {
+                CallStatus::Completed => format!("answered, {duration}"),
+                CallStatus::NoAnswer => "not answered".to_string(),
+                CallStatus::Busy => "busy".to_string(),
+                CallStatus::Failed => "failed".to_string(),
+                CallStatus::Voicemail => format!("voicemail, {duration}"),
+                _ => format!("ended, {duration}"),
+            };
+            format!("Internal call from {from} to {to}, {result}")
         }
     }
 }

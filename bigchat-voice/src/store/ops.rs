@@ -682,17 +682,18 @@ async fn insert_record<E: Exec>(
     call: &Call,
     (now, position): (DateTime<Utc>, Option<u64>),
 ) -> Result<Option<CallRecordRow>, StoreError> {
-    let mut args = Vec::with_capacity(25);
+    let mut args = Vec::with_capacity(26);
     args.push(Arg::Text(&call.unique_id));
     args.extend(record_fields(call));
     args.extend([
-        Arg::I64(ids.ticket_id),
+        Arg::OptI64(ids.ticket_id),
         Arg::I64(ids.asterisk_id),
         Arg::OptI64(call.user_id),
-        Arg::I64(ids.contact_id),
+        Arg::OptI64(ids.contact_id),
         Arg::I64(ids.company_id),
         Arg::Time(now),
         position_arg(position),
+        Arg::OptText(call.classification.as_deref()),
     ]);
     db.fetch(sql::INSERT_RECORD, &args).await
 }
@@ -704,13 +705,14 @@ async fn update_record<E: Exec>(
     call: &Call,
     (now, position): (DateTime<Utc>, Option<u64>),
 ) -> Result<Option<CallRecordRow>, StoreError> {
-    let mut args = Vec::with_capacity(21);
+    let mut args = Vec::with_capacity(22);
     args.push(Arg::I64(record_id));
     args.extend(record_fields(call));
     args.extend([
         Arg::OptI64(call.user_id),
         Arg::Time(now),
         position_arg(position),
+        Arg::OptText(call.classification.as_deref()),
     ]);
     db.fetch(sql::UPDATE_RECORD, &args).await
 }
@@ -720,8 +722,9 @@ async fn update_record<E: Exec>(
 struct RecordLinks {
     asterisk_id: i64,
     company_id: i64,
-    ticket_id: i64,
-    contact_id: i64,
+    /// None for an internal call: it has no contact and no ticket.
+    ticket_id: Option<i64>,
+    contact_id: Option<i64>,
 }
 
 /// One change to a call record: the call as the effect has it, which effect,
@@ -797,6 +800,16 @@ async fn apply_call<E: Exec>(
             };
             (Some(old), after)
         }
+        None if call.direction == Direction::Internal => {
+            // Between extensions: nobody to be a contact, no ticket.
+            let links = RecordLinks {
+                asterisk_id,
+                company_id,
+                ticket_id: None,
+                contact_id: None,
+            };
+            insert_new(db, links, call, stamp, kind, &record_key, &mut out).await?
+        }
         None => {
             let (contact, contact_created) =
                 find_or_create_contact(db, company_id, call, now).await?;
@@ -815,32 +828,12 @@ async fn apply_call<E: Exec>(
             let links = RecordLinks {
                 asterisk_id,
                 company_id,
-                ticket_id: ticket.id,
-                contact_id: contact.id,
+                ticket_id: Some(ticket.id),
+                contact_id: Some(contact.id),
             };
             out.ticket = Some(ticket);
             out.contact = Some(contact);
-            match insert_record(db, links, call, stamp).await? {
-                Some(row) => {
-                    out.record_created = true;
-                    (None, Some(row))
-                }
-                None => {
-                    // Another writer created it meanwhile: treat as existing.
-                    let Some(old) = db
-                        .fetch::<CallRecordRow>(sql::SELECT_RECORD, &record_key)
-                        .await?
-                    else {
-                        return Err(StoreError::InvalidData("call record vanished".to_string()));
-                    };
-                    let after = if kind == CallEffectKind::Started {
-                        None
-                    } else {
-                        update_record(db, old.id, call, stamp).await?
-                    };
-                    (Some(old), after)
-                }
-            }
+            insert_new(db, links, call, stamp, kind, &record_key, &mut out).await?
         }
     };
     let Some(current) = after.as_ref().or(before.as_ref()) else {
@@ -957,6 +950,35 @@ async fn apply_call<E: Exec>(
     written.insert(key, record.clone());
     out.record = Some(record);
     Ok(out)
+}
+
+/// Inserts a new record, or, when another writer created it meanwhile,
+/// treats it as existing: (the record before this effect, after it).
+async fn insert_new<E: Exec>(
+    db: &mut E,
+    links: RecordLinks,
+    call: &Call,
+    stamp: (DateTime<Utc>, Option<u64>),
+    kind: CallEffectKind,
+    record_key: &[Arg<'_>],
+    out: &mut Applied,
+) -> Result<(Option<CallRecordRow>, Option<CallRecordRow>), StoreError> {
+    if let Some(row) = insert_record(db, links, call, stamp).await? {
+        out.record_created = true;
+        return Ok((None, Some(row)));
+    }
+    let Some(old) = db
+        .fetch::<CallRecordRow>(sql::SELECT_RECORD, record_key)
+        .await?
+    else {
+        return Err(StoreError::InvalidData("call record vanished".to_string()));
+    };
+    let after = if kind == CallEffectKind::Started {
+        None
+    } else {
+        update_record(db, old.id, call, stamp).await?
+    };
+    Ok((Some(old), after))
 }
 
 /// The final state of a live record the PBX no longer knows.

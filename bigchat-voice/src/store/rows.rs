@@ -44,7 +44,7 @@ pub struct CallRecordRow {
     pub caller_name: Option<String>,
     /// Number dialled.
     pub called_number: String,
-    /// `inbound` / `outbound`.
+    /// `inbound` / `outbound` / `internal`.
     pub direction: String,
     /// One of [`CallStatus::as_str`].
     pub status: String,
@@ -91,6 +91,8 @@ pub struct CallRecordRow {
     /// without a journal. Not part of BigChat's model (not serialised).
     #[serde(skip)]
     pub journal_seq: Option<i64>,
+    /// Why the call got its direction ([`Call::classification`]).
+    pub classification: Option<String>,
 }
 
 impl CallRecordRow {
@@ -103,13 +105,9 @@ impl CallRecordRow {
 
     /// The direction, parsed.
     pub fn call_direction(&self) -> Result<Direction, StoreError> {
-        match self.direction.as_str() {
-            "inbound" => Ok(Direction::Inbound),
-            "outbound" => Ok(Direction::Outbound),
-            other => Err(StoreError::InvalidData(format!(
-                "unknown direction {other:?}"
-            ))),
-        }
+        Direction::parse(&self.direction).ok_or_else(|| {
+            StoreError::InvalidData(format!("unknown direction {:?}", self.direction))
+        })
     }
 
     /// The record as a [`Call`] (the contact's number is the caller for
@@ -119,6 +117,7 @@ impl CallRecordRow {
         let contact_number = match direction {
             Direction::Inbound => self.caller_id.clone(),
             Direction::Outbound => self.called_number.clone(),
+            Direction::Internal => String::new(),
         };
         Ok(Call {
             unique_id: self.unique_id.clone(),
@@ -142,6 +141,7 @@ impl CallRecordRow {
             queue: self.queue.clone(),
             hangup_cause: self.hangup_cause.and_then(|c| u16::try_from(c).ok()),
             reconciled: self.reconciled,
+            classification: self.classification.clone(),
         })
     }
 }

@@ -18,7 +18,7 @@ macro_rules! record_cols {
  CAST("ticketId" AS BIGINT) AS "ticketId", CAST("asteriskId" AS BIGINT) AS "asteriskId",
  CAST("userId" AS BIGINT) AS "userId", CAST("contactId" AS BIGINT) AS "contactId",
  CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt",
- CAST("journalSeq" AS BIGINT) AS "journalSeq""#
+ CAST("journalSeq" AS BIGINT) AS "journalSeq", "classification""#
     };
 }
 
@@ -113,23 +113,28 @@ pub(crate) const INSERT_RECORD: &str = concat!(
  "direction", "status", "duration", "holdTime", "talkTime", "recordingUrl", "recordingFile",
  "startedAt", "answeredAt", "endedAt", "agentExtension", "queue", "hangupCause", "reconciled",
  "ticketId", "asteriskId", "userId", "contactId", "companyId", "createdAt", "updatedAt",
- "journalSeq")
+ "journalSeq", "classification")
  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
- $19, $20, $21, $22, $23, $24, $24, $25)
+ $19, $20, $21, $22, $23, $24, $24, $25, $26)
  ON CONFLICT ("asteriskId", "uniqueId") DO NOTHING RETURNING "#,
     record_cols!()
 );
 
 /// Updates the call's own fields (not its links); returns nothing when no
 /// value changed, so a replay leaves `updatedAt` alone. `$21`, the journal
-/// position of the effect (NULL: none), is kept with the change.
+/// position of the effect (NULL: none), is kept with the change. `$22`, the
+/// classification, is written only with a new direction (or when none is
+/// stored): a tracker that rejoins a call words its reason differently, and
+/// that alone is no change.
 pub(crate) const UPDATE_RECORD: &str = concat!(
     r#"UPDATE "CallRecords" SET "callerId" = $2, "callerName" = $3, "calledNumber" = $4,
  "direction" = $5, "status" = $6, "duration" = $7, "holdTime" = $8, "talkTime" = $9,
  "recordingUrl" = $10, "recordingFile" = $11, "startedAt" = $12, "answeredAt" = $13,
  "endedAt" = $14, "agentExtension" = $15, "queue" = $16, "hangupCause" = $17,
  "reconciled" = $18, "userId" = $19, "updatedAt" = $20,
- "journalSeq" = COALESCE($21, "journalSeq")
+ "journalSeq" = COALESCE($21, "journalSeq"),
+ "classification" = CASE WHEN "classification" IS NULL OR "direction" IS DISTINCT FROM $5
+ THEN COALESCE($22, "classification") ELSE "classification" END
  WHERE "id" = $1 AND ("callerId" IS DISTINCT FROM $2 OR "callerName" IS DISTINCT FROM $3
  OR "calledNumber" IS DISTINCT FROM $4 OR "direction" IS DISTINCT FROM $5
  OR "status" IS DISTINCT FROM $6 OR "duration" IS DISTINCT FROM $7

@@ -86,10 +86,18 @@ impl LiveCall {
         self.call.answered_at.is_some()
     }
 
-    /// Fixes the direction and the parties; the contact follows from them.
-    pub(crate) fn decide(&mut self, direction: Direction) {
+    /// Fixes the direction (for `reason`, kept in the record) and the
+    /// parties; the contact follows from them.
+    pub(crate) fn decide(&mut self, direction: Direction, reason: String) {
         self.decided = true;
         self.call.direction = direction;
+        tracing::debug!(
+            linkedid = self.call.unique_id,
+            direction = direction.as_str(),
+            reason,
+            "call classified"
+        );
+        self.call.classification = Some(format!("{}: {reason}", direction.as_str()));
         self.refresh_contact();
     }
 
@@ -102,6 +110,10 @@ impl LiveCall {
             }
             Direction::Outbound => {
                 self.call.contact_number = self.call.called_number.clone();
+            }
+            Direction::Internal => {
+                self.call.contact_number.clear();
+                self.call.contact_name = None;
             }
         }
     }

@@ -3,7 +3,9 @@
 
 use ami_proto::{ChannelBlock, Value};
 
+use super::classify::{Role, Why, read_channel, warn_doubts};
 use super::config::TrackerConfig;
+use super::number::normalize_bytes;
 
 /// A live channel, keyed by its Uniqueid in the tracker.
 #[derive(Debug, Clone)]
@@ -14,6 +16,8 @@ pub(crate) struct ChannelInfo {
     pub(crate) name: Box<str>,
     /// A trunk channel: the outside world.
     pub(crate) external: bool,
+    /// Why it was read as trunk, phone or Local.
+    pub(crate) why: Why,
     /// A `Local/…` half.
     pub(crate) local: bool,
     /// The agent extension this channel stands for, if any.
@@ -31,10 +35,14 @@ impl ChannelInfo {
         cfg: &TrackerConfig,
     ) -> ChannelInfo {
         let name = block.channel().map(|v| v.to_str()).unwrap_or_default();
+        let number = normalize_bytes(block.caller_id_num().map_or(&b""[..], |v| v.as_bytes()));
+        let reading = read_channel(&name, &number, text(block.context()).unwrap_or(""), cfg);
+        warn_doubts(&reading, &name, linkedid, cfg);
         ChannelInfo {
             linkedid: linkedid.into(),
-            external: cfg.is_trunk_channel(&name),
-            local: is_local(&name),
+            external: reading.role == Role::Trunk,
+            why: reading.why,
+            local: reading.role == Role::Local,
             extension: extension_of(block, cfg).map(String::into_boxed_str),
             name: name.into(),
             bridge: None,
@@ -83,7 +91,7 @@ pub(crate) fn extension_of_name(name: &str, cfg: &TrackerConfig) -> Option<Strin
 
 /// `PJSIP/agent1001-0000000a` → `agent1001`; `Local/1001@agents-0001;1` →
 /// `1001`; `PJSIP/agent1002` (an interface) → `agent1002`.
-fn endpoint_of(name: &str) -> &str {
+pub(crate) fn endpoint_of(name: &str) -> &str {
     let after_tech = name.split_once('/').map_or(name, |(_, rest)| rest);
     if is_local(name) {
         return after_tech.split('@').next().unwrap_or(after_tech);

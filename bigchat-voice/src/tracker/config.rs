@@ -8,9 +8,11 @@ use serde::Deserialize;
 
 use super::pattern::ExtensionPattern;
 
-/// Tracker configuration. Every field has a default that works on the
-/// shared Asterisk captures (`PJSIP/trunk` in context `from-trunk`, agents
-/// `1001`/`1002`), so `TrackerConfig::default()` is a valid start.
+/// Tracker configuration. Every field has a default, and the defaults need
+/// no knowledge of the PBX: trunks and phones are told apart from what
+/// every PBX shows (see the [rule](super#who-is-the-outside-party)), so
+/// `TrackerConfig::default()` is a valid start for any Asterisk; the
+/// fields below refine that rule.
 ///
 /// Deserialises from any serde format (TOML in the CLI); unknown keys are
 /// refused so a typo is an error, not a silent default.
@@ -32,13 +34,22 @@ pub struct TrackerConfig {
     /// Default `1`.
     pub company_id: i64,
     /// Trunk endpoints: a channel whose name is `<trunk>-<suffix>` (or
-    /// `<trunk>/<suffix>`) talks to the outside world. Default
-    /// `["PJSIP/trunk"]`.
+    /// `<trunk>/<suffix>`) talks to the outside world. When given, a
+    /// channel the rule takes for a trunk without being listed here is
+    /// logged as an unknown trunk. Default empty.
     pub trunks: Vec<String>,
     /// Dialplan contexts where calls from outside arrive. The first
     /// channel of a call that starts in one of them makes the call inbound.
-    /// Default `["from-trunk"]`.
+    /// Default empty (the well-known names — `from-trunk`, `from-pstn`,
+    /// `from-external`, … — are known without it).
     pub inbound_contexts: Vec<String>,
+    /// Dialplan contexts where phones place their calls: a channel in one
+    /// of them is a phone, whatever its caller number. Default empty
+    /// (`from-internal`, `internal`, `phones`, … are known without it).
+    pub internal_contexts: Vec<String>,
+    /// Record calls between internal extensions (`direction` `internal`,
+    /// no contact and no ticket). Default `false`: they are not reported.
+    pub internal_calls: bool,
     /// Shortest internal extension, in digits. Default `3`.
     pub extension_min_digits: usize,
     /// Longest internal extension, in digits. Default `5`. Numbers with
@@ -80,8 +91,10 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             company_id: 1,
-            trunks: vec!["PJSIP/trunk".to_owned()],
-            inbound_contexts: vec!["from-trunk".to_owned()],
+            trunks: Vec::new(),
+            inbound_contexts: Vec::new(),
+            internal_contexts: Vec::new(),
+            internal_calls: false,
             extension_min_digits: 3,
             extension_max_digits: 5,
             extensions: Vec::new(),
@@ -151,6 +164,11 @@ impl TrackerConfig {
     /// True if `context` is a configured inbound context.
     pub fn is_inbound_context(&self, context: &str) -> bool {
         self.inbound_contexts.iter().any(|c| c == context)
+    }
+
+    /// True if `context` is a configured internal (phones') context.
+    pub fn is_internal_context(&self, context: &str) -> bool {
+        self.internal_contexts.iter().any(|c| c == context)
     }
 
     /// True if `number` is an internal extension: a key of `users`, or one
@@ -261,13 +279,16 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn defaults_fit_the_captures() {
+    fn defaults_know_no_pbx() {
         let c = TrackerConfig::default();
+        assert!(!c.is_trunk_channel("PJSIP/trunk-0000000b"));
+        assert!(!c.is_inbound_context("from-trunk"));
+        let c: TrackerConfig = serde_json::from_str(r#"{"trunks": ["PJSIP/trunk"]}"#).unwrap();
         assert!(c.is_trunk_channel("PJSIP/trunk-0000000b"));
+        assert!(c.is_trunk_channel("PJSIP/trunk/sip:x"));
         assert!(!c.is_trunk_channel("PJSIP/trunk"));
         assert!(!c.is_trunk_channel("PJSIP/trunkX-1"));
         assert!(!c.is_trunk_channel("PJSIP/agent1001-0000000a"));
-        assert!(c.is_inbound_context("from-trunk"));
         assert!(c.is_internal_extension("1001"));
         assert!(!c.is_internal_extension("+5511999990002"));
         assert!(!c.is_internal_extension("12"));

@@ -35,6 +35,7 @@ impl Tracker {
         self.touch(dest, at, Create::No, out);
         let (_, caller_local, _) = self.dest_facts(caller);
         let (dest_external, dest_local, dest_ext) = self.dest_facts(dest);
+        let dest_why = self.why_of(dest);
         let Some(lc) = self.calls.get_mut(lid) else {
             return;
         };
@@ -45,8 +46,10 @@ impl Tracker {
             // party, as the customer's leg is for a call to the outside.
             lc.customer_dialled = true;
             if !lc.decided || lc.call.called_number.is_empty() {
-                lc.call.called_number = dest_ext.unwrap_or_default();
-                lc.decide(Direction::Outbound);
+                let ext = dest_ext.unwrap_or_default();
+                let reason = format!("click-to-call to extension {ext}");
+                lc.call.called_number = ext;
+                lc.decide(Direction::Outbound, reason);
                 self.start_if_decided(lid, out);
             }
         } else if dest_external && lc.call.direction == Direction::Outbound {
@@ -57,10 +60,40 @@ impl Tracker {
                     number =
                         normalize_bytes(dial_string.split('@').next().unwrap_or("").as_bytes());
                 }
+                let reason = format!(
+                    "{} dialled {number} on {}, a trunk ({})",
+                    text(caller.channel()).unwrap_or("?"),
+                    text(dest.channel()).unwrap_or("?"),
+                    dest_why,
+                );
                 lc.call.called_number = number;
-                lc.decide(Direction::Outbound);
+                lc.decide(Direction::Outbound, reason);
                 self.start_if_decided(lid, out);
             }
+        } else if self.cfg.internal_calls
+            && !lc.decided
+            && !lc.originated
+            && !dest_external
+            && !dest_local
+            && let Some(ext) = dest_ext
+        {
+            // A phone (or a Local leg of one) rings another phone.
+            let reason = format!(
+                "{} rang {}, extension {ext}, and no trunk is in the call",
+                text(caller.channel()).unwrap_or("?"),
+                text(dest.channel()).unwrap_or("?"),
+            );
+            lc.call.called_number = ext;
+            lc.decide(Direction::Internal, reason);
+            self.start_if_decided(lid, out);
+        }
+    }
+
+    /// Why a channel of a Dial was read as it was.
+    fn why_of(&self, block: &ChannelBlock<'_>) -> String {
+        match text(block.uniqueid()).and_then(|u| self.channels.get(u)) {
+            Some(c) => c.why.to_string(),
+            None => "not followed".to_owned(),
         }
     }
 
@@ -120,7 +153,12 @@ impl Tracker {
         // the customer's (trunk), or the extension a click-to-call dialled.
         let internal_target =
             lc.is_internal_target(caller_local, dest_external, dest_local, dest_ext.as_deref());
-        let customer_leg = inbound || dest_external || internal_target;
+        let internal = lc.decided
+            && lc.call.direction == Direction::Internal
+            && !dest_external
+            && !dest_local
+            && dest_ext.is_some();
+        let customer_leg = inbound || dest_external || internal_target || internal;
         match status {
             DialStatus::Answer if !lc.is_answered() && customer_leg => {
                 let agent = if inbound && !dest_external {
@@ -129,7 +167,12 @@ impl Tracker {
                     None
                 };
                 if !lc.decided {
-                    lc.decide(Direction::Outbound);
+                    let reason = format!(
+                        "{} answered a call from {}",
+                        text(dest.channel()).unwrap_or("?"),
+                        text(caller.channel()).unwrap_or("?"),
+                    );
+                    lc.decide(Direction::Outbound, reason);
                 }
                 self.answer_if_ringing(lid, agent, at, out);
             }
@@ -229,7 +272,10 @@ impl Tracker {
             if !lc.decided
                 && let Some(lc) = self.calls.get_mut(lid)
             {
-                lc.decide(Direction::Outbound);
+                lc.decide(
+                    Direction::Outbound,
+                    format!("a trunk leg met the call's first channel in bridge {bridge}"),
+                );
             }
             self.answer_if_ringing(lid, agent, at, out);
         }

@@ -283,8 +283,12 @@ impl Tracker {
             // The agent's (or originated) channel reached the number to dial.
             let exten = normalize_bytes(block.exten().map_or(&b""[..], |v| v.as_bytes()));
             if !exten.is_empty() && !self.cfg.is_internal_extension(&exten) {
+                let reason = format!(
+                    "{} reached {exten} in the dialplan, outside the numbering plan",
+                    text(block.channel()).unwrap_or("?")
+                );
                 lc.call.called_number = exten;
-                lc.decide(Direction::Outbound);
+                lc.decide(Direction::Outbound, reason);
                 self.start_if_decided(lid, out);
             }
         }

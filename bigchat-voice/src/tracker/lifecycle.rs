@@ -107,7 +107,8 @@ impl Tracker {
             lc.refresh_contact();
         }
         if !lc.decided {
-            lc.decide(Direction::Outbound);
+            let reason = format!("an Originate from {channel} to {}", lc.call.called_number);
+            lc.decide(Direction::Outbound, reason);
             self.start_if_decided(&lid, out);
         }
         let _ = at;

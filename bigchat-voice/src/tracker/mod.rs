@@ -74,6 +74,7 @@
 
 mod call;
 mod channel;
+mod classify;
 mod config;
 mod dial;
 mod events;
@@ -363,7 +364,10 @@ impl Tracker {
         }
         if !lc.decided {
             if lc.originated {
-                lc.decide(crate::model::Direction::Outbound);
+                lc.decide(
+                    crate::model::Direction::Outbound,
+                    "an Originate that never dialled anyone".to_owned(),
+                );
             } else {
                 tracing::debug!(linkedid, "internal call ended; not reported");
                 return;

@@ -142,7 +142,15 @@ impl Tracker {
                 lc.call.caller_id = cid_num;
                 lc.call.caller_name = cid_name;
                 lc.call.called_number = exten;
-                lc.decide(Direction::Inbound);
+                let why = if info.external {
+                    info.why.to_string()
+                } else {
+                    "it entered a configured inbound context".to_owned()
+                };
+                lc.decide(
+                    Direction::Inbound,
+                    format!("first channel {} is a trunk: {why}", info.name),
+                );
             } else {
                 let ext = info.extension.as_deref().map(str::to_owned);
                 lc.call.caller_id = ext.clone().unwrap_or(cid_num);
@@ -152,10 +160,17 @@ impl Tracker {
                     // Click-to-call announced by the connector.
                     lc.originated = true;
                     lc.call.called_number = number;
-                    lc.decide(Direction::Outbound);
+                    lc.decide(
+                        Direction::Outbound,
+                        "click-to-call placed by the connector".to_owned(),
+                    );
                 } else if !exten.is_empty() && !cfg.is_internal_extension(&exten) {
+                    let reason = format!(
+                        "first channel {} is a phone ({}) calling {exten}, outside the numbering plan",
+                        info.name, info.why
+                    );
                     lc.call.called_number = exten;
-                    lc.decide(Direction::Outbound);
+                    lc.decide(Direction::Outbound, reason);
                 }
             }
         } else {
@@ -172,13 +187,25 @@ impl Tracker {
                     lc.set_agent(Some(connected.clone()), cfg);
                 }
                 lc.call.caller_id = connected;
-                lc.decide(Direction::Outbound);
+                lc.decide(
+                    Direction::Outbound,
+                    format!(
+                        "joined mid-call through {}, a trunk leg ({}) that is not the first",
+                        info.name, info.why
+                    ),
+                );
             } else {
                 // An agent leg of an inbound call.
                 lc.call.caller_id = connected;
                 lc.call.caller_name = text(block.connected_line_name()).map(str::to_owned);
                 lc.call.called_number = exten;
-                lc.decide(Direction::Inbound);
+                lc.decide(
+                    Direction::Inbound,
+                    format!(
+                        "joined mid-call through {}, a later leg that is no trunk ({})",
+                        info.name, info.why
+                    ),
+                );
             }
             if block.channel_state() == Some(6) {
                 let agent = if info.external {

@@ -237,6 +237,19 @@ impl TestDb {
         }
     }
 
+    /// Runs a script of several statements directly (SQLite only).
+    pub async fn exec_sqlite_script(&self, sql: &str) {
+        match &self.store {
+            AnyStore::Sqlite(s) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                    .execute(s.pool())
+                    .await
+                    .expect("script");
+            }
+            _ => unreachable!("SQLite only"),
+        }
+    }
+
     pub async fn count(&self, table: &str) -> usize {
         self.dump_table(table).await.len()
     }
