@@ -474,6 +474,31 @@ fn agent_to_agent_calls_are_not_reported() {
     ];
     let effects = run_script(&mut tracker(), &s);
     assert!(effects.is_empty(), "{effects:#?}");
+
+    // Asked for, the same call is recorded as internal, with no contact.
+    let cfg = TrackerConfig {
+        internal_calls: true,
+        ..TrackerConfig::default()
+    };
+    let effects = run_script(&mut Tracker::new(cfg), &s);
+    assert_eq!(
+        statuses(&effects),
+        [CallStatus::Ringing, CallStatus::Answered, CallStatus::Completed]
+    );
+    let c = last_ended(&effects);
+    assert_eq!(c.direction, Direction::Internal);
+    assert_eq!(
+        (c.caller_id.as_str(), c.called_number.as_str(), c.contact_number.as_str()),
+        ("1001", "1002", "")
+    );
+    assert_eq!(c.agent_extension.as_deref(), Some("1001"));
+    assert_eq!((c.duration, c.talk_time), (3, 2));
+    assert!(
+        c.classification
+            .as_deref()
+            .is_some_and(|w| w.starts_with("internal: PJSIP/agent1001-00000009 rang")),
+        "{c:?}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ export type CallStatus =
   | "no_answer"
   | "voicemail";
 
-export type CallDirection = "inbound" | "outbound";
+export type CallDirection = "inbound" | "outbound" | "internal";
 
 /** The `code` of an error body, as the API documents it. */
 export type ErrorCode =
@@ -53,6 +53,8 @@ export interface CallRecord {
   companyId: number;
   createdAt: string;
   updatedAt: string;
+  /** Why the call got its direction. */
+  classification?: string | null;
 }
 
 export interface VoiceServer {

@@ -81,6 +81,7 @@ export class CallRecord extends Model<InferAttributes<CallRecord>, InferCreation
   declare companyId: number;
   /** The daemon's journal position of the last change (BIGINT: a string through node-postgres). */
   declare journalSeq: CreationOptional<string | null>;
+  declare classification: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -149,7 +150,7 @@ export function initVoiceModels(sequelize: Sequelize): VoiceModels {
       callerId: text(false),
       callerName: text(true),
       calledNumber: text(false),
-      direction: { type: DataTypes.TEXT, allowNull: false, validate: { isIn: [["inbound", "outbound"]] } },
+      direction: { type: DataTypes.TEXT, allowNull: false, validate: { isIn: [["inbound", "outbound", "internal"]] } },
       status: text(false),
       duration: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
       holdTime: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
@@ -169,6 +170,7 @@ export function initVoiceModels(sequelize: Sequelize): VoiceModels {
       contactId: int(true),
       companyId: int(false),
       journalSeq: { type: DataTypes.BIGINT, allowNull: true },
+      classification: { type: DataTypes.TEXT, allowNull: true },
       ...timestamps,
     },
     { sequelize, tableName: "CallRecords", modelName: "CallRecord", timestamps: true },
