@@ -33,10 +33,15 @@
 //!   events, which have no caller block). A channel whose Linkedid changes
 //!   (bridging with an older call) moves to that call.
 //! * **Direction** comes from the call's first channel (the one whose
-//!   Uniqueid is the Linkedid): a trunk channel or an inbound context makes
-//!   the call inbound; an agent channel dialling an external number, or an
-//!   Originate, makes it outbound. A call whose parties are all internal
-//!   extensions (agent to agent) is not reported.
+//!   Uniqueid is the Linkedid): a trunk channel (see below) or a
+//!   configured inbound context makes the call inbound; a phone dialling
+//!   a number outside the numbering plan or a trunk, or an Originate,
+//!   makes it outbound. A call whose parties are all internal extensions
+//!   (agent to agent) is not reported, unless
+//!   [`TrackerConfig::internal_calls`] asks for it: then it is `internal`
+//!   from the moment a phone rings another phone. Every record says why in
+//!   [`Call::classification`], and the decision is logged at debug level
+//!   (`call classified`).
 //! * **Click-to-call**: an Originate's call is reported once the number it
 //!   dials is known (dialplan, `OriginateResponse`, the trunk leg), or at
 //!   once if the connector announced it with
@@ -71,6 +76,38 @@
 //!   most [`TrackerConfig::max_live_calls`] calls are followed (the oldest
 //!   is dropped with a warning and a `NeedsReconciliation`).
 //! * Unknown events are ignored; no input makes it panic.
+//!
+//! # Who is the outside party
+//!
+//! No configuration is needed to tell trunks from phones: each channel is
+//! read from what every PBX shows, the first rule that applies deciding:
+//!
+//! 1. `Local/…` channels are neither (they join two halves of a call).
+//! 2. A channel of a configured trunk ([`TrackerConfig::trunks`]) is a trunk.
+//! 3. A channel whose endpoint is an internal extension (`PJSIP/1001-…`,
+//!    `SIP/201-…`) is a phone.
+//! 4. The context the channel entered the dialplan in: a configured one
+//!    ([`TrackerConfig::inbound_contexts`], [`TrackerConfig::internal_contexts`]),
+//!    else one named alike on FreePBX, Issabel and most hand-written
+//!    dialplans (`from-trunk`, `from-pstn`, `from-external`, `from-did…`,
+//!    `from-sip-external`, `from-provider`, `incoming`, `inbound` for
+//!    trunks; `from-internal…`, `internal`, `phones`, `from-phones`,
+//!    `from-users`, `agents` for phones).
+//! 5. An endpoint ending in an internal extension (`PJSIP/agent1001-…`) is
+//!    a phone.
+//! 6. A caller number that is an internal extension makes a phone (phones
+//!    named after people, `SIP/alice-…`, show their extension there).
+//! 7. Anything else is a trunk: a caller number outside the numbering
+//!    plan, or none at all (an anonymous caller), on a channel with no
+//!    sign of a phone.
+//!
+//! The numbering plan is [`TrackerConfig::extensions`] when given, else
+//! numbers of [`TrackerConfig::extension_min_digits`] to
+//! [`TrackerConfig::extension_max_digits`] digits, plus the keys of
+//! [`TrackerConfig::users`]. A channel taken for a trunk while trunks are
+//! configured but not listed, or whose signals disagree (a trunk whose
+//! caller number is an extension, a phone in a trunk's context), is logged
+//! as a warning naming the call.
 
 mod call;
 mod channel;
