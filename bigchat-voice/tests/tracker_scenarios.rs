@@ -483,12 +483,20 @@ fn agent_to_agent_calls_are_not_reported() {
     let effects = run_script(&mut Tracker::new(cfg), &s);
     assert_eq!(
         statuses(&effects),
-        [CallStatus::Ringing, CallStatus::Answered, CallStatus::Completed]
+        [
+            CallStatus::Ringing,
+            CallStatus::Answered,
+            CallStatus::Completed
+        ]
     );
     let c = last_ended(&effects);
     assert_eq!(c.direction, Direction::Internal);
     assert_eq!(
-        (c.caller_id.as_str(), c.called_number.as_str(), c.contact_number.as_str()),
+        (
+            c.caller_id.as_str(),
+            c.called_number.as_str(),
+            c.contact_number.as_str()
+        ),
         ("1001", "1002", "")
     );
     assert_eq!(c.agent_extension.as_deref(), Some("1001"));

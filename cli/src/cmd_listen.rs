@@ -2,7 +2,7 @@
 //!
 //! The pipeline itself — connect, journal, track, store, notify, reconcile
 //! on every (re)connect — is the library's
-//! [`Pipeline`](bigchat_voice::pipeline::Pipeline). This command builds
+//! [`bigchat_voice::pipeline::Pipeline`]. This command builds
 //! one per configured Asterisk server from the configuration, shares one
 //! store writer and one set of notification sinks among them, retries a
 //! first connection that fails (one server down never stops the others),

@@ -616,7 +616,7 @@ impl Journal {
     }
 
     /// Reads up to `max` records from `cursor` on, in order, into `out`,
-    /// and moves the cursor past them (see [`Snapshot::read_batch`]).
+    /// and moves the cursor past them (the journal's snapshot of its segments does the reading).
     pub fn read_batch(
         &self,
         cursor: &mut Cursor,

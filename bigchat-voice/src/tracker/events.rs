@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::model::{CallStatus, Direction, Effect};
 
 use super::channel::{extension_of, extension_of_name, text};
-use super::number::normalize_bytes;
+use super::number::{is_feature_code, normalize_bytes};
 use super::registry::Create;
 use super::{Tracker, event_time};
 
@@ -281,8 +281,10 @@ impl Tracker {
         }
         if !lc.decided && uid == lid {
             // The agent's (or originated) channel reached the number to dial.
-            let exten = normalize_bytes(block.exten().map_or(&b""[..], |v| v.as_bytes()));
-            if !exten.is_empty() && !self.cfg.is_internal_extension(&exten) {
+            let raw = block.exten().map_or(&b""[..], |v| v.as_bytes());
+            let exten = normalize_bytes(raw);
+            if !exten.is_empty() && !self.cfg.is_internal_extension(&exten) && !is_feature_code(raw)
+            {
                 let reason = format!(
                     "{} reached {exten} in the dialplan, outside the numbering plan",
                     text(block.channel()).unwrap_or("?")

@@ -17,6 +17,12 @@ pub fn normalize_number(raw: &str) -> String {
     normalize_bytes(raw.as_bytes())
 }
 
+/// A dialled extension that is a feature code (`*8`, `**201`, `*97`,
+/// `#1`): never a number of the outside world, whatever digits it holds.
+pub(crate) fn is_feature_code(raw: &[u8]) -> bool {
+    raw.iter().any(|&b| b == b'*' || b == b'#')
+}
+
 /// [`normalize_number`] on raw header bytes (any encoding).
 pub(crate) fn normalize_bytes(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len());

@@ -9,7 +9,7 @@ use crate::model::{Direction, Effect};
 use super::Tracker;
 use super::call::LiveCall;
 use super::channel::{ChannelInfo, text};
-use super::number::normalize_bytes;
+use super::number::{is_feature_code, normalize_bytes};
 
 /// Whether an event may start a call the tracker does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,10 @@ impl Tracker {
                         Direction::Outbound,
                         "click-to-call placed by the connector".to_owned(),
                     );
-                } else if !exten.is_empty() && !cfg.is_internal_extension(&exten) {
+                } else if !exten.is_empty()
+                    && !cfg.is_internal_extension(&exten)
+                    && !is_feature_code(block.exten().map_or(&b""[..], |v| v.as_bytes()))
+                {
                     let reason = format!(
                         "first channel {} is a phone ({}) calling {exten}, outside the numbering plan",
                         info.name, info.why
