@@ -180,3 +180,16 @@ fn debug_never_shows_the_secret() {
     let builder = format!("{:?}", ClientConfig::builder("pbx", 5038).secret("hunter2"));
     assert!(!builder.contains("hunter2"), "{builder}");
 }
+
+/// `connect` returns only once the client says it is connected and knows
+/// the banner's version (it used to answer just before storing them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_returns_with_the_version_and_state_set() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    for _ in 0..50 {
+        let (client, _events) = Client::connect(fake.client_config().build()).await.unwrap();
+        assert_eq!(client.banner_version().as_deref(), Some("11.0.0"));
+        assert!(client.state().borrow().is_connected());
+        client.close().await;
+    }
+}

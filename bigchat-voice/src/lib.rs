@@ -5,6 +5,7 @@
 //! records, messages) and live notifications.
 //!
 //! * `control` (feature `pipeline`, default): acting on calls (click-to-call with idempotency keys, hang up, blind and attended transfer).
+//! * [`discover`]: propose the `[tracker]` section from the PBX's own endpoints, peers, registrations and queues, with the reasons (sans-I/O; `discover::collect` asks a live PBX, feature `pipeline`).
 //! * `journal` (feature `journal`, default): the durable journal of the frames read from a PBX.
 //! * [`model`]: the call as BigChat sees it, and the effects the tracker emits.
 //! * [`tracker`]: the pure call tracker, AMI events in, effects out.
@@ -16,6 +17,7 @@
 
 #[cfg(feature = "pipeline")]
 pub mod control;
+pub mod discover;
 #[cfg(feature = "journal")]
 pub mod journal;
 pub mod model;

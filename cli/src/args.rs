@@ -83,6 +83,9 @@ pub enum Command {
     },
     /// Check the configuration, the AMI login and rights, and the database.
     Check(ServerArgs),
+    /// Propose the `[tracker]` section from the PBX (trunks, inbound
+    /// contexts, extensions, users, queues), with the reason for each line.
+    Discover(DiscoverArgs),
 }
 
 /// Database subcommands.
@@ -195,6 +198,21 @@ pub struct SyncArgs {
     /// Show what would change without changing anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `discover` options.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// The PBX to look at.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Write the proposal to this file instead of stdout (an existing file
+    /// is refused unless `--force`).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Replace `--output FILE` if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 /// `hangup` options.

@@ -108,6 +108,11 @@ pub fn code_for(err: &anyhow::Error) -> Code {
                 None => {}
             }
         }
+        match cause.downcast_ref::<bigchat_voice::discover::DiscoverError>() {
+            Some(bigchat_voice::discover::DiscoverError::Timeout { .. }) => return Code::Timeout,
+            Some(_) => return Code::Unreachable,
+            None => {}
+        }
         match cause.downcast_ref::<bigchat_voice::pipeline::PipelineError>() {
             Some(bigchat_voice::pipeline::PipelineError::Store(_))
             | Some(bigchat_voice::pipeline::PipelineError::WriterStopped) => {

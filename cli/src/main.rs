@@ -8,6 +8,7 @@ mod args;
 mod cmd_calls;
 mod cmd_check;
 mod cmd_db;
+mod cmd_discover;
 mod cmd_events;
 mod cmd_hangup;
 mod cmd_listen;
@@ -195,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: DbCommand::Migrate,
         } => cmd_db::migrate(&settings).await,
         Command::Check(a) => cmd_check::run(&settings, a).await,
+        Command::Discover(a) => cmd_discover::run(&settings, a).await,
     }
 }
 

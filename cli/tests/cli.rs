@@ -49,6 +49,7 @@ fn help_lists_the_commands() {
         "calls",
         "db",
         "check",
+        "discover",
     ] {
         assert!(help.contains(cmd), "help lacks {cmd}: {help}");
     }
@@ -312,4 +313,261 @@ fn events_with_a_malformed_match_is_a_usage_error() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A fake FreePBX for `discover`: PJSIP phones 1001-1003 and a provider
+/// trunk registered outbound, a queue; no chan_sip (the fake answers
+/// `Invalid/unknown command` to what it does not know, as Asterisk does).
+async fn discover_pbx() -> ami_client::testkit::FakeAsterisk {
+    use ami_client::testkit::{FakeAsterisk, Reply, event};
+    let phones = ["1001", "1002", "1003"];
+    FakeAsterisk::builder()
+        .user("bigchat", "bigchat-secret")
+        .on_action(move |action| {
+            let name = action
+                .action_name()
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            match name.as_str() {
+                "PJSIPShowEndpoints" => {
+                    let mut items: Vec<_> = phones
+                        .iter()
+                        .map(|n| {
+                            event(
+                                "EndpointList",
+                                &[
+                                    ("ObjectType", "endpoint"),
+                                    ("ObjectName", n),
+                                    ("Aor", n),
+                                    ("Auths", n),
+                                    ("OutboundAuths", ""),
+                                ],
+                            )
+                        })
+                        .collect();
+                    items.push(event(
+                        "EndpointList",
+                        &[
+                            ("ObjectType", "endpoint"),
+                            ("ObjectName", "provider"),
+                            ("Aor", "provider"),
+                            ("Auths", ""),
+                            ("OutboundAuths", "provider"),
+                        ],
+                    ));
+                    Reply::list("EndpointListComplete", items)
+                }
+                "PJSIPShowEndpoint" => {
+                    let ep = action
+                        .get("Endpoint")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    let items = if ep == "provider" {
+                        vec![
+                            event(
+                                "EndpointDetail",
+                                &[
+                                    ("ObjectName", "provider"),
+                                    ("Context", "from-pstn"),
+                                    ("OutboundAuth", "provider"),
+                                ],
+                            ),
+                            event(
+                                "AorDetail",
+                                &[
+                                    ("ObjectName", "provider"),
+                                    ("MaxContacts", "0"),
+                                    ("TotalContacts", "1"),
+                                    ("ContactsRegistered", "0"),
+                                ],
+                            ),
+                        ]
+                    } else if phones.contains(&ep.as_str()) {
+                        let cid = format!("\"Agent {ep}\" <{ep}>");
+                        vec![
+                            event(
+                                "EndpointDetail",
+                                &[
+                                    ("ObjectName", &ep),
+                                    ("Context", "from-internal"),
+                                    ("Callerid", &cid),
+                                ],
+                            ),
+                            event(
+                                "AorDetail",
+                                &[
+                                    ("ObjectName", &ep),
+                                    ("MaxContacts", "1"),
+                                    ("TotalContacts", "1"),
+                                    ("ContactsRegistered", "1"),
+                                ],
+                            ),
+                        ]
+                    } else {
+                        return Reply::error(&format!("Unable to retrieve endpoint {ep}"));
+                    };
+                    Reply::list("EndpointDetailComplete", items)
+                }
+                "PJSIPShowRegistrationsOutbound" => Reply::list(
+                    "OutboundRegistrationDetailComplete",
+                    vec![event(
+                        "OutboundRegistrationDetail",
+                        &[
+                            ("ObjectName", "provider"),
+                            ("ServerUri", "sip:sip.provider.example"),
+                            ("Endpoint", "provider"),
+                            ("Status", "Registered"),
+                        ],
+                    )],
+                ),
+                "QueueStatus" => Reply::list(
+                    "QueueStatusComplete",
+                    vec![
+                        event(
+                            "QueueParams",
+                            &[("Queue", "support"), ("Strategy", "ringall")],
+                        ),
+                        event(
+                            "QueueMember",
+                            &[
+                                ("Queue", "support"),
+                                ("Name", "1001"),
+                                ("Location", "PJSIP/1001"),
+                            ],
+                        ),
+                    ],
+                ),
+                _ => Reply::Default,
+            }
+        })
+        .start()
+        .await
+        .expect("fake asterisk")
+}
+
+fn discover_cmd(port: u16) -> tokio::process::Command {
+    let mut c = bin();
+    c.args([
+        "discover",
+        "--ami-host",
+        "127.0.0.1",
+        "--ami-username",
+        "bigchat",
+    ])
+    .args(["--ami-port", &port.to_string()])
+    .env("BIGCHAT_VOICE_AMI_SECRET", "bigchat-secret");
+    tokio::process::Command::from(c)
+}
+
+#[derive(serde::Deserialize)]
+struct TrackerFile {
+    tracker: bigchat_voice::tracker::TrackerConfig,
+}
+
+/// `discover` proposes the section from the PBX, with reasons, to stdout;
+/// `--output` writes it only to a new file (or with `--force`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_proposes_the_tracker_section_and_never_overwrites() {
+    let pbx = discover_pbx().await;
+    let out = discover_cmd(pbx.port()).output().await.unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", text(&out.stderr));
+    for want in [
+        "[tracker]",
+        "\"PJSIP/provider\",",
+        "registers to sip:sip.provider.example (registration provider, its endpoint: Registered)",
+        "\"from-pstn\",",
+        "\"1001-1003\",",
+        "# \"1002\" = USER_ID  # PJSIP/1002, caller id \"Agent 1002\" <1002>",
+        "# \"support\" = QUEUE_ID  # strategy ringall; members: 1001 (PJSIP/1001)",
+        "chan_sip: not loaded",
+    ] {
+        assert!(stdout.contains(want), "lacks {want:?}:\n{stdout}");
+    }
+    let cfg = toml::from_str::<TrackerFile>(&stdout)
+        .expect("parses")
+        .tracker;
+    assert_eq!(cfg.trunks, ["PJSIP/provider"]);
+    assert!(cfg.is_internal_extension("1003") && !cfg.is_internal_extension("1004"));
+    // Only reading actions were sent.
+    let asked: Vec<String> = pbx.actions().iter().map(|a| a.name()).collect();
+    for action in &asked {
+        assert!(
+            ["Challenge", "Login", "Logoff"].contains(&action.as_str())
+                || action.starts_with("PJSIPShow")
+                || action.starts_with("SIPshow")
+                || ["SIPpeers", "QueueStatus"].contains(&action.as_str()),
+            "{action} in {asked:?}"
+        );
+    }
+    assert_eq!(pbx.actions_named("PJSIPShowEndpoint").len(), 4, "{asked:?}");
+
+    // --output: a new file gets it; an existing one is refused untouched,
+    // before the PBX is asked anything.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tracker.toml");
+    let out = discover_cmd(pbx.port())
+        .arg("--output")
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), stdout);
+    std::fs::write(&file, "# mine\n").unwrap();
+    let before = pbx.actions_named("PJSIPShowEndpoints").len();
+    let out = discover_cmd(pbx.port())
+        .arg("--output")
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "# mine\n");
+    assert_eq!(pbx.actions_named("PJSIPShowEndpoints").len(), before);
+    let out = discover_cmd(pbx.port())
+        .args(["--force", "--output"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), stdout);
+}
+
+/// An AMI user without the rights to list anything: exit 6, saying which
+/// right to add, and nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_without_rights_says_which_to_add() {
+    use ami_client::testkit::{FakeAsterisk, Reply};
+    let pbx = FakeAsterisk::builder()
+        .user("bigchat", "bigchat-secret")
+        .on_action(|action| {
+            let name = action
+                .action_name()
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            if name.starts_with("PJSIP") || name.starts_with("SIP") {
+                Reply::error("Permission denied")
+            } else {
+                Reply::Default
+            }
+        })
+        .start()
+        .await
+        .expect("fake asterisk");
+    let out = discover_cmd(pbx.port()).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("`system`"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
 }

@@ -116,9 +116,6 @@ impl Driver {
                         .send_replace(ConnectionState::Disconnected { reason });
                 }
                 Attempt::Established(est) => {
-                    if let Some(tx) = self.first_attempt.take() {
-                        let _ = tx.send(Ok(()));
-                    }
                     let version = est.version.clone();
                     if let Ok(mut v) = self.version.lock() {
                         *v = Some(version.clone());
@@ -136,6 +133,11 @@ impl Driver {
                     self.queue.push_events(&mut early);
                     self.state
                         .send_replace(ConnectionState::Connected { version });
+                    // Only now: `connect` returns a client whose version
+                    // and state already say so.
+                    if let Some(tx) = self.first_attempt.take() {
+                        let _ = tx.send(Ok(()));
+                    }
                     let started = Instant::now();
                     match session::Session::new(est.conn, &self.config)
                         .run(&mut self)
