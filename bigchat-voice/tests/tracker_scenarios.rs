@@ -480,14 +480,11 @@ fn agent_to_agent_calls_are_not_reported() {
         internal_calls: true,
         ..TrackerConfig::default()
     };
-    let effects = run_script(&mut Tracker::new(cfg), &s);
+    let effects = run_script(&mut Tracker::new(cfg.clone()), &s);
+    // Reported when it ends (a trunk leg could still make it outbound).
     assert_eq!(
         statuses(&effects),
-        [
-            CallStatus::Ringing,
-            CallStatus::Answered,
-            CallStatus::Completed
-        ]
+        [CallStatus::Answered, CallStatus::Completed]
     );
     let c = last_ended(&effects);
     assert_eq!(c.direction, Direction::Internal);
@@ -507,6 +504,60 @@ fn agent_to_agent_calls_are_not_reported() {
             .is_some_and(|w| w.starts_with("internal: PJSIP/agent1001-00000009 rang")),
         "{c:?}"
     );
+}
+
+/// With internal calls recorded, a call that rings another phone first and
+/// then reaches a trunk (follow-me to a mobile) is outbound, reported once.
+#[test]
+fn an_internal_call_that_reaches_a_trunk_is_outbound() {
+    let a = Ch {
+        exten: "1002",
+        ..Ch::agent("PJSIP/agent1001-00000009", "1001", "310.1", "310.1")
+    };
+    let b = Ch::agent("PJSIP/agent1002-0000000a", "1002", "310.2", "310.1");
+    let mobile = Ch {
+        name: "PJSIP/trunk-0000000b",
+        cid: "+5511911112222",
+        exten: "+5511911112222",
+        state: 0,
+        ..Ch::trunk("310.3", "310.1", "+5511911112222")
+    };
+    let s: Script = vec![
+        (on("Newchannel", &a), t(0)),
+        (on("Newchannel", &b), t(0)),
+        (dial("DialBegin", Some(&a), &b, None), t(0)),
+        (dial("DialEnd", Some(&a), &b, Some("NOANSWER")), t(10)),
+        (hangup(&b, "19"), t(10)),
+        (on("Newchannel", &mobile), t(10)),
+        (dial("DialBegin", Some(&a), &mobile, None), t(10)),
+        (
+            dial("DialEnd", Some(&a), &mobile.clone().up(), Some("ANSWER")),
+            t(14),
+        ),
+        (hangup(&mobile, "16"), t(20)),
+        (hangup(&a, "16"), t(20)),
+    ];
+    let cfg = TrackerConfig {
+        internal_calls: true,
+        ..TrackerConfig::default()
+    };
+    let effects = run_script(&mut Tracker::new(cfg), &s);
+    let started: Vec<&Call> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CallStarted(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 1, "{effects:#?}");
+    assert_eq!(started[0].direction, Direction::Outbound);
+    let c = last_ended(&effects);
+    assert_eq!(
+        (c.direction, c.status),
+        (Direction::Outbound, CallStatus::Completed)
+    );
+    assert_eq!(c.contact_number, "+5511911112222");
+    assert_eq!(c.agent_extension.as_deref(), Some("1001"));
 }
 
 #[test]

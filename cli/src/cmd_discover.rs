@@ -54,7 +54,7 @@ pub async fn run(settings: &Settings, args: &DiscoverArgs) -> anyhow::Result<()>
             ),
         ));
     }
-    let source = format!("PBX {:?} at {}:{} (AMI {version})", c.name, c.host, c.port);
+    let source = format!("PBX {:?} at {}:{}{version}", c.name, c.host, c.port);
     let text = proposal.to_toml(&source);
     match &args.output {
         None => {

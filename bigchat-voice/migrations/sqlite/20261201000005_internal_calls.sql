@@ -9,6 +9,8 @@
 -- transaction): those links are kept aside and put back.
 CREATE TEMP TABLE "keep_message_links" AS
     SELECT "id", "callRecordId" FROM "Messages" WHERE "callRecordId" IS NOT NULL;
+CREATE TEMP TABLE "keep_sequence" AS
+    SELECT "seq" FROM "sqlite_sequence" WHERE "name" = 'CallRecords';
 CREATE TEMP TABLE "keep_traking_links" AS
     SELECT "id", "callRecordId" FROM "TicketTraking" WHERE "callRecordId" IS NOT NULL;
 CREATE TABLE "CallRecords_next" (
@@ -65,5 +67,9 @@ UPDATE "Messages" SET "callRecordId" =
 UPDATE "TicketTraking" SET "callRecordId" =
     (SELECT k."callRecordId" FROM "keep_traking_links" k WHERE k."id" = "TicketTraking"."id")
     WHERE "id" IN (SELECT "id" FROM "keep_traking_links");
+-- Ids of records deleted from the top are not given out again.
+UPDATE "sqlite_sequence" SET "seq" = MAX("seq", (SELECT MAX("seq") FROM "keep_sequence"))
+    WHERE "name" = 'CallRecords' AND EXISTS (SELECT 1 FROM "keep_sequence");
+DROP TABLE "keep_sequence";
 DROP TABLE "keep_message_links";
 DROP TABLE "keep_traking_links";

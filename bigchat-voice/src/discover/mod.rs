@@ -199,7 +199,16 @@ impl Inventory {
     }
 
     /// Keeps the answer to `query` (a second answer replaces the first).
+    /// `AuthDetail` items are not kept: they carry the PBX's passwords,
+    /// and no rule needs them (the endpoint's own `OutboundAuth` does).
     pub fn record(&mut self, query: Query, answer: Answer) {
+        let answer = match answer {
+            Answer::Items(mut items) => {
+                items.retain(|m| !m.is_event("AuthDetail"));
+                Answer::Items(items)
+            }
+            refused => refused,
+        };
         self.answers.insert(query, answer);
     }
 

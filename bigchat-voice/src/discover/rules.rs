@@ -13,43 +13,11 @@ use super::proposal::{
 use super::ranges::compress;
 use super::{Answer, Inventory, Query};
 
-/// Contexts that trunks deliver calls to on most PBXs (FreePBX, Issabel,
-/// hand-written dialplans).
-const TRUNK_CONTEXTS: &[&str] = &[
-    "from-trunk",
-    "from-pstn",
-    "from-external",
-    "from-did",
-    "from-did-direct",
-    "from-sip-external",
-    "from-provider",
-    "from-carrier",
-    "from-outside",
-    "incoming",
-    "inbound",
-];
-
-/// Contexts that phones place their calls in on most PBXs.
-const PHONE_CONTEXTS: &[&str] = &[
-    "from-internal",
-    "internal",
-    "phones",
-    "from-phones",
-    "from-users",
-    "from-extensions",
-    "agents",
-];
+// The context names the tracker knows (one list for both).
+use crate::tracker::classify::{PHONE_CONTEXTS, TRUNK_CONTEXTS, context_in};
 
 /// Words in an endpoint's name that say it is a trunk.
 const TRUNK_WORDS: &[&str] = &["trunk", "provider", "pstn", "carrier", "gateway", "sbc"];
-
-/// `context` is `name` or `name-…` for one of `names`.
-fn context_in(context: &str, names: &[&str]) -> bool {
-    let c = context.to_ascii_lowercase();
-    names
-        .iter()
-        .any(|n| c == *n || (c.starts_with(n) && c.as_bytes()[n.len()] == b'-'))
-}
 
 /// How a module's refusal reads.
 enum Refusal {

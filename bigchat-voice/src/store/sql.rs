@@ -133,8 +133,8 @@ pub(crate) const UPDATE_RECORD: &str = concat!(
  "endedAt" = $14, "agentExtension" = $15, "queue" = $16, "hangupCause" = $17,
  "reconciled" = $18, "userId" = $19, "updatedAt" = $20,
  "journalSeq" = COALESCE($21, "journalSeq"),
- "classification" = CASE WHEN "classification" IS NULL OR "direction" IS DISTINCT FROM $5
- THEN COALESCE($22, "classification") ELSE "classification" END
+ "classification" = CASE WHEN "direction" IS DISTINCT FROM $5 OR "classification" IS NULL
+ THEN $22 ELSE "classification" END
  WHERE "id" = $1 AND ("callerId" IS DISTINCT FROM $2 OR "callerName" IS DISTINCT FROM $3
  OR "calledNumber" IS DISTINCT FROM $4 OR "direction" IS DISTINCT FROM $5
  OR "status" IS DISTINCT FROM $6 OR "duration" IS DISTINCT FROM $7

@@ -8,22 +8,23 @@
 //! 3. A channel whose endpoint is an internal extension (`PJSIP/1001-…`,
 //!    `SIP/201-…`) is a phone.
 //! 4. A channel that entered the dialplan in a configured context
-//!    (`inboundContexts` → trunk, `internalContexts` → phone) is that.
-//! 5. A channel in a context every FreePBX, Issabel or hand-written
-//!    Asterisk names alike: `from-trunk`, `from-pstn`, `from-external`,
-//!    `from-did…`, `from-sip-external`, `from-provider`, `incoming`,
-//!    `inbound` (trunks); `from-internal…`, `internal`, `phones`,
-//!    `from-phones`, `from-users`, `agents` (phones).
-//! 6. A channel whose endpoint ends in an internal extension
+//!    (`inboundContexts` → trunk, `internalContexts` → phone) is that; else
+//!    one every FreePBX, Issabel or hand-written Asterisk names alike:
+//!    `from-trunk`, `from-pstn`, `from-external`, `from-did…`,
+//!    `from-sip-external`, `from-provider`, `from-carrier`, `from-outside`,
+//!    `incoming`, `inbound` (trunks); `from-internal…`, `internal`,
+//!    `phones`, `from-phones`, `from-users`, `from-extensions`, `agents`
+//!    (phones).
+//! 5. A channel whose endpoint ends in an internal extension
 //!    (`PJSIP/agent1001-…`) is a phone.
-//! 7. A channel whose caller number is an internal extension is a phone
+//! 6. A channel whose caller number is an internal extension is a phone
 //!    (phones named after people, `SIP/alice-…`, show their extension
 //!    there).
-//! 8. Anything else is a trunk: a caller number outside the numbering
+//! 7. Anything else is a trunk: a caller number outside the numbering
 //!    plan, or no number at all (an anonymous caller), on a channel that
 //!    shows no sign of being a phone.
 //!
-//! A channel taken for a trunk by rules 5 or 8 while trunks are configured
+//! A channel taken for a trunk by any rule but 2 while trunks are configured
 //! is an unknown trunk, and a channel whose signals disagree (a trunk whose
 //! caller number is an internal extension, a phone in a trunk's context)
 //! is an overlap: both are logged as warnings naming the call.
@@ -61,7 +62,7 @@ pub(crate) enum Why {
 }
 
 impl Why {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Why::LocalChannel => "a Local channel",
             Why::ConfiguredTrunk => "a configured trunk",
@@ -85,12 +86,11 @@ impl fmt::Display for Why {
 }
 
 /// Contexts that trunks deliver calls to on most PBXs.
-const TRUNK_CONTEXTS: &[&str] = &[
+pub(crate) const TRUNK_CONTEXTS: &[&str] = &[
     "from-trunk",
     "from-pstn",
     "from-external",
     "from-did",
-    "from-did-direct",
     "from-sip-external",
     "from-provider",
     "from-carrier",
@@ -100,7 +100,7 @@ const TRUNK_CONTEXTS: &[&str] = &[
 ];
 
 /// Contexts that phones place their calls in on most PBXs.
-const PHONE_CONTEXTS: &[&str] = &[
+pub(crate) const PHONE_CONTEXTS: &[&str] = &[
     "from-internal",
     "internal",
     "phones",
@@ -111,7 +111,7 @@ const PHONE_CONTEXTS: &[&str] = &[
 ];
 
 /// `context` is `name` or `name-…` for one of `names`.
-fn context_in(context: &str, names: &[&str]) -> bool {
+pub(crate) fn context_in(context: &str, names: &[&str]) -> bool {
     names.iter().any(|n| {
         context.len() >= n.len()
             && context.as_bytes()[..n.len()].eq_ignore_ascii_case(n.as_bytes())

@@ -7,6 +7,7 @@ use crate::model::{CallStatus, Direction, Effect};
 
 use super::Tracker;
 use super::channel::{extension_of, text};
+use super::classify::{Role, Why, read_channel};
 use super::events::MIXMONITOR_FILENAME;
 use super::number::normalize_bytes;
 use super::registry::Create;
@@ -52,9 +53,12 @@ impl Tracker {
                 lc.decide(Direction::Outbound, reason);
                 self.start_if_decided(lid, out);
             }
-        } else if dest_external && lc.call.direction == Direction::Outbound {
+        } else if dest_external && lc.call.direction != Direction::Inbound {
             lc.customer_dialled = true;
-            if !lc.decided || lc.call.called_number.is_empty() {
+            // An internal call not reported yet that reaches a trunk (a
+            // ring group or follow-me with an outside number) is outbound.
+            let was_internal = lc.call.direction == Direction::Internal && !lc.started;
+            if !lc.decided || lc.call.called_number.is_empty() || was_internal {
                 let mut number = normalize_bytes(dest.exten().map_or(&b""[..], |v| v.as_bytes()));
                 if number.is_empty() {
                     number =
@@ -64,7 +68,7 @@ impl Tracker {
                     "{} dialled {number} on {}, a trunk ({})",
                     text(caller.channel()).unwrap_or("?"),
                     text(dest.channel()).unwrap_or("?"),
-                    dest_why,
+                    dest_why.map_or("not followed", Why::as_str),
                 );
                 lc.call.called_number = number;
                 lc.decide(Direction::Outbound, reason);
@@ -89,12 +93,11 @@ impl Tracker {
         }
     }
 
-    /// Why a channel of a Dial was read as it was.
-    fn why_of(&self, block: &ChannelBlock<'_>) -> String {
-        match text(block.uniqueid()).and_then(|u| self.channels.get(u)) {
-            Some(c) => c.why.to_string(),
-            None => "not followed".to_owned(),
-        }
+    /// Why a channel of a Dial was read as it was (`None`: not followed).
+    fn why_of(&self, block: &ChannelBlock<'_>) -> Option<Why> {
+        text(block.uniqueid())
+            .and_then(|u| self.channels.get(u))
+            .map(|c| c.why)
     }
 
     /// What a channel of a Dial is: (to the outside, a Local channel, its
@@ -107,10 +110,15 @@ impl Tracker {
                 c.extension.as_deref().map(str::to_owned),
             ),
             None => {
+                // Not followed (its call is unknown): read it as any other.
                 let name = text(dest.channel()).unwrap_or("");
+                let number =
+                    normalize_bytes(dest.caller_id_num().map_or(&b""[..], |v| v.as_bytes()));
+                let context = text(dest.context()).unwrap_or("");
+                let role = read_channel(name, &number, context, &self.cfg).role;
                 (
-                    self.cfg.is_trunk_channel(name),
-                    super::channel::is_local(name),
+                    role == Role::Trunk,
+                    role == Role::Local,
                     extension_of(dest, &self.cfg),
                 )
             }

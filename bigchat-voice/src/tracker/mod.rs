@@ -90,9 +90,9 @@
 //!    ([`TrackerConfig::inbound_contexts`], [`TrackerConfig::internal_contexts`]),
 //!    else one named alike on FreePBX, Issabel and most hand-written
 //!    dialplans (`from-trunk`, `from-pstn`, `from-external`, `from-did…`,
-//!    `from-sip-external`, `from-provider`, `incoming`, `inbound` for
+//!    `from-sip-external`, `from-provider`, `from-carrier`, `from-outside`, `incoming`, `inbound` for
 //!    trunks; `from-internal…`, `internal`, `phones`, `from-phones`,
-//!    `from-users`, `agents` for phones).
+//!    `from-users`, `from-extensions`, `agents` for phones).
 //! 5. An endpoint ending in an internal extension (`PJSIP/agent1001-…`) is
 //!    a phone.
 //! 6. A caller number that is an internal extension makes a phone (phones
@@ -111,7 +111,7 @@
 
 mod call;
 mod channel;
-mod classify;
+pub(crate) mod classify;
 mod config;
 mod dial;
 mod events;

@@ -142,15 +142,15 @@ impl Tracker {
                 lc.call.caller_id = cid_num;
                 lc.call.caller_name = cid_name;
                 lc.call.called_number = exten;
-                let why = if info.external {
-                    info.why.to_string()
+                let reason = if info.external {
+                    format!("first channel {} is a trunk: {}", info.name, info.why)
                 } else {
-                    "it entered a configured inbound context".to_owned()
+                    format!(
+                        "first channel {} entered a configured inbound context",
+                        info.name
+                    )
                 };
-                lc.decide(
-                    Direction::Inbound,
-                    format!("first channel {} is a trunk: {why}", info.name),
-                );
+                lc.decide(Direction::Inbound, reason);
             } else {
                 let ext = info.extension.as_deref().map(str::to_owned);
                 lc.call.caller_id = ext.clone().unwrap_or(cid_num);
@@ -273,7 +273,9 @@ impl Tracker {
         let Some(lc) = self.calls.get_mut(linkedid) else {
             return;
         };
-        if lc.decided && !lc.started {
+        // An internal call is reported when it ends: until then a trunk leg
+        // may still make it outbound.
+        if lc.decided && !lc.started && lc.call.direction != Direction::Internal {
             lc.started = true;
             self.undecided = self.undecided.saturating_sub(1);
             out.push(Effect::CallStarted(lc.call.clone()));
