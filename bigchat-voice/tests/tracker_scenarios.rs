@@ -506,6 +506,35 @@ fn agent_to_agent_calls_are_not_reported() {
     );
 }
 
+/// A call between two extensions joined mid-way (its start unseen, e.g.
+/// after a restart) is not taken for an inbound call: internal, reported
+/// only when asked for.
+#[test]
+fn an_agent_to_agent_call_joined_mid_way_is_internal() {
+    let b = Ch {
+        connected: "1001",
+        ..Ch::agent("PJSIP/agent1002-0000000a", "1002", "320.2", "320.1").up()
+    };
+    let s: Script = vec![(on("Newstate", &b), t(0)), (hangup(&b, "16"), t(30))];
+    let effects = run_script(&mut tracker(), &s);
+    assert!(effects.is_empty(), "{effects:#?}");
+    let cfg = TrackerConfig {
+        internal_calls: true,
+        ..TrackerConfig::default()
+    };
+    let effects = run_script(&mut Tracker::new(cfg), &s);
+    let c = last_ended(&effects);
+    assert_eq!(
+        (c.direction, c.status),
+        (Direction::Internal, CallStatus::Completed)
+    );
+    assert_eq!(
+        (c.caller_id.as_str(), c.called_number.as_str()),
+        ("1001", "1002")
+    );
+    assert_eq!(c.contact_number, "");
+}
+
 /// With internal calls recorded, a call that rings another phone first and
 /// then reaches a trunk (follow-me to a mobile) is outbound, reported once.
 #[test]

@@ -19,8 +19,9 @@ pub fn normalize_number(raw: &str) -> String {
 
 /// A dialled extension that is a feature code (`*8`, `**201`, `*97`,
 /// `#1`): never a number of the outside world, whatever digits it holds.
+/// A trailing `#` (a phone's "dial now" key, `5511…#`) is not one.
 pub(crate) fn is_feature_code(raw: &[u8]) -> bool {
-    raw.iter().any(|&b| b == b'*' || b == b'#')
+    raw.first().is_some_and(|&b| b == b'*' || b == b'#') || raw.contains(&b'*')
 }
 
 /// [`normalize_number`] on raw header bytes (any encoding).
@@ -44,6 +45,16 @@ pub(crate) fn normalize_bytes(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feature_codes_are_told_from_numbers() {
+        for code in ["*8", "**201", "*97", "#1", "12*3"] {
+            assert!(is_feature_code(code.as_bytes()), "{code}");
+        }
+        for number in ["5511987654321", "+5511987654321", "5511987654321#", "201"] {
+            assert!(!is_feature_code(number.as_bytes()), "{number}");
+        }
+    }
 
     #[test]
     fn forms_of_one_number_agree() {

@@ -197,6 +197,20 @@ impl Tracker {
                         info.name, info.why
                     ),
                 );
+            } else if !info.local && cfg.is_internal_extension(&connected) {
+                // A phone's leg talking to another extension: an internal
+                // call, reported (when it ends) only if asked for.
+                lc.call.caller_id = connected;
+                lc.call.called_number = info.extension.as_deref().unwrap_or(&exten).to_owned();
+                if cfg.internal_calls {
+                    lc.decide(
+                        Direction::Internal,
+                        format!(
+                            "joined mid-call through {}, a phone ({}) talking to extension {}",
+                            info.name, info.why, lc.call.caller_id
+                        ),
+                    );
+                }
             } else {
                 // An agent leg of an inbound call.
                 lc.call.caller_id = connected;
@@ -224,7 +238,8 @@ impl Tracker {
         }
         lc.channels.push(uid.into());
         self.channels.insert(uid.into(), info);
-        if lc.decided {
+        // An internal call is reported when it ends (see `start_if_decided`).
+        if lc.decided && lc.call.direction != Direction::Internal {
             lc.started = true;
             out.push(Effect::CallStarted(lc.call.clone()));
         } else {
