@@ -37,31 +37,34 @@ fn t0() -> DateTime<Utc> {
 fn call_effects(n: u64) -> [Effect; 3] {
     let start = t0() + chrono::Duration::seconds(n as i64);
     let number = format!("+55119{:08}", n % 500);
-    let ringing = Call {
-        caller_id: number.clone(),
-        called_number: "4000".into(),
-        contact_number: number,
-        contact_name: Some("Bench Contact".into()),
-        ..Call::ringing(
+    let ringing = {
+        let mut c = Call::ringing(
             format!("{}.{}", 1_700_000_000 + n, n % 97),
             Direction::Inbound,
             start,
-        )
+        );
+        c.caller_id = number.clone();
+        c.called_number = "4000".into();
+        c.contact_number = number;
+        c.contact_name = Some("Bench Contact".into());
+        c
     };
-    let answered = Call {
-        status: CallStatus::Answered,
-        answered_at: Some(start + chrono::Duration::seconds(5)),
-        agent_extension: Some("1001".into()),
-        user_id: Some(7),
-        ..ringing.clone()
+    let answered = {
+        let mut c = ringing.clone();
+        c.status = CallStatus::Answered;
+        c.answered_at = Some(start + chrono::Duration::seconds(5));
+        c.agent_extension = Some("1001".into());
+        c.user_id = Some(7);
+        c
     };
-    let ended = Call {
-        status: CallStatus::Completed,
-        ended_at: Some(start + chrono::Duration::seconds(197)),
-        duration: 197,
-        talk_time: 192,
-        recording_url: Some(format!("https://rec.example/company-1/2026/11/{n}.wav")),
-        ..answered.clone()
+    let ended = {
+        let mut c = answered.clone();
+        c.status = CallStatus::Completed;
+        c.ended_at = Some(start + chrono::Duration::seconds(197));
+        c.duration = 197;
+        c.talk_time = 192;
+        c.recording_url = Some(format!("https://rec.example/company-1/2026/11/{n}.wav"));
+        c
     };
     [
         Effect::CallStarted(ringing),

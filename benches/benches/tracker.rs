@@ -30,6 +30,7 @@ fn corpus() -> Vec<(Message, DateTime<Utc>)> {
             let mut last = None;
             Replay::open(&p)
                 .expect("capture")
+                .map(|item| item.expect("capture read"))
                 .filter_map(|(m, at)| {
                     last = at.or(last);
                     Some((m, last?))

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Which way a call goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Direction {
     /// From the outside (a trunk / inbound context) to the company.
     Inbound,
@@ -51,6 +52,7 @@ impl Direction {
 /// live; the others are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum CallStatus {
     /// Not answered yet.
     Ringing,
@@ -73,6 +75,34 @@ pub enum CallStatus {
 }
 
 impl CallStatus {
+    /// Every status, live ones first.
+    pub const ALL: [CallStatus; 9] = [
+        CallStatus::Ringing,
+        CallStatus::Answered,
+        CallStatus::OnHold,
+        CallStatus::Transferred,
+        CallStatus::Completed,
+        CallStatus::Busy,
+        CallStatus::Failed,
+        CallStatus::NoAnswer,
+        CallStatus::Voicemail,
+    ];
+
+    /// The live statuses: a call in one of them has not ended. The one
+    /// definition: the store's SQL and the migrations' partial index on
+    /// live calls are checked against it.
+    pub const LIVE: [CallStatus; 4] = [
+        CallStatus::Ringing,
+        CallStatus::Answered,
+        CallStatus::OnHold,
+        CallStatus::Transferred,
+    ];
+
+    /// True for the live statuses ([`LIVE`](Self::LIVE)).
+    pub fn is_live(self) -> bool {
+        !self.is_final()
+    }
+
     /// The value stored in the database and sent in notifications.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -106,22 +136,18 @@ impl CallStatus {
 
     /// True for the final states.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            CallStatus::Completed
-                | CallStatus::Busy
-                | CallStatus::Failed
-                | CallStatus::NoAnswer
-                | CallStatus::Voicemail
-        )
+        !CallStatus::LIVE.contains(&self)
     }
 }
 
 /// Everything the tracker knows about one call (all channels sharing a
 /// `Linkedid`), in BigChat's terms. Times are UTC; durations in whole
 /// seconds, truncated as Asterisk's CDR does.
+///
+/// Build one with [`Call::ringing`] and set the fields that differ.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Call {
     /// The call's Linkedid (BigChat `uniqueId`).
     pub unique_id: String,
@@ -214,6 +240,7 @@ impl Call {
 /// order; applying the same effect twice must be harmless.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Effect {
     /// A new call is ringing: find or create the contact and ticket, create
     /// the call record.
@@ -248,4 +275,32 @@ pub enum Effect {
         /// When it was noticed.
         at: DateTime<Utc>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new status fails to compile here until it is placed in
+    /// [`CallStatus::ALL`] (and, if live, in [`CallStatus::LIVE`]).
+    #[test]
+    fn every_status_is_listed_once() {
+        for (i, s) in CallStatus::ALL.into_iter().enumerate() {
+            let at = match s {
+                CallStatus::Ringing => 0,
+                CallStatus::Answered => 1,
+                CallStatus::OnHold => 2,
+                CallStatus::Transferred => 3,
+                CallStatus::Completed => 4,
+                CallStatus::Busy => 5,
+                CallStatus::Failed => 6,
+                CallStatus::NoAnswer => 7,
+                CallStatus::Voicemail => 8,
+            };
+            assert_eq!(at, i);
+            assert_eq!(CallStatus::parse(s.as_str()), Some(s));
+            assert_eq!(s.is_live(), CallStatus::LIVE.contains(&s));
+        }
+        assert_eq!(&CallStatus::ALL[..4], &CallStatus::LIVE[..]);
+    }
 }

@@ -17,7 +17,8 @@
 //! use bigchat_voice::tracker::{Tracker, TrackerConfig};
 //!
 //! let mut tracker = Tracker::new(TrackerConfig::default());
-//! for (msg, at) in Replay::open("testdata/captures/inbound-busy.server.ami")? {
+//! for item in Replay::open("testdata/captures/inbound-busy.server.ami")? {
+//!     let (msg, at) = item?; // a read error ends the replay as an `Err`
 //!     if let Some(at) = at {
 //!         for effect in tracker.handle(&msg, at) {
 //!             println!("{effect:?}");
@@ -49,6 +50,16 @@ pub enum ReplayError {
         #[source]
         source: std::io::Error,
     },
+    /// Reading the capture failed part-way (what came before was replayed;
+    /// this is the last item).
+    #[error("cannot read the capture after byte {offset}")]
+    Read {
+        /// Bytes read before the failure.
+        offset: u64,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A timeline line is not the expected JSON.
     #[error("{path}:{line}: bad timeline entry: {source}")]
     Timeline {
@@ -70,8 +81,10 @@ struct TimelineEntry {
 }
 
 /// The messages of a capture with their arrival times; an iterator of
-/// `(Message, Option<DateTime<Utc>>)` in arrival order (the banner is
-/// skipped; undecodable messages are skipped with a warning).
+/// `Result<(Message, Option<DateTime<Utc>>), ReplayError>` in arrival order
+/// (the banner is skipped; undecodable messages are skipped with a
+/// warning). A read error is yielded as [`ReplayError::Read`] and ends the
+/// iteration: a truncated replay is never mistaken for a complete one.
 pub struct Replay {
     codec: AmiCodec,
     buf: BytesMut,
@@ -82,7 +95,7 @@ pub struct Replay {
     /// Where more bytes come from (`None`: everything is in `buf`).
     source: Option<Box<dyn std::io::Read + Send>>,
     done: bool,
-    /// Why reading stopped early, if it did.
+    /// Why reading stopped early, if it did (yielded next).
     read_error: Option<std::io::Error>,
 }
 
@@ -147,6 +160,18 @@ impl Replay {
         Ok(Replay::from_parts(server_bytes, timeline))
     }
 
+    /// A replay of the bytes `reader` gives (banner first), read in chunks
+    /// as iteration needs them, with the content of a timeline file (as in
+    /// [`from_bytes`](Self::from_bytes)).
+    pub fn from_reader(
+        reader: impl std::io::Read + Send + 'static,
+        timeline: Option<&str>,
+    ) -> Result<Replay, ReplayError> {
+        let mut replay = Replay::from_bytes(&[], timeline)?;
+        replay.source = Some(Box::new(reader));
+        Ok(replay)
+    }
+
     fn from_parts(bytes: &[u8], timeline: Timeline) -> Replay {
         Replay {
             codec: AmiCodec::new(),
@@ -171,7 +196,7 @@ impl Replay {
 }
 
 impl Iterator for Replay {
-    type Item = (Message, Option<DateTime<Utc>>);
+    type Item = Result<(Message, Option<DateTime<Utc>>), ReplayError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
@@ -183,6 +208,12 @@ impl Iterator for Replay {
                         continue;
                     }
                     self.done = true;
+                    if let Some(source) = self.read_error.take() {
+                        return Some(Err(ReplayError::Read {
+                            offset: self.total as u64,
+                            source,
+                        }));
+                    }
                     self.codec.decode_frame_eof(&mut self.buf)?
                 }
             };
@@ -192,7 +223,7 @@ impl Iterator for Replay {
                     let at = self
                         .at_for(start, end)
                         .or_else(|| msg.timestamp().and_then(unix_seconds_to_time));
-                    return Some((msg, at));
+                    return Some(Ok((msg, at)));
                 }
                 Frame::Skipped(err) => {
                     tracing::warn!(%err, offset = start, "capture: message skipped")
@@ -205,16 +236,9 @@ impl Iterator for Replay {
 }
 
 impl Replay {
-    /// The error that stopped reading the capture before its end, if any
-    /// (what was read before it is replayed; check this once iteration
-    /// ends to tell a complete replay from a truncated one).
-    pub fn read_error(&self) -> Option<&std::io::Error> {
-        self.read_error.as_ref()
-    }
-
     /// Reads the next chunk from the source into the buffer; false at the
-    /// end of the source (or on a read error, which is logged: what was
-    /// read so far is still replayed).
+    /// end of the source or on a read error (kept, and yielded once what
+    /// was read before it is replayed).
     fn fill(&mut self) -> bool {
         let Some(source) = self.source.as_mut() else {
             return false;
@@ -236,7 +260,6 @@ impl Replay {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    tracing::error!(error = %e, offset = self.total, "capture: read failed; replay stops here");
                     self.buf.truncate(filled);
                     self.source = None;
                     self.read_error = Some(e);
@@ -292,8 +315,12 @@ mod tests {
                 std::fs::read_to_string(dir.join(format!("{name}.timeline.jsonl"))).unwrap();
             let whole: Vec<_> = Replay::from_bytes(&bytes, Some(&timeline))
                 .unwrap()
-                .collect();
-            let streamed: Vec<_> = Replay::open(&path).unwrap().collect();
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let streamed: Vec<_> = Replay::open(&path)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
             assert!(whole.len() > 50, "{name}");
             assert_eq!(whole, streamed, "{name}");
             assert!(
@@ -311,13 +338,42 @@ mod tests {
                         {\"t\":0,\"bytes\":51,\"len\":44}\n";
         let items: Vec<_> = Replay::from_bytes(server, Some(timeline))
             .unwrap()
-            .collect();
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(items.len(), 3);
         assert_eq!(items[0].1.unwrap().timestamp_millis(), 1_795_516_071_250);
         // No `at`: the Timestamp header.
         assert_eq!(items[1].1.unwrap().timestamp_millis(), 1_795_516_073_500);
         assert_eq!(items[2].1, None);
         assert!(Replay::from_bytes(server, Some("{nope")).is_err());
+    }
+
+    /// A source that fails part-way: the messages before the failure, then
+    /// the error as the last item (never a silent, shorter replay).
+    #[test]
+    fn a_read_error_is_the_last_item() {
+        struct Failing(std::io::Cursor<Vec<u8>>);
+        impl std::io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                match self.0.read(buf)? {
+                    0 => Err(std::io::Error::other("disk gone")),
+                    n => Ok(n),
+                }
+            }
+        }
+        let bytes = b"Asterisk Call Manager/11.0.0\r\nEvent: A\r\n\r\nEvent: B\r\n\r\nEvent: C\r\n"
+            .to_vec();
+        let items: Vec<_> = Replay::from_reader(Failing(std::io::Cursor::new(bytes)), None)
+            .unwrap()
+            .collect();
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert!(items[0].as_ref().is_ok_and(|(m, _)| m.is_event("A")));
+        assert!(items[1].as_ref().is_ok_and(|(m, _)| m.is_event("B")));
+        assert!(
+            matches!(&items[2], Err(ReplayError::Read { offset, .. }) if *offset > 40),
+            "{:?}",
+            items[2]
+        );
     }
 
     #[test]

@@ -1023,10 +1023,11 @@ async fn journal_positions_make_replays_noops(backend: Backend) {
     };
     let a = inbound("u1", "+5511999990001", 0);
     let ans = answered(&a, 10, "1001", 7);
-    let rec = bigchat_voice::model::Call {
-        recording_url: Some("recordings/u1.wav".into()),
-        recording_file: Some("/var/spool/asterisk/monitor/u1.wav".into()),
-        ..ans.clone()
+    let rec = {
+        let mut c = ans.clone();
+        c.recording_url = Some("recordings/u1.wav".into());
+        c.recording_file = Some("/var/spool/asterisk/monitor/u1.wav".into());
+        c
     };
     let fin = ended(&rec, CallStatus::Completed, 70);
     let job = |effect, seq| Job::new(ast, COMPANY, effect).at_position(seq);
@@ -1082,9 +1083,10 @@ async fn journal_positions_make_replays_noops(backend: Backend) {
     assert_eq!(row[0].status, "completed");
     // Something without a journal (`sync`, say) writes without a position
     // and keeps the stored one.
-    let reconciled = bigchat_voice::model::Call {
-        reconciled: true,
-        ..fin.clone()
+    let reconciled = {
+        let mut c = fin.clone();
+        c.reconciled = true;
+        c
     };
     db.store
         .apply(ast, COMPANY, &Effect::CallEnded(reconciled))
@@ -1254,14 +1256,15 @@ async fn internal_calls_have_no_contact_and_no_ticket(backend: Backend) {
     let contacts = db.count("Contacts").await;
     let tickets = db.count("Tickets").await;
     let messages = db.count("Messages").await;
-    let mut call = Call {
-        direction: Direction::Internal,
-        caller_id: "201".into(),
-        called_number: "202".into(),
-        contact_number: String::new(),
-        agent_extension: Some("201".into()),
-        classification: Some("internal: SIP/201-00000001 rang SIP/202-00000002".into()),
-        ..Call::ringing("1700000100.1", Direction::Internal, t(0))
+    let mut call = {
+        let mut c = Call::ringing("1700000100.1", Direction::Internal, t(0));
+        c.direction = Direction::Internal;
+        c.caller_id = "201".into();
+        c.called_number = "202".into();
+        c.contact_number = String::new();
+        c.agent_extension = Some("201".into());
+        c.classification = Some("internal: SIP/201-00000001 rang SIP/202-00000002".into());
+        c
     };
     apply_all(&db, ast, &[Effect::CallStarted(call.clone())]).await;
     call = answered(&call, 5, "201", 7);
@@ -1536,4 +1539,45 @@ async fn a_foreign_sqlite_file_is_refused_untouched() {
         )
         .expect("tables");
     assert_eq!(tables, 1);
+}
+
+/// A mistyped SQLite path is not a new database: the daemon creates the
+/// file only in a directory that exists, read-only tools create nothing,
+/// and `db migrate` (FileAndDirectory) creates both.
+#[tokio::test]
+async fn sqlite_paths_that_do_not_exist_are_refused_unless_asked() {
+    use bigchat_voice::store::{AnyStore, Creation, StoreError};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("typo").join("voice.db");
+    let url = format!("sqlite://{}", nested.display());
+    let err = AnyStore::connect(&url)
+        .await
+        .expect_err("missing directory");
+    assert!(
+        matches!(&err, StoreError::NotFound { what } if what.contains("typo")),
+        "{err:?}"
+    );
+    assert!(!dir.path().join("typo").exists(), "nothing created");
+
+    let flat = dir.path().join("voice.db");
+    let flat_url = format!("sqlite://{}", flat.display());
+    let err = AnyStore::connect_with(&flat_url, Creation::Nothing)
+        .await
+        .expect_err("missing file");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert!(!flat.exists(), "nothing created");
+
+    let store = AnyStore::connect(&flat_url)
+        .await
+        .expect("file in a directory that exists");
+    store.close().await;
+    let store = AnyStore::connect_with(&flat_url, Creation::Nothing)
+        .await
+        .expect("an existing file opens");
+    store.close().await;
+    let store = AnyStore::connect_with(&url, Creation::FileAndDirectory)
+        .await
+        .expect("db migrate creates the directory");
+    store.close().await;
+    assert!(nested.exists());
 }

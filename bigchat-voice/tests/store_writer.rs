@@ -66,7 +66,7 @@ impl<S: Store + Clone> Store for Faulty<S> {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if failing {
-            return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            return Err(StoreError::database("pool timed out (injected)", true));
         }
         self.inner.apply(a, c, effect).await
     }

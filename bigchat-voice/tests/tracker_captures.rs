@@ -79,7 +79,7 @@ fn check_against_expected(name: &str, call: &Call, want: &Value) {
     let contact = match call.direction {
         Direction::Inbound => &call.caller_id,
         Direction::Outbound => &call.called_number,
-        Direction::Internal => panic!("{name}: a call with a customer taken for internal"),
+        other => panic!("{name}: a call with a customer taken for {other:?}"),
     };
     assert_eq!(&call.contact_number, contact, "{name}: contactNumber");
     assert!(

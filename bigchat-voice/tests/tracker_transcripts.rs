@@ -79,7 +79,8 @@ fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 fn load_from(path: &std::path::Path, name: &str) -> Vec<(Message, DateTime<Utc>)> {
     let items: Vec<(Message, Option<DateTime<Utc>>)> = Replay::open(path)
         .unwrap_or_else(|e| panic!("{name}: {e}"))
-        .collect();
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let first = items
         .iter()
         .find_map(|(_, at)| *at)

@@ -191,7 +191,7 @@ async fn replay(
     summary_to_stderr: bool,
     signals: &mut Signals,
 ) -> anyhow::Result<()> {
-    let mut source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
+    let source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
     // A replay belongs to a named server so that replaying the same file
     // again finds the same rows (idempotent).
     let name = args
@@ -221,7 +221,15 @@ async fn replay(
     let mut seen = Seen::default();
     let mut messages = 0u64;
     let mut stopped = false;
-    for (msg, at) in source.by_ref() {
+    let mut read_error = None;
+    for item in source {
+        let (msg, at) = match item {
+            Ok(item) => item,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        };
         messages += 1;
         // Replay already fell back to the Timestamp header; else: now.
         let at = at.unwrap_or_else(Utc::now);
@@ -275,11 +283,14 @@ async fn replay(
             tracing::warn!("journal: old segments not released: {e}");
         }
     }
-    if let Some(e) = source.read_error() {
+    if let Some(e) = read_error {
+        let cause = std::error::Error::source(&e)
+            .map(|c| c.to_string())
+            .unwrap_or_default();
         return Err(coded(
             Code::Usage,
             format!(
-                "{}: read failed after {messages} message(s) (those were stored): {e}",
+                "{}: {e} (the {messages} message(s) before it were stored): {cause}",
                 path.display()
             ),
         ));

@@ -202,9 +202,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Several TLS backends may be compiled in (AMI over TLS, the webhook's
-    // HTTPS): settle on one process-wide.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

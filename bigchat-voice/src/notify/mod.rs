@@ -23,6 +23,7 @@
 //! full, counted and logged).
 
 mod jsonl;
+#[cfg(feature = "webhook")]
 mod webhook;
 
 use std::fmt;
@@ -35,6 +36,7 @@ use crate::store::writer::WriterHooks;
 use crate::store::{Applied, AsteriskRow, CallRecordRow, ContactRow, MessageRow, TicketRow};
 
 pub use jsonl::JsonLinesSink;
+#[cfg(feature = "webhook")]
 pub use webhook::{
     ID_HEADER, MAX_CLOCK_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError, WebhookConfig,
     WebhookSink, WebhookStats, sign, verify,
@@ -54,7 +56,7 @@ pub enum NotifyError {
     },
     /// The HTTP client could not be built (TLS setup).
     #[error("cannot build the HTTP client")]
-    Client(#[source] reqwest::Error),
+    Client(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A JSON Lines file could not be opened.
     #[error("cannot open {path}")]
     Io {

@@ -233,8 +233,9 @@ impl WebhookSink {
         let client = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
+            .tls_backend_preconfigured(tls_config()?)
             .build()
-            .map_err(NotifyError::Client)?;
+            .map_err(|e| NotifyError::Client(Box::new(e)))?;
         let shared = Arc::new(Shared::default());
         let capacity = config.capacity.max(1);
         let task = tokio::spawn(run(Arc::clone(&shared), client, url, config.clone()));
@@ -321,6 +322,20 @@ impl Sink for WebhookSink {
     }
 }
 
+/// TLS for `https` webhooks: rustls with the ring provider (the one crypto
+/// backend of the tree), trusting what the operating system trusts.
+fn tls_config() -> Result<rustls::ClientConfig, NotifyError> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| NotifyError::Client(Box::new(e)))?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 async fn run(shared: Arc<Shared>, client: reqwest::Client, url: reqwest::Url, cfg: WebhookConfig) {
     loop {
         let next = match shared.queue.lock() {
@@ -399,4 +414,19 @@ async fn deliver(
     }
     shared.failed.fetch_add(1, Ordering::Relaxed);
     tracing::error!(url = %url, attempts, error = %last_error, event = %n.event, "webhook unreachable; notification dropped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `https` webhook gets its TLS from the one provider of the tree
+    /// (ring): nothing process-wide has to be installed first.
+    #[tokio::test]
+    async fn an_https_sink_builds_without_a_process_wide_provider() {
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let sink = WebhookSink::spawn(WebhookConfig::new("https://bigchat.example/voice", "s"));
+        assert!(sink.is_ok(), "{sink:?}");
+        assert!(tls_config().is_ok_and(|c| c.alpn_protocols == [b"http/1.1".to_vec()]));
+    }
 }

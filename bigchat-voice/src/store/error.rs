@@ -1,14 +1,22 @@
 //! [`StoreError`]: what can go wrong while storing calls.
 
+/// A boxed error source: the driver's own error, kept for its message and
+/// its chain without naming the driver's types in this API.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// An error from the store.
 ///
 /// Use [`is_retryable`](StoreError::is_retryable) to tell a database that is
 /// unreachable or busy (try again later: nothing is wrong with the data) from
-/// a refusal of the data itself (retrying will not help).
+/// a refusal of the data itself (retrying will not help), and
+/// [`code`](StoreError::code) for the database's own error code. The
+/// driver's error is the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database URL is not `sqlite:…` or `postgres://…`, or is malformed.
+    /// The database URL is not `sqlite:…` or `postgres://…`, is malformed,
+    /// or names a backend this build leaves out (features `sqlite`,
+    /// `postgres`).
     #[error("unsupported or malformed database URL ({reason})")]
     InvalidUrl {
         /// What is wrong with it (the URL itself is not repeated: it may hold a password).
@@ -16,14 +24,31 @@ pub enum StoreError {
     },
     /// The embedded migrations could not be applied.
     #[error("database migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[non_exhaustive]
+    Migrate {
+        /// What the migration reported.
+        source: BoxError,
+        /// See [`StoreError::is_retryable`].
+        retryable: bool,
+    },
     /// The database (or the way to it) reported an error.
     #[error("database error")]
-    Database(#[source] sqlx::Error),
-    /// The SQLite database reported an error on the store's direct
-    /// connection (the one that writes call effects to a file database).
-    #[error("database error")]
-    Sqlite(#[source] rusqlite::Error),
+    #[non_exhaustive]
+    Database {
+        /// The driver's error.
+        source: BoxError,
+        /// See [`StoreError::is_retryable`].
+        retryable: bool,
+        /// PostgreSQL's SQLSTATE, or SQLite's extended result code.
+        code: Option<String>,
+    },
+    /// The SQLite file, or its directory, does not exist and was not to be
+    /// created.
+    #[error("database not found: {what}")]
+    NotFound {
+        /// What is missing.
+        what: String,
+    },
     /// The database is neither empty, nor BigChat's, nor one the connector
     /// created: it was left untouched.
     #[error("refusing to use this database: {reason}")]
@@ -40,29 +65,17 @@ pub enum StoreError {
     Closed,
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolClosed => StoreError::Closed,
-            sqlx::Error::Migrate(m) => StoreError::Migrate(*m),
-            other => StoreError::Database(other),
+impl StoreError {
+    /// A database error from a [`Store`](super::Store) of one's own:
+    /// `retryable` when the same operation may succeed later unchanged.
+    pub fn database(source: impl Into<BoxError>, retryable: bool) -> StoreError {
+        StoreError::Database {
+            source: source.into(),
+            retryable,
+            code: None,
         }
     }
-}
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Migrate(e)
-    }
-}
-
-impl StoreError {
     /// True when the same operation may succeed later unchanged: the database
     /// is unreachable, the connection was lost, the pool timed out, the
     /// database is busy/locked/read-only/full, or PostgreSQL reported a
@@ -70,18 +83,85 @@ impl StoreError {
     /// False for constraint violations, bad data and bad configuration.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Database(e) => sqlx_error_is_retryable(e),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                sqlite_code_is_retryable(&e.extended_code.to_string())
-            }
-            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
-                sqlx_error_is_retryable(e)
+            StoreError::Database { retryable, .. } | StoreError::Migrate { retryable, .. } => {
+                *retryable
             }
             _ => false,
         }
     }
+
+    /// The database's own code for the error, when it gave one:
+    /// PostgreSQL's five-character SQLSTATE (`23505`), SQLite's extended
+    /// result code as a number (`2067`).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StoreError::Database { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// True for an error of the database itself or the way to it (not of
+    /// the URL, the data or the schema found).
+    pub fn is_database(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database { .. } | StoreError::Migrate { .. } | StoreError::Closed
+        )
+    }
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolClosed => StoreError::Closed,
+            sqlx::Error::Migrate(m) => StoreError::from(*m),
+            other => {
+                let retryable = sqlx_error_is_retryable(&other);
+                let code = match &other {
+                    sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                    _ => None,
+                };
+                StoreError::Database {
+                    source: Box::new(other),
+                    retryable,
+                    code,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+            _ => None,
+        };
+        StoreError::Database {
+            retryable: code.is_some_and(sqlite_code_is_retryable),
+            code: code.map(|c| c.to_string()),
+            source: Box::new(e),
+        }
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        let retryable = match &e {
+            sqlx::migrate::MigrateError::Execute(inner) => sqlx_error_is_retryable(inner),
+            _ => false,
+        };
+        StoreError::Migrate {
+            source: Box::new(e),
+            retryable,
+        }
+    }
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn sqlx_error_is_retryable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_)
@@ -93,8 +173,8 @@ fn sqlx_error_is_retryable(e: &sqlx::Error) -> bool {
             let Some(code) = db.code() else {
                 return false;
             };
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                sqlite_code_is_retryable(&code)
+            if is_sqlite(db.as_ref()) {
+                code.parse::<i32>().is_ok_and(sqlite_code_is_retryable)
             } else {
                 postgres_code_is_retryable(&code)
             }
@@ -103,13 +183,21 @@ fn sqlx_error_is_retryable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// SQLite's extended result code (a number); its primary code is the low byte.
-fn sqlite_code_is_retryable(code: &str) -> bool {
-    let Ok(n) = code.parse::<u32>() else {
-        return false;
-    };
+#[cfg(feature = "sqlite")]
+fn is_sqlite(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+}
+
+#[cfg(all(not(feature = "sqlite"), feature = "postgres"))]
+fn is_sqlite(_: &dyn sqlx::error::DatabaseError) -> bool {
+    false
+}
+
+/// SQLite's extended result code; its primary code is the low byte.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn sqlite_code_is_retryable(code: i32) -> bool {
     matches!(
-        n & 0xff,
+        code & 0xff,
         5  // SQLITE_BUSY
         | 6  // SQLITE_LOCKED
         | 7  // SQLITE_NOMEM
@@ -122,6 +210,7 @@ fn sqlite_code_is_retryable(code: &str) -> bool {
 }
 
 /// PostgreSQL's five-character SQLSTATE.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn postgres_code_is_retryable(code: &str) -> bool {
     code.starts_with("08") // connection exception
         || code == "40001" // serialization_failure
@@ -131,18 +220,18 @@ fn postgres_code_is_retryable(code: &str) -> bool {
         || code.starts_with("58") // system error (I/O)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "sqlite", feature = "postgres"))]
 mod tests {
     use super::*;
 
     #[test]
     fn classifies_codes() {
-        assert!(sqlite_code_is_retryable("5")); // SQLITE_BUSY
-        assert!(sqlite_code_is_retryable("517")); // SQLITE_BUSY_SNAPSHOT
-        assert!(sqlite_code_is_retryable("1032")); // SQLITE_READONLY_DBMOVED
-        assert!(!sqlite_code_is_retryable("2067")); // SQLITE_CONSTRAINT_UNIQUE
-        assert!(!sqlite_code_is_retryable("787")); // SQLITE_CONSTRAINT_FOREIGNKEY
-        assert!(!sqlite_code_is_retryable("19")); // SQLITE_CONSTRAINT
+        assert!(sqlite_code_is_retryable(5)); // SQLITE_BUSY
+        assert!(sqlite_code_is_retryable(517)); // SQLITE_BUSY_SNAPSHOT
+        assert!(sqlite_code_is_retryable(1032)); // SQLITE_READONLY_DBMOVED
+        assert!(!sqlite_code_is_retryable(2067)); // SQLITE_CONSTRAINT_UNIQUE
+        assert!(!sqlite_code_is_retryable(787)); // SQLITE_CONSTRAINT_FOREIGNKEY
+        assert!(!sqlite_code_is_retryable(19)); // SQLITE_CONSTRAINT
         assert!(postgres_code_is_retryable("08006")); // connection_failure
         assert!(postgres_code_is_retryable("40001")); // serialization_failure
         assert!(postgres_code_is_retryable("57P01")); // admin_shutdown
@@ -154,11 +243,38 @@ mod tests {
 
     #[test]
     fn transport_errors_are_retryable() {
-        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_retryable());
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_retryable());
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert!(StoreError::Database(sqlx::Error::Io(io)).is_retryable());
-        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_retryable());
+        assert!(StoreError::from(sqlx::Error::Io(io)).is_retryable());
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_retryable());
         assert!(!StoreError::InvalidData("x".into()).is_retryable());
         assert!(!StoreError::Closed.is_retryable());
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolClosed),
+            StoreError::Closed
+        ));
+    }
+
+    #[test]
+    fn sqlite_failures_keep_their_code() {
+        let e = StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(2067),
+            None,
+        ));
+        assert_eq!(e.code(), Some("2067"));
+        assert!(!e.is_retryable() && e.is_database());
+        let busy = StoreError::from(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(5),
+            None,
+        ));
+        assert!(busy.is_retryable());
+    }
+
+    #[test]
+    fn the_cause_is_said_once() {
+        let e = StoreError::from(sqlx::Error::PoolTimedOut);
+        let source = std::error::Error::source(&e).map(|s| s.to_string());
+        assert_eq!(e.to_string(), "database error");
+        assert!(source.is_some_and(|s| !s.is_empty()));
     }
 }

@@ -187,6 +187,7 @@ JOIN "legacy_ticket_key" AS "k" ON "k"."old_id" = "g"."ticketId";
 /// unique in the schema: the renamed tables keep theirs as `legacy_*`, so
 /// that the new tables get the same names as in a fresh database
 /// (`Tickets_pkey`, `Tickets_id_seq`, …) instead of `Tickets_pkey1`.
+#[cfg(feature = "postgres")]
 fn rename_old_names_pg() -> String {
     let tables = OLD_TABLES.map(|t| format!("'{t}'")).join(", ");
     format!(
@@ -213,6 +214,7 @@ END $$;"#
 
 /// After rows were inserted with their ids, PostgreSQL's sequences go on
 /// from the largest.
+#[cfg(feature = "postgres")]
 const RESET_SEQUENCES_PG: &str = r#"
 SELECT setval(pg_get_serial_sequence('"Asterisks"', 'id'), COALESCE(MAX("id"), 0) + 1, FALSE) FROM "Asterisks";
 SELECT setval(pg_get_serial_sequence('"Contacts"', 'id'), COALESCE(MAX("id"), 0) + 1, FALSE) FROM "Contacts";
@@ -222,6 +224,7 @@ SELECT setval(pg_get_serial_sequence('"TicketTraking"', 'id'), COALESCE(MAX("id"
 "#;
 
 /// Upgrades an old PostgreSQL schema (see the module docs).
+#[cfg(feature = "postgres")]
 pub(crate) async fn upgrade_postgres(
     pool: &sqlx::PgPool,
     migrator: &Migrator,
@@ -248,6 +251,7 @@ pub(crate) async fn upgrade_postgres(
 }
 
 /// Upgrades an old SQLite schema (see the module docs).
+#[cfg(feature = "sqlite")]
 pub(crate) async fn upgrade_sqlite(
     pool: &sqlx::SqlitePool,
     migrator: &Migrator,

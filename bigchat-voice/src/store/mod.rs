@@ -35,14 +35,12 @@
 //! # async fn main() -> Result<(), bigchat_voice::store::StoreError> {
 //! let store = AnyStore::connect("sqlite::memory:").await?;
 //! let pbx = store.ensure_asterisk("main-pbx", "10.0.0.5", 5038, "bigchat", 1).await?;
-//! let call = Call {
-//!     caller_id: "+5511999990001".into(),
-//!     caller_name: Some("Maria".into()),
-//!     called_number: "4000".into(),
-//!     contact_number: "+5511999990001".into(),
-//!     contact_name: Some("Maria".into()),
-//!     ..Call::ringing("1732443200.17", Direction::Inbound, chrono::Utc::now())
-//! };
+//! let mut call = Call::ringing("1732443200.17", Direction::Inbound, chrono::Utc::now());
+//! call.caller_id = "+5511999990001".into();
+//! call.caller_name = Some("Maria".into());
+//! call.called_number = "4000".into();
+//! call.contact_number = "+5511999990001".into();
+//! call.contact_name = Some("Maria".into());
 //! let applied = store.apply(pbx, 1, &Effect::CallStarted(call.clone())).await?;
 //! assert!(applied.record_created && applied.ticket_created);
 //! assert_eq!(applied.ticket.unwrap().last_message.as_deref(), Some("Incoming call"));
@@ -52,16 +50,24 @@
 //! # }
 //! ```
 
-#[macro_use]
-mod ops;
+#[cfg(feature = "sqlite")]
+mod direct;
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod exec;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod legacy;
 mod logic;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[macro_use]
+mod ops;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 pub mod schema;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod writer;
 
@@ -71,18 +77,34 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Effect;
 
-pub use error::StoreError;
+pub use error::{BoxError, StoreError};
 pub use logic::{
     ANONYMOUS_NUMBER, call_media_type, call_message_id, call_summary, format_duration,
     normalize_number,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use rows::{
     Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, MessageRow,
     OriginateClaim, OriginateKey, TicketRow,
 };
 pub use schema::{SchemaInfo, SchemaMode, SchemaReport};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+/// What opening an SQLite database may create
+/// ([`AnyStore::connect_with`]). PostgreSQL databases are never created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Creation {
+    /// Nothing: the file must exist (tools that only read).
+    Nothing,
+    /// The file, in a directory that exists (the daemon). The default.
+    #[default]
+    File,
+    /// The file and its directories (`db migrate`).
+    FileAndDirectory,
+}
 
 /// The storage API the connector uses, implemented by [`SqliteStore`],
 /// [`PgStore`] and [`AnyStore`] (pick one by URL).
@@ -231,37 +253,64 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send;
 }
 
+/// Runs `$e` on whichever backend `$self` is.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite($s) => $e,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
 /// A store chosen at run time from a database URL.
+///
+/// Only the backends compiled in (features `sqlite`, `postgres`) are
+/// variants; a URL for another is [`StoreError::InvalidUrl`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub enum AnyStore {
     /// `sqlite:…` URLs.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
     /// `postgres://…` / `postgresql://…` URLs.
+    #[cfg(feature = "postgres")]
     Postgres(PgStore),
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl AnyStore {
-    /// Connects (creating an SQLite file and its directory if needed),
+    /// Connects (creating an SQLite file, not its directory, if needed),
     /// finds out which database it is, and migrates it (see [`schema`]: a
     /// database that is neither empty, nor BigChat's, nor the connector's
     /// is refused untouched with [`StoreError::UnrecognisedDatabase`]).
     pub async fn connect(url: &str) -> Result<AnyStore, StoreError> {
-        if url.starts_with("sqlite:") {
-            Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(AnyStore::Postgres(PgStore::connect(url).await?))
-        } else {
-            Err(StoreError::InvalidUrl {
-                reason: "expected sqlite:… or postgres://…".to_string(),
-            })
+        AnyStore::connect_with(url, Creation::File).await
+    }
+
+    /// [`connect`](Self::connect), creating what `create` allows.
+    pub async fn connect_with(url: &str, create: Creation) -> Result<AnyStore, StoreError> {
+        let _ = create;
+        match Backend::of(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Ok(AnyStore::Sqlite(
+                SqliteStore::connect_with(url, create).await?,
+            )),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Ok(AnyStore::Postgres(PgStore::connect(url).await?)),
         }
     }
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         match self {
+            #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
             AnyStore::Postgres(_) => "postgres",
         }
     }
@@ -274,8 +323,11 @@ impl AnyStore {
         users: &[(String, i64)],
         queues: &[(String, i64)],
     ) -> Result<Vec<String>, StoreError> {
+        let _ = (company_id, users, queues);
         match self {
+            #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(_) => Ok(Vec::new()),
+            #[cfg(feature = "postgres")]
             AnyStore::Postgres(s) => s.missing_references(company_id, users, queues).await,
         }
     }
@@ -285,35 +337,54 @@ impl AnyStore {
     /// read-only and never created; a database the store would refuse is
     /// refused the same way ([`StoreError::UnrecognisedDatabase`]).
     pub async fn inspect(url: &str) -> Result<SchemaReport, StoreError> {
-        if url.starts_with("sqlite:") {
-            SqliteStore::inspect(url).await
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            PgStore::inspect(url).await
-        } else {
-            Err(StoreError::InvalidUrl {
-                reason: "expected sqlite:… or postgres://…".to_string(),
-            })
+        match Backend::of(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => SqliteStore::inspect(url).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => PgStore::inspect(url).await,
         }
     }
 
     /// What the store found, and did, when it opened the database.
     pub fn schema(&self) -> &SchemaInfo {
-        match self {
-            AnyStore::Sqlite(s) => s.schema(),
-            AnyStore::Postgres(s) => s.schema(),
+        dispatch!(self, s => s.schema())
+    }
+}
+
+/// The backend a URL names, if this build has it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+enum Backend {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl Backend {
+    fn of(url: &str) -> Result<Backend, StoreError> {
+        let (name, feature) = if url.starts_with("sqlite:") {
+            ("SQLite", "sqlite")
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            ("PostgreSQL", "postgres")
+        } else {
+            return Err(StoreError::InvalidUrl {
+                reason: "expected sqlite:… or postgres://…".to_string(),
+            });
+        };
+        match feature {
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Ok(Backend::Sqlite),
+            #[cfg(feature = "postgres")]
+            "postgres" => Ok(Backend::Postgres),
+            _ => Err(StoreError::InvalidUrl {
+                reason: format!("{name} is not in this build (feature `{feature}`)"),
+            }),
         }
     }
 }
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
-            AnyStore::Sqlite($s) => $e,
-            AnyStore::Postgres($s) => $e,
-        }
-    };
-}
-
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl Store for AnyStore {
     async fn ensure_asterisk(
         &self,

@@ -30,9 +30,13 @@ impl AsteriskStatus {
 }
 
 /// A `CallRecords` row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::FromRow),
+    sqlx(rename_all = "camelCase")
+)]
 #[serde(rename_all = "camelCase")]
-#[sqlx(rename_all = "camelCase")]
 pub struct CallRecordRow {
     /// Primary key.
     pub id: i64,
@@ -147,9 +151,13 @@ impl CallRecordRow {
 }
 
 /// A `Tickets` row (the columns the connector uses).
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::FromRow),
+    sqlx(rename_all = "camelCase")
+)]
 #[serde(rename_all = "camelCase")]
-#[sqlx(rename_all = "camelCase")]
 pub struct TicketRow {
     /// Primary key.
     pub id: i64,
@@ -187,9 +195,13 @@ pub struct TicketRow {
 }
 
 /// A `Contacts` row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::FromRow),
+    sqlx(rename_all = "camelCase")
+)]
 #[serde(rename_all = "camelCase")]
-#[sqlx(rename_all = "camelCase")]
 pub struct ContactRow {
     /// Primary key.
     pub id: i64,
@@ -210,9 +222,13 @@ pub struct ContactRow {
 }
 
 /// A `Messages` row: the call's message on its ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::FromRow),
+    sqlx(rename_all = "camelCase")
+)]
 #[serde(rename_all = "camelCase")]
-#[sqlx(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct MessageRow {
     /// Primary key (see [`call_message_id`](super::call_message_id)).
@@ -244,9 +260,13 @@ pub struct MessageRow {
 }
 
 /// An `Asterisks` row, without its password.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(
+    any(feature = "sqlite", feature = "postgres"),
+    derive(sqlx::FromRow),
+    sqlx(rename_all = "camelCase")
+)]
 #[serde(rename_all = "camelCase")]
-#[sqlx(rename_all = "camelCase")]
 pub struct AsteriskRow {
     /// Primary key.
     pub id: i64,

@@ -14,6 +14,9 @@
 //! Migrations are tracked in [`MIGRATIONS_TABLE`], never in sqlx's default
 //! `_sqlx_migrations`, which another tool sharing BigChat's database could use.
 
+// Without a backend only the public types below are used.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::StoreError;
@@ -281,6 +284,7 @@ pub(crate) fn missing_bigchat_parts(catalogue: &Catalogue) -> Vec<String> {
 
 /// The connector's migrator for `source` (an embedded `migrate!`), keeping
 /// its records in [`MIGRATIONS_TABLE`].
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn migrator(source: &'static sqlx::migrate::Migrator) -> sqlx::migrate::Migrator {
     let mut m = sqlx::migrate::Migrator::DEFAULT;
     m.migrations = source.migrations.clone();
@@ -294,6 +298,7 @@ pub(crate) fn migrator(source: &'static sqlx::migrate::Migrator) -> sqlx::migrat
 /// it has no privilege on). BigChat's tables in another schema of the
 /// search path would otherwise make a BigChat database look empty, and the
 /// connector would build its own copy where BigChat never looks: refused.
+#[cfg(feature = "postgres")]
 pub(crate) async fn pg_catalogue(pool: &sqlx::PgPool) -> Result<Catalogue, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         r#"SELECT c.relname::text, a.attname::text
@@ -331,6 +336,7 @@ pub(crate) async fn pg_catalogue(pool: &sqlx::PgPool) -> Result<Catalogue, Store
 /// BigChat's unique keys that the connector's upserts rely on (`ON
 /// CONFLICT`): a database without them is refused by name (every call
 /// would fail otherwise).
+#[cfg(feature = "postgres")]
 pub(crate) async fn pg_check_unique_keys(pool: &sqlx::PgPool) -> Result<(), StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         r#"SELECT c.relname::text, array_to_string(ARRAY(
@@ -365,6 +371,7 @@ pub(crate) async fn pg_check_unique_keys(pool: &sqlx::PgPool) -> Result<(), Stor
 }
 
 /// Reads the tables (and their columns) of an SQLite database.
+#[cfg(feature = "sqlite")]
 pub(crate) async fn sqlite_catalogue(pool: &sqlx::SqlitePool) -> Result<Catalogue, StoreError> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p

@@ -7,6 +7,15 @@
 //! int4 columns (node-postgres reads int8 as strings) and sqlx decodes `i64`
 //! only from int8.
 
+/// The live statuses as an SQL list: [`CallStatus::LIVE`](crate::model::CallStatus::LIVE)
+/// written out (a literal, for `concat!`); checked against it, and against
+/// the migrations' partial index, by a test below.
+macro_rules! live_statuses {
+    () => {
+        "('ringing', 'answered', 'on_hold', 'transferred')"
+    };
+}
+
 /// `CallRecords` columns, as [`CallRecordRow`](super::CallRecordRow) reads them.
 macro_rules! record_cols {
     () => {
@@ -66,14 +75,17 @@ pub(crate) const SELECT_LIVE_RECORD: &str = concat!(
     "SELECT ",
     record_cols!(),
     r#" FROM "CallRecords" WHERE "asteriskId" = $1 AND "uniqueId" = $2
- AND "status" IN ('ringing', 'answered', 'on_hold', 'transferred')"#
+ AND "status" IN "#,
+    live_statuses!()
 );
 
 pub(crate) const LIVE_RECORDS: &str = concat!(
     "SELECT ",
     record_cols!(),
     r#" FROM "CallRecords" WHERE "asteriskId" = $1
- AND "status" IN ('ringing', 'answered', 'on_hold', 'transferred')
+ AND "status" IN "#,
+    live_statuses!(),
+    r#"
  ORDER BY "startedAt", "id""#
 );
 
@@ -350,6 +362,7 @@ pub(crate) const STANDALONE: TicketSql = TicketSql {
 /// BigChat's database: a mapped user or queue BigChat no longer has is
 /// left out (the ticket stays pending, or keeps its queue) instead of
 /// making the call unstorable.
+#[cfg(feature = "postgres")]
 pub(crate) const ATTACH: TicketSql = TicketSql {
     reuse: reuse_ticket!(attach),
     insert: insert_ticket!(attach),
@@ -432,6 +445,7 @@ macro_rules! upsert_traking {
 /// Upserts a call's message and tracking row in one round trip
 /// (PostgreSQL: a data-modifying CTE, one prepared statement). Each upsert
 /// writes only when a value changed.
+#[cfg(feature = "postgres")]
 pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
     "WITH \"m\" AS (",
     upsert_message!(),
@@ -441,14 +455,17 @@ pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
 
 /// The same for sqlx's SQLite (no DML in CTEs): two statements run by one
 /// call into the connection's worker thread (`$N` parameters are absolute).
+#[cfg(feature = "sqlite")]
 pub(crate) const UPSERT_MESSAGE_TRAKING_SQLITE: &str =
     concat!(upsert_message!(), ";\n", upsert_traking!());
 
 /// The message upsert alone (a direct SQLite connection runs one statement
 /// at a time, with no thread hand-off to save).
+#[cfg(feature = "sqlite")]
 pub(crate) const UPSERT_MESSAGE_SQLITE: &str = upsert_message!();
 
 /// The tracking-row upsert alone.
+#[cfg(feature = "sqlite")]
 pub(crate) const UPSERT_TRAKING_SQLITE: &str = upsert_traking!();
 
 pub(crate) const FIND_ASTERISK: &str = r#"SELECT CAST("id" AS BIGINT) FROM "Asterisks"
@@ -500,3 +517,54 @@ pub(crate) const MAP_QUEUE: &str = r#"INSERT INTO "AsteriskQueues" ("asteriskId"
  "queueId", "companyId", "createdAt", "updatedAt") VALUES ($1, $2, $3, $4, $5, $5)"#;
 
 pub(crate) const UNMAP_QUEUES: &str = r#"DELETE FROM "AsteriskQueues" WHERE "asteriskId" = $1"#;
+
+#[cfg(test)]
+mod tests {
+    use crate::model::CallStatus;
+
+    fn sql_list(statuses: &[CallStatus]) -> String {
+        let quoted: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!("({})", quoted.join(", "))
+    }
+
+    /// The SQL's live list, and the partial index on live calls in every
+    /// migration that (re)creates it, are `CallStatus::LIVE`.
+    #[test]
+    fn the_live_statuses_are_defined_once() {
+        let live = sql_list(&CallStatus::LIVE);
+        assert_eq!(live_statuses!(), live);
+        assert!(super::LIVE_RECORDS.contains(&live));
+        assert!(super::SELECT_LIVE_RECORD.contains(&live));
+        let migrations = [
+            include_str!("../../migrations/postgres/20261201000002_voice.sql"),
+            include_str!("../../migrations/sqlite/20261201000002_voice.sql"),
+            include_str!("../../migrations/sqlite/20261201000005_internal_calls.sql"),
+        ];
+        for sql in migrations {
+            let lists: Vec<&str> = sql
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("WHERE \"status\" IN "))
+                .collect();
+            assert!(!lists.is_empty(), "no partial index on live calls found");
+            for list in lists {
+                assert_eq!(list.trim_end_matches(';'), live);
+            }
+        }
+        for dir in ["postgres", "sqlite"] {
+            let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+            for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if text.contains("WHERE \"status\" IN") {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    assert!(
+                        migrations.iter().any(|m| *m == text),
+                        "{dir}/{name} lists statuses: add it to this test"
+                    );
+                }
+            }
+        }
+    }
+}

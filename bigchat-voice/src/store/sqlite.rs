@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
 
 use super::schema::{self, SchemaInfo};
 use super::writer::Job;
-use super::{Applied, StoreError, legacy, ops, sql};
+use super::{Applied, Creation, StoreError, legacy, ops, sql};
 
 /// How long a statement waits for another writer (another process on the
 /// same file) before failing with a retryable "database is busy".
@@ -256,18 +256,15 @@ impl Direct {
 /// read-only (`SQLITE_READONLY`), or cannot be read or written
 /// (`SQLITE_IOERR`, `SQLITE_CANTOPEN`).
 fn breaks_connection(e: &StoreError) -> bool {
-    match e {
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
-            matches!(f.extended_code & 0xff, 8 | 10 | 14)
-        }
-        _ => false,
-    }
+    e.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 8 | 10 | 14))
 }
 
 /// A retryable fault of the database file, as SQLite's result `code`
 /// (`SQLITE_READONLY` 8, `SQLITE_CANTOPEN` 14) with what was found.
 fn fault(code: i32, what: String) -> StoreError {
-    StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+    StoreError::from(rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(code),
         Some(what),
     ))
@@ -302,16 +299,24 @@ async fn blocking<R: Send + 'static>(
 }
 
 impl SqliteStore {
-    /// Opens (creating the file and its directory if needed) and migrates.
+    /// Opens and migrates, creating the file if it does not exist yet in
+    /// an existing directory (see [`connect_with`](Self::connect_with)).
     /// Accepts `sqlite://path`, `sqlite:path` and `sqlite::memory:` (one
     /// private in-memory database, for tests).
     pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::connect_with(url, Creation::File).await
+    }
+
+    /// Opens and migrates, creating what `create` allows; a file or
+    /// directory that is missing and may not be created is
+    /// [`StoreError::NotFound`] (a mistyped path is not a new database).
+    pub async fn connect_with(url: &str, create: Creation) -> Result<SqliteStore, StoreError> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::InvalidUrl {
                 reason: e.to_string(),
             })?
-            .create_if_missing(true)
+            .create_if_missing(create != Creation::Nothing)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let file = (!memory).then(|| options.get_filename().to_path_buf());
@@ -322,12 +327,25 @@ impl SqliteStore {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.exists()
             {
+                if create != Creation::FileAndDirectory {
+                    return Err(StoreError::NotFound {
+                        what: format!("the directory {} does not exist", dir.display()),
+                    });
+                }
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Database(sqlx::Error::Io(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot create directory {}: {e}", dir.display()),
-                    )))
+                    StoreError::database(
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("cannot create directory {}: {e}", dir.display()),
+                        ),
+                        true,
+                    )
                 })?;
+            }
+            if create == Creation::Nothing && !path.exists() {
+                return Err(StoreError::NotFound {
+                    what: format!("no database file {}", path.display()),
+                });
             }
             // WAL is switched on once the file is known to be the
             // connector's (or empty): a refused file is left as it was.
@@ -667,7 +685,7 @@ mod tests {
     #[test]
     fn which_errors_retire_the_connection() {
         let failure = |code| {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            StoreError::from(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(code),
                 None,
             ))

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use bigchat_voice::model::{Call, CallStatus, Direction};
-use bigchat_voice::store::{AnyStore, Store};
+use bigchat_voice::store::{AnyStore, Creation, Store};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Connection as _, Row};
 
@@ -82,10 +82,12 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("tempdir");
-                // A sub-directory that does not exist yet: created on first use.
+                // A sub-directory that does not exist yet: created when asked.
                 let path = dir.path().join("data").join("voice.db");
                 let url = format!("sqlite://{}", path.display());
-                let store = AnyStore::connect(&url).await.expect("open sqlite store");
+                let store = AnyStore::connect_with(&url, Creation::FileAndDirectory)
+                    .await
+                    .expect("open sqlite store");
                 Some(TestDb {
                     store,
                     backend,
@@ -377,34 +379,37 @@ pub fn t(secs: i64) -> DateTime<Utc> {
 
 /// An inbound call from `number`, ringing since `t(start)`.
 pub fn inbound(unique_id: &str, number: &str, start: i64) -> Call {
-    Call {
-        caller_id: number.to_string(),
-        called_number: "4000".to_string(),
-        contact_number: number.to_string(),
-        ..Call::ringing(unique_id, Direction::Inbound, t(start))
+    {
+        let mut c = Call::ringing(unique_id, Direction::Inbound, t(start));
+        c.caller_id = number.to_string();
+        c.called_number = "4000".to_string();
+        c.contact_number = number.to_string();
+        c
     }
 }
 
 /// An outbound call by agent 1001 (user 7) to `number`.
 pub fn outbound(unique_id: &str, number: &str, start: i64) -> Call {
-    Call {
-        direction: Direction::Outbound,
-        caller_id: "1001".to_string(),
-        called_number: number.to_string(),
-        agent_extension: Some("1001".to_string()),
-        user_id: Some(7),
-        ..inbound(unique_id, number, start)
+    {
+        let mut c = inbound(unique_id, number, start);
+        c.direction = Direction::Outbound;
+        c.caller_id = "1001".to_string();
+        c.called_number = number.to_string();
+        c.agent_extension = Some("1001".to_string());
+        c.user_id = Some(7);
+        c
     }
 }
 
 /// `call` answered by `ext`/`user` at `t(at)`.
 pub fn answered(call: &Call, at: i64, ext: &str, user: i64) -> Call {
-    Call {
-        status: CallStatus::Answered,
-        answered_at: Some(t(at)),
-        agent_extension: Some(ext.to_string()),
-        user_id: Some(user),
-        ..call.clone()
+    {
+        let mut c = call.clone();
+        c.status = CallStatus::Answered;
+        c.answered_at = Some(t(at));
+        c.agent_extension = Some(ext.to_string());
+        c.user_id = Some(user);
+        c
     }
 }
 
@@ -416,11 +421,12 @@ pub fn ended(call: &Call, status: CallStatus, at: i64) -> Call {
         .answered_at
         .map(|a| (end - a).num_seconds() - call.hold_time)
         .unwrap_or(0);
-    Call {
-        status,
-        ended_at: Some(end),
-        duration,
-        talk_time: talk,
-        ..call.clone()
+    {
+        let mut c = call.clone();
+        c.status = status;
+        c.ended_at = Some(end);
+        c.duration = duration;
+        c.talk_time = talk;
+        c
     }
 }

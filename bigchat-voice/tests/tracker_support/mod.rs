@@ -40,7 +40,8 @@ pub fn load(name: &str) -> Vec<(Message, DateTime<Utc>)> {
         .join(format!("{name}.server.ami"));
     let mut last: Option<DateTime<Utc>> = None;
     let mut out = Vec::new();
-    for (msg, at) in Replay::open(&path).expect("capture") {
+    for item in Replay::open(&path).expect("capture") {
+        let (msg, at) = item.expect("capture read");
         let at = at.or(last);
         last = at;
         if let Some(at) = at {
