@@ -17,39 +17,158 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://bigchat-voice.db";
 pub const DEFAULT_CONFIG_FILE: &str = "bigchat-voice.toml";
 
 /// Parses the configuration file. A mistake is said as `file:line:column:
-/// what`, without the line itself: it may be the secret's.
+/// what`, without the line itself: it may be the secret's. Keys are
+/// camelCase; a key in the earlier snake_case spelling is refused with its
+/// new name, and settings that would silently shadow one another are
+/// refused (see [`conflicts`]).
 pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
-    let mut file: FileConfig = toml::from_str(text).map_err(|e: toml::de::Error| {
-        let at = e
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                format!(":{line}:{column}")
-            })
-            .unwrap_or_default();
+    let usage = |what: String| {
         crate::exit::coded(
             crate::exit::Code::Usage,
-            format!(
-                "invalid configuration file {}{at}: {}",
-                path.display(),
-                e.message().trim_end()
-            ),
+            format!("invalid configuration file {}{what}", path.display()),
         )
+    };
+    let at = |span: Option<std::ops::Range<usize>>| {
+        span.map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(":{line}:{column}")
+        })
+        .unwrap_or_default()
+    };
+    let table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+        usage(format!("{}: {}", at(e.span()), e.message().trim_end()))
     })?;
+    if let Some(problem) = old_spelling(&table, "") {
+        return Err(usage(format!(": {problem}")));
+    }
+    let mut file: FileConfig = toml::from_str(text).map_err(|e: toml::de::Error| {
+        usage(format!("{}: {}", at(e.span()), e.message().trim_end()))
+    })?;
+    if let Some(problem) = conflicts(&table).into_iter().next() {
+        return Err(usage(format!(": {problem}")));
+    }
     // Whether `[tracker] companyId` was written (its default cannot tell).
-    file.tracker_company_id = text
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("tracker")?.get("companyId")?.as_integer());
+    file.tracker_company_id = table
+        .get("tracker")
+        .and_then(|t| t.get("companyId")?.as_integer());
     Ok(file)
+}
+
+/// Tables whose keys are the operator's data (extensions, queue names),
+/// not configuration keys.
+const DATA_TABLES: [&str; 3] = ["tracker.users", "tracker.queues", "control.queueExtensions"];
+
+/// The first key written in the earlier snake_case spelling, with its
+/// camelCase name.
+fn old_spelling(table: &toml::Table, at: &str) -> Option<String> {
+    if DATA_TABLES.contains(&at) {
+        return None;
+    }
+    for (key, value) in table {
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        if key.contains('_')
+            && key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Some(format!(
+                "`{path}`: keys are written in camelCase: `{}`",
+                camel_case(key)
+            ));
+        }
+        let nested = match value {
+            toml::Value::Table(t) => old_spelling(t, &path),
+            toml::Value::Array(items) => items.iter().find_map(|i| match i {
+                toml::Value::Table(t) => old_spelling(t, &path),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if nested.is_some() {
+            return nested;
+        }
+    }
+    None
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Settings of the file that would shadow or contradict one another:
+/// each would leave one of them silently unused.
+pub fn conflicts(table: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    let has = |t: &toml::Table, k: &str| t.contains_key(k);
+    let servers = table
+        .get("asterisk")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_table()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for s in servers {
+        let name = s.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+        let tls = s.get("tls").and_then(|v| v.as_bool()).unwrap_or(false);
+        if has(s, "secret") && has(s, "secretFile") {
+            out.push(format!(
+                "[[asterisk]] {name:?}: both secret and secretFile are set (keep secretFile)"
+            ));
+        }
+        for key in ["tlsFingerprint", "tlsCaFile"] {
+            if has(s, key) && !tls {
+                out.push(format!(
+                    "[[asterisk]] {name:?}: {key} is set but tls is not true (it would be unused)"
+                ));
+            }
+        }
+        if has(s, "tlsFingerprint") && has(s, "tlsCaFile") {
+            out.push(format!(
+                "[[asterisk]] {name:?}: tlsFingerprint and tlsCaFile are both set (a pinned \
+                 certificate is trusted without a CA: keep one)"
+            ));
+        }
+    }
+    if let Some(n) = table.get("notify").and_then(|v| v.as_table())
+        && has(n, "webhookSecretFile")
+        && !has(n, "webhookUrl")
+    {
+        out.push("[notify] webhookSecretFile is set without webhookUrl".to_owned());
+    }
+    if let Some(t) = table.get("tracker").and_then(|v| v.as_table())
+        && has(t, "extensions")
+    {
+        for key in ["extensionMinDigits", "extensionMaxDigits"] {
+            if has(t, key) {
+                out.push(format!(
+                    "[tracker] {key} is set with extensions (the list decides; {key} would be unused)"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The TOML file, as written by the operator (see
 /// `bigchat-voice.example.toml`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FileConfig {
     /// BigChat company of every call.
     pub company_id: Option<i64>,
@@ -82,7 +201,7 @@ pub struct FileConfig {
 
 /// One Asterisk server.
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServerConfig {
     /// Name shown in logs and stored in `Asterisks.name`.
     pub name: String,
@@ -93,7 +212,7 @@ pub struct ServerConfig {
     pub port: u16,
     /// AMI user.
     pub username: String,
-    /// AMI secret (prefer `secret_file` or `BIGCHAT_VOICE_AMI_SECRET`).
+    /// AMI secret (prefer `secretFile` or `BIGCHAT_VOICE_AMI_SECRET`).
     pub secret: Option<String>,
     /// File whose first line is the secret.
     pub secret_file: Option<PathBuf>,
@@ -106,11 +225,11 @@ pub struct ServerConfig {
     /// TLS: trust exactly the PBX certificate with this SHA-256 fingerprint
     /// (its own self-signed one; `openssl x509 -noout -fingerprint -sha256`
     /// prints it) instead of a CA.
-    #[serde(default, rename = "tlsFingerprint")]
+    #[serde(default)]
     pub tls_fingerprint: Option<String>,
     /// TLS: PEM file of the CA that signed the PBX's certificate (besides
     /// the system's; else `BIGCHAT_VOICE_AMI_CA_FILE`).
-    #[serde(default, rename = "tlsCaFile")]
+    #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
     /// Event classes to receive (`Events:` on login).
     pub events: Option<String>,
@@ -143,7 +262,7 @@ fn default_auth() -> String {
 
 /// Click-to-call settings.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct OriginateConfig {
     /// The agent's phone: `{ext}` is replaced by `--from`.
     pub channel: String,
@@ -178,8 +297,7 @@ impl Default for OriginateConfig {
     }
 }
 
-/// `[journal]`: the durable journal of received frames (keys camelCase,
-/// as `[tracker]`).
+/// `[journal]`: the durable journal of received frames.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct JournalFileConfig {
@@ -206,8 +324,7 @@ impl Default for JournalFileConfig {
     }
 }
 
-/// `[api]`: the HTTP endpoint of `listen` (keys camelCase, as
-/// `[journal]`).
+/// `[api]`: the HTTP endpoint of `listen`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct ApiFileConfig {
@@ -233,7 +350,7 @@ pub struct ScopedTokenConfig {
     pub user_id: Option<i64>,
 }
 
-/// `[control]`: where transfers go (keys camelCase).
+/// `[control]`: where transfers go.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct ControlFileConfig {
@@ -263,7 +380,7 @@ impl ControlFileConfig {
 
 /// Notification sinks.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct NotifyConfig {
     /// Print notifications to stdout as JSON Lines.
     pub stdout: bool,
@@ -351,7 +468,7 @@ impl Settings {
                 crate::exit::Code::Usage,
                 format!(
                     "[tracker] companyId = {other} but the daemon's company is {company_id} \
-                     (company_id or BIGCHAT_VOICE_COMPANY_ID): every call belongs to that one; \
+                     (companyId or BIGCHAT_VOICE_COMPANY_ID): every call belongs to that one; \
                      remove [tracker] companyId or make them agree"
                 ),
             ));
@@ -454,16 +571,17 @@ impl Settings {
             if let Some(u) = &args.ami_username {
                 s.username = u.clone();
             }
-            if let Some(f) = &args.ami_secret_file {
-                s.secret_file = Some(f.clone());
-            }
+            let flag_secret_file = args.ami_secret_file.clone();
             if s.username.is_empty() {
                 bail!(
                     "server {:?}: no AMI user name (--ami-username or username = …)",
                     s.name
                 );
             }
-            let secret = resolve_secret(&s)?;
+            let secret = resolve_secret(&s, flag_secret_file.as_deref())?;
+            if let Some(f) = flag_secret_file {
+                s.secret_file = Some(f);
+            }
             if !matches!(s.auth.as_str(), "auto" | "md5" | "plain") {
                 bail!(
                     "server {:?}: auth must be auto, md5 or plain, not {:?}",
@@ -477,24 +595,34 @@ impl Settings {
     }
 }
 
-fn resolve_secret(s: &ServerConfig) -> anyhow::Result<String> {
-    if let Some(path) = &s.secret_file {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "server {:?}: cannot read secret file {}",
-                s.name,
-                path.display()
-            )
-        })?;
-        return Ok(text.lines().next().unwrap_or("").to_owned());
+/// The secret, from (first found) `--ami-secret-file`,
+/// `BIGCHAT_VOICE_AMI_SECRET`, the file's `secretFile`, the file's `secret`:
+/// flags over the environment over the file.
+fn resolve_secret(s: &ServerConfig, flag_file: Option<&Path>) -> anyhow::Result<String> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .with_context(|| {
+                format!(
+                    "server {:?}: cannot read secret file {}",
+                    s.name,
+                    path.display()
+                )
+            })
+            .map(|text| text.lines().next().unwrap_or("").to_owned())
+    };
+    if let Some(path) = flag_file {
+        return read(path);
     }
     if let Some(v) = env("BIGCHAT_VOICE_AMI_SECRET") {
         return Ok(v);
     }
+    if let Some(path) = &s.secret_file {
+        return read(path);
+    }
     match &s.secret {
         Some(v) => Ok(v.clone()),
         None => bail!(
-            "server {:?}: no AMI secret (set BIGCHAT_VOICE_AMI_SECRET, secret_file or secret)",
+            "server {:?}: no AMI secret (set BIGCHAT_VOICE_AMI_SECRET, secretFile or secret)",
             s.name
         ),
     }
@@ -512,6 +640,146 @@ pub fn parse_pair(s: &str, what: &str) -> anyhow::Result<(String, String)> {
 mod tests {
     use super::*;
 
+    /// The keys a configuration struct accepts, as serde names them: a
+    /// deserializer that only records the field list it is asked for.
+    fn keys<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+        struct Probe<'a>(&'a mut Vec<&'static str>);
+        impl<'de> serde::Deserializer<'de> for Probe<'_> {
+            type Error = serde::de::value::Error;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(
+                self,
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                Err(serde::de::Error::custom("probe"))
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0.extend_from_slice(fields);
+                Err(serde::de::Error::custom("probe"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map enum identifier ignored_any
+            }
+        }
+        let mut out = Vec::new();
+        let _ = T::deserialize(Probe(&mut out));
+        assert!(
+            !out.is_empty(),
+            "{} has no keys?",
+            std::any::type_name::<T>()
+        );
+        out
+    }
+
+    const EXAMPLE: &str = include_str!("../../bigchat-voice.example.toml");
+
+    /// The example file parses, and names (set or commented out) every key
+    /// of every section the configuration accepts, in camelCase.
+    #[test]
+    fn the_example_file_names_every_key() {
+        parse_file(EXAMPLE, Path::new("bigchat-voice.example.toml")).expect("the example parses");
+        let sections: [(&str, Vec<&str>); 10] = [
+            ("", keys::<FileConfig>()),
+            ("asterisk", keys::<ServerConfig>()),
+            ("originate", keys::<OriginateConfig>()),
+            ("notify", keys::<NotifyConfig>()),
+            ("journal", keys::<JournalFileConfig>()),
+            ("api", keys::<ApiFileConfig>()),
+            ("api.tokens", keys::<ScopedTokenConfig>()),
+            ("control", keys::<ControlFileConfig>()),
+            ("tracker", keys::<TrackerConfig>()),
+            (
+                "tracker.recording",
+                keys::<bigchat_voice::tracker::RecordingConfig>(),
+            ),
+        ];
+        // Each line's key (uncommented), with the section it is under.
+        let mut section = String::new();
+        let mut named = std::collections::HashSet::new();
+        for line in EXAMPLE.lines() {
+            let line = line.trim_start_matches('#').trim();
+            if let Some(header) = line.strip_prefix('[') {
+                let header = header.trim_start_matches('[');
+                if let Some(end) = header.find(']') {
+                    section = header[..end].trim().to_owned();
+                    let (parent, last) = section.rsplit_once('.').unwrap_or(("", &section));
+                    named.insert((parent.to_owned(), last.to_owned()));
+                }
+                continue;
+            }
+            if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim();
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    named.insert((section.clone(), key.to_owned()));
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for (section, keys) in &sections {
+            for key in keys {
+                if !named.contains(&(section.to_string(), key.to_string())) {
+                    missing.push(format!("[{section}] {key}"));
+                }
+                assert!(!key.contains('_'), "{section}.{key}: not camelCase");
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "the example file does not name: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn old_spellings_and_shadowed_settings_are_refused() {
+        let err = parse_file("company_id = 1\n", Path::new("v.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("`companyId`"), "{err:#}");
+        let err = parse_file(
+            "[[asterisk]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret_file = \"/s\"\n",
+            Path::new("v.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .contains("`asterisk.secret_file`: keys are written in camelCase: `secretFile`"),
+            "{err:#}"
+        );
+        assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
+        // Operator data keeps its own names.
+        parse_file("[tracker.queues]\nsales_team = 1\n", Path::new("v.toml")).expect("data keys");
+        for (text, says) in [
+            (
+                "[[asterisk]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"x\"\nsecretFile = \"/s\"\n",
+                "both secret and secretFile",
+            ),
+            (
+                "[[asterisk]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\ntlsFingerprint = \"AA\"\n",
+                "tls is not true",
+            ),
+            (
+                "[[asterisk]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\ntls = true\ntlsFingerprint = \"AA\"\ntlsCaFile = \"/ca\"\n",
+                "keep one",
+            ),
+            (
+                "[notify]\nwebhookSecretFile = \"/s\"\n",
+                "without webhookUrl",
+            ),
+            (
+                "[tracker]\nextensions = [\"_1XX\"]\nextensionMinDigits = 3\n",
+                "the list decides",
+            ),
+        ] {
+            let err = parse_file(text, Path::new("v.toml")).unwrap_err();
+            assert!(format!("{err:#}").contains(says), "{text}: {err:#}");
+            assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
+        }
+    }
+
     /// A mistake on the secret's line names the place, never the line.
     #[test]
     fn a_config_error_never_shows_the_secret() {
@@ -524,15 +792,15 @@ mod tests {
             "{shown}"
         );
         assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
-        let err = parse_file("companyId = 1\n", Path::new("v.toml")).unwrap_err();
+        let err = parse_file("companyID = 1\n", Path::new("v.toml")).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
         let file = parse_file(
-            "company_id = 2\n[tracker]\ncompanyId = 5\n",
+            "companyId = 2\n[tracker]\ncompanyId = 5\n",
             Path::new("v.toml"),
         )
         .unwrap();
         assert_eq!(file.tracker_company_id, Some(5));
-        let file = parse_file("company_id = 2\n[tracker]\n", Path::new("v.toml")).unwrap();
+        let file = parse_file("companyId = 2\n[tracker]\n", Path::new("v.toml")).unwrap();
         assert_eq!(file.tracker_company_id, None);
     }
 }

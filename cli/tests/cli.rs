@@ -70,7 +70,7 @@ fn unknown_flag_is_a_usage_error() {
 fn malformed_config_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(&cfg, "company_id = \"one\"\n[[asterisk]\n").unwrap();
+    std::fs::write(&cfg, "companyId = \"one\"\n[[asterisk]\n").unwrap();
     let out = run(bin().arg("--config").arg(&cfg).arg("calls"));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
@@ -88,7 +88,7 @@ fn malformed_config_names_the_file() {
         text(&out.stderr)
     );
     // Two companies for one daemon: refused, not silently overridden.
-    std::fs::write(&cfg, "company_id = 1\n[tracker]\ncompanyId = 5\n").unwrap();
+    std::fs::write(&cfg, "companyId = 1\n[tracker]\ncompanyId = 5\n").unwrap();
     let out = run(bin().arg("--config").arg(&cfg).arg("calls"));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(

@@ -919,25 +919,25 @@ async fn two_servers_from_the_config_file_and_the_webhook() {
     std::fs::write(
         &config,
         format!(
-            r#"company_id = 1
-database_url = "{db}"
+            r#"companyId = 1
+databaseUrl = "{db}"
 
 [[asterisk]]
 name = "pbx-a"
 host = "127.0.0.1"
 port = {port_a}
 username = "bigchat"
-secret_file = "{dir}/a-secret"
+secretFile = "{dir}/a-secret"
 
 [[asterisk]]
 name = "pbx-b"
 host = "127.0.0.1"
 port = {port_b}
 username = "bigchat-b"
-secret_file = "{dir}/b-secret"
+secretFile = "{dir}/b-secret"
 
 [notify]
-webhook_url = "http://127.0.0.1:{hook_port}/voice"
+webhookUrl = "http://127.0.0.1:{hook_port}/voice"
 "#,
             port_a = first.port(),
             port_b = second.port(),
@@ -1071,7 +1071,7 @@ fn tls_config_with(dir: &Path, fake: &FakeAsterisk, db: &str, extra: &str) -> Pa
     std::fs::write(
         &path,
         format!(
-            r#"database_url = "{db}"
+            r#"databaseUrl = "{db}"
 [[asterisk]]
 name = "pbx-tls"
 host = "127.0.0.1"
@@ -1211,7 +1211,7 @@ async fn one_server_down_at_start_does_not_stop_the_others() {
     std::fs::write(
         &config,
         format!(
-            r#"database_url = "{db}"
+            r#"databaseUrl = "{db}"
 [[asterisk]]
 name = "pbx-down"
 host = "127.0.0.1"
@@ -2290,7 +2290,7 @@ async fn the_control_api_places_transfers_and_hangs_up_calls() {
     std::fs::write(
         &config,
         format!(
-            "company_id = 1\n[tracker]\nusers = {{ \"1001\" = 7 }}\n\
+            "companyId = 1\n[tracker]\nusers = {{ \"1001\" = 7 }}\n\
              [control]\nqueueExtensions = {{ support = \"4000\" }}\n{tokens}"
         ),
     )
