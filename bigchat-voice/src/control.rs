@@ -103,7 +103,7 @@ pub enum ControlError {
         message: String,
     },
     /// The database could not be read or written.
-    #[error("database: {0}")]
+    #[error("the database could not be read or written")]
     Store(#[source] StoreError),
 }
 
@@ -513,7 +513,7 @@ pub async fn originate<S: Store>(
                 .release_originate_key(at.company_id, key, &unique_id)
                 .await
         {
-            tracing::error!(call = %unique_id, "idempotency key not given back: {e}");
+            tracing::error!(call = %unique_id, "idempotency key not given back: {}", crate::error_chain(&e));
         }
     };
 
@@ -559,7 +559,7 @@ pub async fn originate<S: Store>(
                     .apply(at.asterisk_id, at.company_id, &Effect::CallEnded(ended))
                     .await
                 {
-                    tracing::error!(error = %err, call = %unique_id, "cannot record the failed call");
+                    tracing::error!(error = %crate::error_chain(&err), call = %unique_id, "cannot record the failed call");
                 }
                 release(store).await;
             }

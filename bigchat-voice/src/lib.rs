@@ -57,3 +57,22 @@ pub mod replay;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod tracker;
+
+/// An error and its sources, outermost first, `: `-separated; a source
+/// whose text its outer error already said is left out. For logs: this
+/// crate's errors never repeat their source in their own text.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = e.source();
+    }
+    out
+}

@@ -42,7 +42,7 @@ use crate::tracker::unix_seconds_to_time;
 #[non_exhaustive]
 pub enum ReplayError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -61,7 +61,7 @@ pub enum ReplayError {
         source: std::io::Error,
     },
     /// A timeline line is not the expected JSON.
-    #[error("{path}:{line}: bad timeline entry: {source}")]
+    #[error("{path}:{line}: bad timeline entry")]
     Timeline {
         /// The timeline file.
         path: PathBuf,

@@ -95,7 +95,7 @@ pub fn print_table<'a>(
 /// Runs the command.
 pub async fn run(settings: &Settings, args: &CallsArgs) -> anyhow::Result<()> {
     let filter = filter(settings, args)?;
-    let store = crate::open_store(settings).await?;
+    let store = crate::open_store(settings, bigchat_voice::store::Creation::Nothing).await?;
     let rows = store.recent_calls(&filter).await?;
     store.close().await;
     let stdout = std::io::stdout();

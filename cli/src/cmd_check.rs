@@ -2,7 +2,7 @@
 
 use ami_client::ClientError;
 use ami_proto::Action;
-use bigchat_voice::store::{AnyStore, Store};
+use bigchat_voice::store::AnyStore;
 
 use crate::args::ServerArgs;
 use crate::config::Settings;
@@ -86,7 +86,7 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
         }
         Err(e) => {
             problems += 1;
-            println!("FAIL  database {shown}: {e}");
+            println!("FAIL  database {shown}: {}", crate::describe_error(&e));
         }
     }
     let servers = settings.servers(args)?;
@@ -165,25 +165,17 @@ pub async fn run(settings: &Settings, args: &ServerArgs) -> anyhow::Result<()> {
         println!("all checks passed");
         Ok(())
     } else {
-        Err(coded(Code::Failure, format!("{problems} check(s) failed")))
+        Err(coded(Code::Usage, format!("{problems} check(s) failed")))
     }
 }
 
 /// In attach mode, the configured company, users and queues that BigChat
 /// lacks (FAIL lines); the number of problems.
 async fn check_mapping(settings: &Settings) -> usize {
-    // Up to date: opening it migrates nothing.
-    let store = match AnyStore::connect(&settings.database_url).await {
-        Ok(s) => s,
-        Err(e) => {
-            println!("FAIL  database: {e}");
-            return 1;
-        }
-    };
+    // Read only: nothing is created or migrated by a check.
     let users = settings.tracker.user_list();
     let queues = settings.tracker.queue_list();
-    let problems = match store
-        .missing_references(settings.company_id, &users, &queues)
+    match AnyStore::inspect_references(&settings.database_url, settings.company_id, &users, &queues)
         .await
     {
         Ok(missing) => {
@@ -193,12 +185,13 @@ async fn check_mapping(settings: &Settings) -> usize {
             missing.len()
         }
         Err(e) => {
-            println!("FAIL  cannot read BigChat's users and queues: {e}");
+            println!(
+                "FAIL  cannot read BigChat's users and queues: {}",
+                crate::describe_error(&e)
+            );
             1
         }
-    };
-    store.close().await;
-    problems
+    }
 }
 
 /// The PBX's phones and queues that the configuration does not map to a

@@ -6,7 +6,8 @@ use crate::config::Settings;
 
 /// Creates or upgrades the schema (the migrations run on connect).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = crate::open_store(settings).await?;
+    let store =
+        crate::open_store(settings, bigchat_voice::store::Creation::FileAndDirectory).await?;
     let schema = store.schema();
     println!(
         "database {} ({}, {}) is up to date: {}",

@@ -191,7 +191,7 @@ async fn replay(
     summary_to_stderr: bool,
     signals: &mut Signals,
 ) -> anyhow::Result<()> {
-    let source = Replay::open(path).map_err(|e| coded(Code::Usage, format!("{e}")))?;
+    let source = Replay::open(path).map_err(|e| coded(Code::Usage, crate::describe_error(&e)))?;
     // A replay belongs to a named server so that replaying the same file
     // again finds the same rows (idempotent).
     let name = args
@@ -208,8 +208,12 @@ async fn replay(
             let config = journal_settings(settings, args)
                 .map(|(_, c)| c)
                 .unwrap_or_default();
-            let mut rec = Recorder::open(&dir, config)
-                .map_err(|e| coded(Code::Usage, format!("journal {}: {e}", dir.display())))?;
+            let mut rec = Recorder::open(&dir, config).map_err(|e| {
+                coded(
+                    Code::Usage,
+                    format!("journal {}: {}", dir.display(), crate::describe_error(&e)),
+                )
+            })?;
             // Synced on a blocking thread, as `listen` does: the replay
             // never waits for the disk.
             rec.sync_in_background();
@@ -257,7 +261,7 @@ async fn replay(
                         tokio::task::spawn_blocking(move || file.sync_data());
                     }
                     Ok(None) => {}
-                    Err(e) => tracing::error!("journal sync failed: {e}"),
+                    Err(e) => tracing::error!("journal sync failed: {}", crate::describe_error(&e)),
                 }
             }
             tokio::select! {
@@ -277,10 +281,13 @@ async fn replay(
     writer.flush().await;
     if let Some(rec) = &mut recorder {
         if let Err(e) = rec.sync() {
-            tracing::error!("journal sync failed: {e}");
+            tracing::error!("journal sync failed: {}", crate::describe_error(&e));
         }
         if let Err(e) = rec.release() {
-            tracing::warn!("journal: old segments not released: {e}");
+            tracing::warn!(
+                "journal: old segments not released: {}",
+                crate::describe_error(&e)
+            );
         }
     }
     if let Some(e) = read_error {
@@ -465,7 +472,10 @@ async fn reload(
             return;
         }
         Err(e) => {
-            tracing::error!("SIGHUP: mappings not reloaded: {e}");
+            tracing::error!(
+                "SIGHUP: mappings not reloaded: {}",
+                crate::describe_error(&e)
+            );
             return;
         }
     }
@@ -485,7 +495,9 @@ async fn reload(
             Ok(()) => {
                 tracing::info!(server = %c.name, queues = queues.len(), "queue mapping reloaded")
             }
-            Err(e) => tracing::error!(server = %c.name, "SIGHUP: queue mapping not written: {e}"),
+            Err(e) => {
+                tracing::error!(server = %c.name, "SIGHUP: queue mapping not written: {}", crate::describe_error(&e))
+            }
         }
     }
     let users = tracker.user_list().len();

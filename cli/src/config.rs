@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use bigchat_voice::tracker::TrackerConfig;
 use serde::Deserialize;
 
@@ -434,13 +434,13 @@ impl Settings {
         let (path, text) = match &cli.config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                    .map_err(|e| unreadable("configuration file", p, e))?;
                 (Some(p.clone()), Some(text))
             }
             None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
                 let p = PathBuf::from(DEFAULT_CONFIG_FILE);
                 let text = std::fs::read_to_string(&p)
-                    .with_context(|| format!("cannot read configuration file {}", p.display()))?;
+                    .map_err(|e| unreadable("configuration file", &p, e))?;
                 (Some(p), Some(text))
             }
             None => (None, None),
@@ -450,9 +450,12 @@ impl Settings {
             _ => FileConfig::default(),
         };
         let company_id = match env("BIGCHAT_VOICE_COMPANY_ID") {
-            Some(v) => v
-                .parse()
-                .with_context(|| format!("BIGCHAT_VOICE_COMPANY_ID={v:?} is not a number"))?,
+            Some(v) => v.parse().map_err(|_| {
+                crate::exit::coded(
+                    crate::exit::Code::Usage,
+                    format!("BIGCHAT_VOICE_COMPANY_ID={v:?} is not a number"),
+                )
+            })?,
             None => file.company_id.unwrap_or(1),
         };
         let database_url = cli
@@ -481,10 +484,13 @@ impl Settings {
         let mut names = std::collections::HashSet::new();
         for s in &file.servers {
             if !names.insert(s.name.as_str()) {
-                bail!(
-                    "configuration: two [[asterisk]] servers are named {:?}",
-                    s.name
-                );
+                return Err(crate::exit::coded(
+                    crate::exit::Code::Usage,
+                    format!(
+                        "configuration: two [[asterisk]] servers are named {:?}",
+                        s.name
+                    ),
+                ));
             }
         }
         Ok(Settings {
@@ -502,8 +508,8 @@ impl Settings {
         let Some(path) = &self.config_path else {
             return Ok(self.tracker.clone());
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| unreadable("configuration file", path, e))?;
         let file: FileConfig = parse_file(&text, path)?;
         let mut tracker = file.tracker.unwrap_or_default();
         tracker.company_id = self.company_id;
@@ -601,13 +607,7 @@ impl Settings {
 fn resolve_secret(s: &ServerConfig, flag_file: Option<&Path>) -> anyhow::Result<String> {
     let read = |path: &Path| {
         std::fs::read_to_string(path)
-            .with_context(|| {
-                format!(
-                    "server {:?}: cannot read secret file {}",
-                    s.name,
-                    path.display()
-                )
-            })
+            .map_err(|e| unreadable(&format!("server {:?}: secret file", s.name), path, e))
             .map(|text| text.lines().next().unwrap_or("").to_owned())
     };
     if let Some(path) = flag_file {
@@ -626,6 +626,15 @@ fn resolve_secret(s: &ServerConfig, flag_file: Option<&Path>) -> anyhow::Result<
             s.name
         ),
     }
+}
+
+/// A file the configuration names that cannot be read: a configuration
+/// error (exit 2), with the operating system's reason.
+fn unreadable(what: &str, path: &Path, e: std::io::Error) -> anyhow::Error {
+    crate::exit::coded(
+        crate::exit::Code::Usage,
+        format!("cannot read {what} {}: {e}", path.display()),
+    )
 }
 
 /// Parses `NAME=VALUE`.

@@ -4,10 +4,10 @@
 //! |---:|---|
 //! | 0 | success |
 //! | 1 | unexpected failure |
-//! | 2 | bad usage or configuration (unknown flag, malformed file, missing secret, invalid number) |
+//! | 2 | bad usage or configuration (unknown flag, malformed or unreadable file, missing secret, invalid number, CR/LF in a value, bad database URL or missing SQLite directory, a database the connector refuses); `check` found a problem |
 //! | 3 | the PBX is unreachable or the connection was lost |
 //! | 4 | the PBX refused the AMI credentials |
-//! | 5 | database error (unreachable, migration failed, …) |
+//! | 5 | database error (unreachable, migration failed, a write refused, …) |
 //! | 6 | the PBX refused an action (permission denied, invalid request) |
 //! | 7 | `originate --wait`: the call failed (busy, no answer, unreachable) |
 //! | 8 | timed out waiting for the PBX |
@@ -64,70 +64,310 @@ pub fn coded(code: Code, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
-/// The exit code for `err`: the first error in its chain that says.
-pub fn code_for(err: &anyhow::Error) -> Code {
-    for cause in err.chain() {
-        if let Some(c) = cause.downcast_ref::<Coded>() {
-            return c.code;
-        }
-        if let Some(e) = cause.downcast_ref::<ami_client::ClientError>() {
-            return if e.is_auth() {
-                Code::Auth
-            } else if e.is_server_error() {
-                Code::Refused
-            } else if e.is_timeout() {
-                Code::Timeout
-            } else {
-                Code::Unreachable
-            };
-        }
-        if cause
-            .downcast_ref::<bigchat_voice::store::StoreError>()
-            .is_some()
-        {
-            return Code::Database;
-        }
-        match cause.downcast_ref::<bigchat_voice::pipeline::reconcile::ReconcileError>() {
-            Some(bigchat_voice::pipeline::reconcile::ReconcileError::Store(_)) => {
-                return Code::Database;
-            }
-            Some(bigchat_voice::pipeline::reconcile::ReconcileError::Pbx { .. }) => {
-                return Code::Refused;
-            }
-            _ => {}
-        }
-        {
-            use bigchat_voice::control::ControlError as E;
-            match cause.downcast_ref::<E>() {
-                Some(E::Unreachable { .. }) => return Code::Unreachable,
-                Some(E::Invalid { .. } | E::NoSuchTicket { .. } | E::KeyReused { .. }) => {
-                    return Code::Usage;
-                }
-                Some(E::Store(_)) => return Code::Database,
-                Some(_) => return Code::Refused,
-                None => {}
-            }
-        }
-        match cause.downcast_ref::<bigchat_voice::discover::DiscoverError>() {
-            Some(bigchat_voice::discover::DiscoverError::Timeout { .. }) => return Code::Timeout,
-            Some(_) => return Code::Unreachable,
-            None => {}
-        }
-        match cause.downcast_ref::<bigchat_voice::pipeline::PipelineError>() {
-            Some(bigchat_voice::pipeline::PipelineError::Store(_))
-            | Some(bigchat_voice::pipeline::PipelineError::WriterStopped) => {
-                return Code::Database;
-            }
-            Some(bigchat_voice::pipeline::PipelineError::Journal { .. }) => {
-                return Code::Usage;
-            }
-            _ => {}
-        }
-        if cause.downcast_ref::<toml::de::Error>().is_some()
-            || cause.downcast_ref::<ami_proto::ProtoError>().is_some()
-        {
-            return Code::Usage;
+/// An error type whose variants each have an exit code. Every error type
+/// the commands can meet implements it here, in one place, variant by
+/// variant; [`code_for`] asks each error of a chain in turn.
+pub trait ExitCoded {
+    /// The exit code this error means.
+    fn exit_code(&self) -> Code;
+}
+
+impl ExitCoded for Coded {
+    fn exit_code(&self) -> Code {
+        self.code
+    }
+}
+
+impl ExitCoded for ami_client::ClientError {
+    fn exit_code(&self) -> Code {
+        if self.is_auth() {
+            Code::Auth
+        } else if self.is_server_error() {
+            Code::Refused
+        } else if self.is_timeout() {
+            Code::Timeout
+        } else if matches!(self, ami_client::ClientError::Proto(_)) {
+            // A value with CR/LF (from the configuration or a flag): nothing was sent.
+            Code::Usage
+        } else {
+            Code::Unreachable
         }
     }
-    Code::Failure
+}
+
+impl ExitCoded for bigchat_voice::store::StoreError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::store::StoreError as E;
+        match self {
+            // The URL, the path or the database named is wrong: configuration.
+            E::InvalidUrl { .. } | E::NotFound { .. } | E::UnrecognisedDatabase { .. } => {
+                Code::Usage
+            }
+            E::Migrate { .. } | E::Database { .. } | E::Closed | E::InvalidData(_) => {
+                Code::Database
+            }
+            _ => Code::Database,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::pipeline::reconcile::ReconcileError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::pipeline::reconcile::ReconcileError as E;
+        match self {
+            E::Store(e) => e.exit_code(),
+            E::Pbx { .. } => Code::Refused,
+            E::Apply(_) => Code::Database,
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::control::ControlError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::control::ControlError as E;
+        match self {
+            E::Invalid { .. } | E::NoSuchTicket { .. } | E::KeyReused { .. } => Code::Usage,
+            E::Unreachable { .. } => Code::Unreachable,
+            E::NoSuchCall { .. } | E::NoAgentChannel { .. } | E::Refused { .. } => Code::Refused,
+            E::Store(e) => e.exit_code(),
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::discover::DiscoverError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::discover::DiscoverError as E;
+        match self {
+            E::Timeout { .. } => Code::Timeout,
+            E::Unreachable { .. } => Code::Unreachable,
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::pipeline::PipelineError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::pipeline::PipelineError as E;
+        match self {
+            E::Journal { source, .. } => source.exit_code(),
+            E::WriterStopped => Code::Database,
+            E::Store(e) => e.exit_code(),
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::journal::JournalError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::journal::JournalError as E;
+        match self {
+            // The journal directory cannot be used, or another daemon holds it.
+            E::Io { .. } | E::InUse { .. } => Code::Usage,
+            E::Full { .. } | E::Corrupt { .. } | E::TooLarge(_) => Code::Failure,
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for bigchat_voice::replay::ReplayError {
+    fn exit_code(&self) -> Code {
+        // A capture that cannot be read is a bad argument.
+        Code::Usage
+    }
+}
+
+impl ExitCoded for bigchat_voice::notify::NotifyError {
+    fn exit_code(&self) -> Code {
+        use bigchat_voice::notify::NotifyError as E;
+        match self {
+            E::InvalidUrl { .. } | E::Io { .. } => Code::Usage,
+            E::Client(_) => Code::Failure,
+            _ => Code::Failure,
+        }
+    }
+}
+
+impl ExitCoded for ami_proto::ProtoError {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+}
+
+impl ExitCoded for toml::de::Error {
+    fn exit_code(&self) -> Code {
+        Code::Usage
+    }
+}
+
+/// The exit code of one error, if its type has one.
+fn typed(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
+    macro_rules! try_types {
+        ($($t:ty),* $(,)?) => {
+            $(if let Some(e) = cause.downcast_ref::<$t>() {
+                return Some(e.exit_code());
+            })*
+        };
+    }
+    try_types!(
+        Coded,
+        ami_client::ClientError,
+        bigchat_voice::store::StoreError,
+        bigchat_voice::pipeline::reconcile::ReconcileError,
+        bigchat_voice::control::ControlError,
+        bigchat_voice::discover::DiscoverError,
+        bigchat_voice::pipeline::PipelineError,
+        bigchat_voice::journal::JournalError,
+        bigchat_voice::replay::ReplayError,
+        bigchat_voice::notify::NotifyError,
+        ami_proto::ProtoError,
+        toml::de::Error,
+    );
+    None
+}
+
+/// The exit code for `err`: that of the first error in its chain (outermost
+/// first) whose type has one; 1 if none has.
+pub fn code_for(err: &anyhow::Error) -> Code {
+    // A `Coded` attached as context is not seen through `chain()`.
+    if let Some(c) = err.downcast_ref::<Coded>() {
+        return c.code;
+    }
+    err.chain().find_map(typed).unwrap_or(Code::Failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bigchat_voice::store::StoreError;
+
+    fn code(e: impl std::error::Error + Send + Sync + 'static) -> Code {
+        code_for(&anyhow::Error::new(e))
+    }
+
+    #[test]
+    fn store_errors_of_configuration_exit_2_the_others_5() {
+        assert_eq!(
+            code(StoreError::InvalidUrl { reason: "x".into() }),
+            Code::Usage
+        );
+        assert_eq!(code(StoreError::NotFound { what: "x".into() }), Code::Usage);
+        assert_eq!(
+            code(StoreError::UnrecognisedDatabase { reason: "x".into() }),
+            Code::Usage
+        );
+        assert_eq!(code(StoreError::database("down", true)), Code::Database);
+        assert_eq!(code(StoreError::InvalidData("x".into())), Code::Database);
+        assert_eq!(code(StoreError::Closed), Code::Database);
+    }
+
+    #[test]
+    fn client_errors() {
+        use ami_client::ClientError as E;
+        assert_eq!(
+            code(E::Auth {
+                message: "no".into()
+            }),
+            Code::Auth
+        );
+        assert_eq!(code(E::Timeout), Code::Timeout);
+        assert_eq!(code(E::NotConnected), Code::Unreachable);
+        assert_eq!(code(E::Closed), Code::Unreachable);
+        assert_eq!(code(E::ConnectionLost { written: true }), Code::Unreachable);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(code(E::Io(io)), Code::Unreachable);
+        let crlf = ami_proto::Action::new("Ping")
+            .header("X", "a\r\nb")
+            .encode(&mut ami_proto::bytes::BytesMut::new())
+            .expect_err("CR/LF refused");
+        assert_eq!(code(E::Proto(crlf)), Code::Usage);
+    }
+
+    #[test]
+    fn control_errors() {
+        use bigchat_voice::control::ControlError as E;
+        let cases = [
+            (
+                E::Invalid {
+                    field: "to",
+                    reason: "x".into(),
+                },
+                Code::Usage,
+            ),
+            (E::NoSuchTicket { ticket_id: 1 }, Code::Usage),
+            (
+                E::KeyReused {
+                    key: "k".into(),
+                    unique_id: "u".into(),
+                },
+                Code::Usage,
+            ),
+            (E::Unreachable { reason: "x".into() }, Code::Unreachable),
+            (
+                E::NoSuchCall {
+                    linkedid: "x".into(),
+                },
+                Code::Refused,
+            ),
+            (
+                E::NoAgentChannel {
+                    linkedid: "x".into(),
+                    agent: "1".into(),
+                },
+                Code::Refused,
+            ),
+            (
+                E::Refused {
+                    action: "a".into(),
+                    message: "m".into(),
+                },
+                Code::Refused,
+            ),
+            (E::Store(StoreError::Closed), Code::Database),
+            (
+                E::Store(StoreError::InvalidUrl { reason: "x".into() }),
+                Code::Usage,
+            ),
+        ];
+        for (e, want) in cases {
+            let shown = e.to_string();
+            assert_eq!(code(e), want, "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_outermost_typed_error_decides() {
+        let inner = anyhow::Error::new(StoreError::Closed);
+        let outer = inner.context(Coded {
+            code: Code::Usage,
+            message: "bad".into(),
+        });
+        assert_eq!(code_for(&outer), Code::Usage);
+        // Context text alone says nothing: the typed cause under it decides.
+        let err = anyhow::Error::new(StoreError::Closed).context("cannot open the database");
+        assert_eq!(code_for(&err), Code::Database);
+        assert_eq!(code_for(&anyhow::anyhow!("untyped")), Code::Failure);
+    }
+
+    #[test]
+    fn other_library_errors() {
+        use bigchat_voice::discover::DiscoverError;
+        assert_eq!(
+            code(DiscoverError::Timeout { action: "a".into() }),
+            Code::Timeout
+        );
+        assert_eq!(
+            code(DiscoverError::Unreachable {
+                action: "a".into(),
+                reason: "r".into()
+            }),
+            Code::Unreachable
+        );
+        let bad_toml = toml::from_str::<toml::Table>("x = ").expect_err("bad");
+        assert_eq!(code(bad_toml), Code::Usage);
+        let replay = bigchat_voice::replay::Replay::open("/nonexistent/x.server.ami")
+            .expect_err("no such file");
+        assert_eq!(code(replay), Code::Usage);
+    }
 }

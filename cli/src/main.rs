@@ -89,11 +89,14 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// Opens (and migrates) the configured database, naming it on failure.
+/// `create`: what a missing SQLite file or directory may become (a missing
+/// one that may not be created is a configuration error, exit 2).
 pub async fn open_store(
     settings: &config::Settings,
+    create: bigchat_voice::store::Creation,
 ) -> anyhow::Result<bigchat_voice::store::AnyStore> {
     use anyhow::Context;
-    bigchat_voice::store::AnyStore::connect(&settings.database_url)
+    bigchat_voice::store::AnyStore::connect_with(&settings.database_url, create)
         .await
         .with_context(|| {
             format!(
@@ -120,7 +123,7 @@ pub fn describe_mode(mode: bigchat_voice::store::SchemaMode) -> &'static str {
 pub async fn open_store_for_calls(
     settings: &config::Settings,
 ) -> anyhow::Result<bigchat_voice::store::AnyStore> {
-    let store = open_store(settings).await?;
+    let store = open_store(settings, bigchat_voice::store::Creation::File).await?;
     let schema = store.schema();
     tracing::info!(mode = %schema.mode, applied = schema.applied, "database ready");
     let users = settings.tracker.user_list();
@@ -228,18 +231,12 @@ fn main() -> ExitCode {
 /// that its outer error already said (many errors repeat their source's
 /// text: "I/O error: Connection refused" over "Connection refused").
 fn describe(err: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if text.is_empty() || out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    describe_error(err.as_ref())
+}
+
+/// [`describe`] for any error (a library error formatted into a message).
+pub fn describe_error(err: &(dyn std::error::Error + 'static)) -> String {
+    bigchat_voice::error_chain(err)
 }
 
 #[cfg(test)]

@@ -67,8 +67,13 @@ impl Publisher {
                     ));
                 }
             };
-            let sink = WebhookSink::spawn(WebhookConfig::new(url.clone(), secret))
-                .map_err(|e| coded(Code::Usage, format!("webhook {url}: {e}")))?;
+            let sink =
+                WebhookSink::spawn(WebhookConfig::new(url.clone(), secret)).map_err(|e| {
+                    coded(
+                        Code::Usage,
+                        format!("webhook {url}: {}", crate::describe_error(&e)),
+                    )
+                })?;
             let sink = Arc::new(sink);
             notifier.add_sink(sink.clone());
             webhook = Some(sink);

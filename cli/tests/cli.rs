@@ -293,11 +293,36 @@ fn example_config_parses() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("x.db").display());
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bigchat-voice.example.toml");
+    // `calls` only reads: a database that does not exist is not created.
+    let out = run(bin()
+        .arg("--config")
+        .arg(&example)
+        .args(["calls", "--database-url", &db]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("database not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("x.db").exists());
+    let out =
+        run(bin()
+            .arg("--config")
+            .arg(&example)
+            .args(["db", "migrate", "--database-url", &db]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(bin()
         .arg("--config")
         .arg(&example)
         .args(["calls", "--database-url", &db]));
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // A mistyped directory is refused even by the daemon's own opening.
+    let typo = format!("sqlite://{}", dir.path().join("typo/x.db").display());
+    let out = run(bin().args(["calls", "--database-url", &typo]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = run(bin().args(["db", "migrate", "--database-url", &typo]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("typo/x.db").exists());
 }
 
 #[test]

@@ -521,7 +521,13 @@ async fn check_reports_missing_rights() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // A check that finds a problem: exit 2, the configuration does not work.
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    // A check never writes: the database it was pointed at is not created.
+    assert!(
+        !dir.path().join("calls.db").exists(),
+        "check created the database"
+    );
     assert!(
         stdout.contains("FAIL") && stdout.contains("originate"),
         "{stdout}"

@@ -83,7 +83,7 @@ impl Default for JournalConfig {
 #[non_exhaustive]
 pub enum JournalError {
     /// Reading or writing a journal file failed.
-    #[error("journal file {path}: {source}")]
+    #[error("journal file {path}")]
     Io {
         /// The file or directory.
         path: String,

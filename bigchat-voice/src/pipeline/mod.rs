@@ -122,7 +122,7 @@ impl PipelineConfig {
 #[non_exhaustive]
 pub enum PipelineError {
     /// The journal could not be opened or read.
-    #[error("journal {dir}: {source}")]
+    #[error("journal {dir}")]
     Journal {
         /// Its directory.
         dir: String,
@@ -405,7 +405,7 @@ impl Pipeline {
         {
             Ok(row) => self.notifier.publish_asterisk(self.config.company_id, &row),
             Err(e) => {
-                tracing::warn!(server = %self.config.name, "cannot record the connection status: {e}")
+                tracing::warn!(server = %self.config.name, "cannot record the connection status: {}", crate::error_chain(&e))
             }
         }
     }
@@ -609,7 +609,7 @@ impl Pipeline {
         let mut rec = lock(rec);
         rec.retain_live(&self.tracker);
         if let Err(e) = rec.release() {
-            tracing::warn!(server = %self.config.name, "journal: old segments not released: {e}");
+            tracing::warn!(server = %self.config.name, "journal: old segments not released: {}", crate::error_chain(&e));
         }
     }
 
@@ -648,7 +648,9 @@ impl Pipeline {
         self.stats.live_calls.store(following, Ordering::Relaxed);
         match result {
             Ok(summary) => tracing::info!(server = %self.config.name, "sync: {summary}"),
-            Err(e) => tracing::warn!(server = %self.config.name, "sync failed: {e}"),
+            Err(e) => {
+                tracing::warn!(server = %self.config.name, "sync failed: {}", crate::error_chain(&e))
+            }
         }
     }
 
@@ -731,7 +733,7 @@ impl Pipeline {
         match tokio::time::timeout_at(deadline, tail).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                tracing::warn!(server = %self.config.name, "tracking after the stop: {e}")
+                tracing::warn!(server = %self.config.name, "tracking after the stop: {}", crate::error_chain(&e))
             }
             Err(_) => tracing::warn!(
                 server = %self.config.name,
@@ -742,7 +744,7 @@ impl Pipeline {
         if let Some(rec) = &self.recorder {
             let mut rec = lock(rec);
             if let Err(e) = rec.sync() {
-                tracing::error!(server = %self.config.name, "journal sync at stop failed: {e}");
+                tracing::error!(server = %self.config.name, "journal sync at stop failed: {}", crate::error_chain(&e));
             }
             self.losses
                 .unjournaled
@@ -814,11 +816,11 @@ async fn read_stream(
                     Some(Ok(Some(file))) => {
                         syncing = Some(tokio::task::spawn_blocking(move || {
                             if let Err(e) = file.sync_data() {
-                                tracing::error!(error = %e, "journal sync failed");
+                                tracing::error!(error = %crate::error_chain(&e), "journal sync failed");
                             }
                         }));
                     }
-                    Some(Err(e)) => tracing::error!(error = %e, "journal sync failed"),
+                    Some(Err(e)) => tracing::error!(error = %crate::error_chain(&e), "journal sync failed"),
                     _ => {}
                 }
                 continue;

@@ -332,6 +332,24 @@ impl AnyStore {
         }
     }
 
+    /// [`missing_references`](Self::missing_references) of the database at
+    /// `url`, opened without creating, migrating or changing anything (for
+    /// `check`; SQLite: always standalone, nothing to check).
+    pub async fn inspect_references(
+        url: &str,
+        company_id: i64,
+        users: &[(String, i64)],
+        queues: &[(String, i64)],
+    ) -> Result<Vec<String>, StoreError> {
+        let _ = (company_id, users, queues);
+        match Backend::of(url)? {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Ok(Vec::new()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => PgStore::inspect_references(url, company_id, users, queues).await,
+        }
+    }
+
     /// What the database at `url` is, and what opening it would migrate,
     /// without changing anything (for `check`): an SQLite file is opened
     /// read-only and never created; a database the store would refuse is

@@ -100,53 +100,38 @@ impl PgStore {
         users: &[(String, i64)],
         queues: &[(String, i64)],
     ) -> Result<Vec<String>, StoreError> {
-        let mut problems = Vec::new();
         if self.schema.mode != schema::SchemaMode::Attach {
-            return Ok(problems);
+            return Ok(Vec::new());
         }
-        let company: Option<i32> =
-            sqlx::query_scalar(r#"SELECT "id" FROM "Companies" WHERE "id" = $1"#)
-                .bind(company_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        if company.is_none() {
-            problems.push(format!(
-                "company {company_id} does not exist in BigChat's Companies"
-            ));
-        }
-        let owned = [
-            (
-                "user",
-                r#"SELECT CAST("companyId" AS BIGINT) FROM "Users" WHERE "id" = $1"#,
-                users,
-                "extension",
-            ),
-            (
-                "queue",
-                r#"SELECT CAST("companyId" AS BIGINT) FROM "Queues" WHERE "id" = $1"#,
-                queues,
-                "PBX queue",
-            ),
-        ];
-        for (what, sql, mapping, from) in owned {
-            for (key, id) in mapping {
-                let owner: Option<Option<i64>> = sqlx::query_scalar(sql)
-                    .bind(*id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                match owner {
-                    None => problems.push(format!(
-                        "{from} {key:?} maps to {what} {id}, which BigChat does not have"
-                    )),
-                    Some(owner) if owner != Some(company_id) => problems.push(format!(
-                        "{from} {key:?} maps to {what} {id}, which belongs to company {}, not {company_id}",
-                        owner.map_or("none".to_string(), |c| c.to_string())
-                    )),
-                    Some(_) => {}
-                }
+        missing_in(&self.pool, company_id, users, queues).await
+    }
+
+    /// [`missing_references`](Self::missing_references) of the database at
+    /// `url`, opened without migrating or changing anything (for `check`).
+    pub async fn inspect_references(
+        url: &str,
+        company_id: i64,
+        users: &[(String, i64)],
+        queues: &[(String, i64)],
+    ) -> Result<Vec<String>, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+            reason: e.to_string(),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let result = async {
+            let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
+            if schema::plan(&found).0 != schema::SchemaMode::Attach {
+                return Ok(Vec::new());
             }
+            missing_in(&pool, company_id, users, queues).await
         }
-        Ok(problems)
+        .await;
+        pool.close().await;
+        result
     }
 
     /// The underlying pool (for tools and tests).
@@ -163,6 +148,59 @@ impl PgStore {
             _ => &super::sql::STANDALONE,
         }
     }
+}
+
+/// What BigChat's tables lack of the configured company, users and queues.
+async fn missing_in(
+    pool: &PgPool,
+    company_id: i64,
+    users: &[(String, i64)],
+    queues: &[(String, i64)],
+) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let company: Option<i32> =
+        sqlx::query_scalar(r#"SELECT "id" FROM "Companies" WHERE "id" = $1"#)
+            .bind(company_id)
+            .fetch_optional(pool)
+            .await?;
+    if company.is_none() {
+        problems.push(format!(
+            "company {company_id} does not exist in BigChat's Companies"
+        ));
+    }
+    let owned = [
+        (
+            "user",
+            r#"SELECT CAST("companyId" AS BIGINT) FROM "Users" WHERE "id" = $1"#,
+            users,
+            "extension",
+        ),
+        (
+            "queue",
+            r#"SELECT CAST("companyId" AS BIGINT) FROM "Queues" WHERE "id" = $1"#,
+            queues,
+            "PBX queue",
+        ),
+    ];
+    for (what, sql, mapping, from) in owned {
+        for (key, id) in mapping {
+            let owner: Option<Option<i64>> = sqlx::query_scalar(sql)
+                .bind(*id)
+                .fetch_optional(pool)
+                .await?;
+            match owner {
+                None => problems.push(format!(
+                    "{from} {key:?} maps to {what} {id}, which BigChat does not have"
+                )),
+                Some(owner) if owner != Some(company_id) => problems.push(format!(
+                    "{from} {key:?} maps to {what} {id}, which belongs to company {}, not {company_id}",
+                    owner.map_or("none".to_string(), |c| c.to_string())
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// How many of the connector's migrations the database records.

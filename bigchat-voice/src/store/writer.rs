@@ -566,14 +566,7 @@ fn jittered(backoff: Duration) -> Duration {
 
 /// The error and all its sources on one line.
 fn chain(e: &StoreError) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
+    crate::error_chain(e)
 }
 
 #[cfg(test)]
