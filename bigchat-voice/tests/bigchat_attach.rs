@@ -380,9 +380,10 @@ async fn every_recorded_call_reads_back_as_bigchat_reads_it() {
     let bruno = ticket_list(&mut conn, 8).await;
     let records = db
         .store
-        .recent_calls(&bigchat_voice::store::CallFilter {
-            limit: Some(1000),
-            ..Default::default()
+        .recent_calls(&{
+            let mut c = bigchat_voice::store::CallFilter::default();
+            c.limit = Some(1000);
+            c
         })
         .await
         .expect("records");

@@ -190,9 +190,10 @@ async fn wait_completed(store: &AnyStore, n: usize) -> Vec<CallRecordRow> {
     let mut rows = Vec::new();
     for _ in 0..300 {
         rows = store
-            .recent_calls(&CallFilter {
-                limit: Some(10_000),
-                ..CallFilter::default()
+            .recent_calls(&{
+                let mut c = CallFilter::default();
+                c.limit = Some(10_000);
+                c
             })
             .await
             .expect("calls");

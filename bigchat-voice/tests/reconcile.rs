@@ -4,7 +4,7 @@
 
 mod tracker_support;
 
-use bigchat_voice::model::{CallStatus, Effect};
+use bigchat_voice::model::{Call, CallStatus, Direction, Effect};
 use bigchat_voice::pipeline::reconcile::plan;
 use bigchat_voice::store::CallRecordRow;
 use bigchat_voice::tracker::{Tracker, TrackerConfig};
@@ -42,36 +42,20 @@ fn pbx_channels() -> Vec<ami_proto::Message> {
 }
 
 fn db_row(unique_id: &str, updated_at: DateTime<Utc>) -> CallRecordRow {
-    CallRecordRow {
-        id: 9,
-        unique_id: unique_id.into(),
-        caller_id: "+5511999990099".into(),
-        caller_name: None,
-        called_number: "4000".into(),
-        direction: "inbound".into(),
-        status: "answered".into(),
-        duration: 0,
-        hold_time: 0,
-        talk_time: 0,
-        recording_url: None,
-        recording_file: None,
-        started_at: updated_at - Duration::seconds(30),
-        answered_at: Some(updated_at - Duration::seconds(20)),
-        ended_at: None,
-        agent_extension: Some("1001".into()),
-        queue: None,
-        hangup_cause: None,
-        reconciled: false,
-        ticket_id: Some(1),
-        asterisk_id: 1,
-        user_id: None,
-        contact_id: Some(1),
-        company_id: 1,
-        created_at: updated_at,
-        updated_at,
-        journal_seq: None,
-        classification: None,
-    }
+    let mut call = Call::ringing(
+        unique_id,
+        Direction::Inbound,
+        updated_at - Duration::seconds(30),
+    );
+    call.status = CallStatus::Answered;
+    call.caller_id = "+5511999990099".into();
+    call.called_number = "4000".into();
+    call.answered_at = Some(updated_at - Duration::seconds(20));
+    call.agent_extension = Some("1001".into());
+    let mut row = CallRecordRow::from_call(&call, 9, 1, 1, updated_at);
+    row.ticket_id = Some(1);
+    row.contact_id = Some(1);
+    row
 }
 
 /// Gone from the PBX while the daemon could not see: ended when it was last

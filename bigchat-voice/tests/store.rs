@@ -731,51 +731,58 @@ async fn recent_calls_filters(backend: Backend) {
                 .collect::<Vec<_>>()
         }
     };
-    let completed = f(CallFilter {
-        status: Some(CallStatus::Completed),
-        ..Default::default()
+    let completed = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.status = Some(CallStatus::Completed);
+        c
     })
     .await;
     assert_eq!(
         completed,
         vec!["1700000005.7", "1700000003.9", "1700000001.1"]
     );
-    let outbound = f(CallFilter {
-        direction: Some(Direction::Outbound),
-        ..Default::default()
+    let outbound = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.direction = Some(Direction::Outbound);
+        c
     })
     .await;
     assert_eq!(outbound, vec!["1700000004.2", "1700000003.9"]);
-    let agent = f(CallFilter {
-        agent_extension: Some("1002".into()),
-        ..Default::default()
+    let agent = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.agent_extension = Some("1002".into());
+        c
     })
     .await;
     assert_eq!(agent, vec!["1700000005.7"]);
-    let by_user = f(CallFilter {
-        user_id: Some(7),
-        company_id: Some(COMPANY),
-        asterisk_id: Some(ast),
-        ..Default::default()
+    let by_user = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.user_id = Some(7);
+        c.company_id = Some(COMPANY);
+        c.asterisk_id = Some(ast);
+        c
     })
     .await;
     assert_eq!(by_user.len(), 3);
-    let range = f(CallFilter {
-        since: Some(t(30)),
-        until: Some(t(300)),
-        ..Default::default()
+    let range = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.since = Some(t(30));
+        c.until = Some(t(300));
+        c
     })
     .await;
     assert_eq!(range, vec!["1700000003.9", "1700000002.5"]);
-    let limited = f(CallFilter {
-        limit: Some(2),
-        ..Default::default()
+    let limited = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.limit = Some(2);
+        c
     })
     .await;
     assert_eq!(limited.len(), 2);
-    let none = f(CallFilter {
-        company_id: Some(99),
-        ..Default::default()
+    let none = f({
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.company_id = Some(99);
+        c
     })
     .await;
     assert!(none.is_empty());
@@ -1236,9 +1243,10 @@ async fn originate_keys_are_claimed_once(backend: Backend) {
     )
     .await;
     let rows = store
-        .recent_calls(&CallFilter {
-            unique_id: Some("u2".into()),
-            ..Default::default()
+        .recent_calls(&{
+            let mut c = bigchat_voice::store::CallFilter::default();
+            c.unique_id = Some("u2".into());
+            c
         })
         .await
         .expect("calls");
@@ -1277,9 +1285,10 @@ async fn internal_calls_have_no_contact_and_no_ticket(backend: Backend) {
     .await;
     let rows = db
         .store
-        .recent_calls(&CallFilter {
-            direction: Some(Direction::Internal),
-            ..CallFilter::default()
+        .recent_calls(&{
+            let mut c = CallFilter::default();
+            c.direction = Some(Direction::Internal);
+            c
         })
         .await
         .expect("calls");

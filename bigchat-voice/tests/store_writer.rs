@@ -524,9 +524,10 @@ async fn one_callers_calls_on_four_lanes(store: AnyStore) {
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
     let rows = store
-        .recent_calls(&CallFilter {
-            limit: Some(100),
-            ..CallFilter::default()
+        .recent_calls(&{
+            let mut c = CallFilter::default();
+            c.limit = Some(100);
+            c
         })
         .await
         .expect("records");

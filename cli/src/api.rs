@@ -509,16 +509,17 @@ async fn find_call(
         Some(n) => Some(pick_server(state, Some(n))?),
         None => None,
     };
-    let filter = CallFilter {
-        company_id: Some(company),
-        asterisk_id: match &chosen {
+    let filter = {
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.company_id = Some(company);
+        c.asterisk_id = match &chosen {
             Some(s) => Some(*s.asterisk_id.get().ok_or_else(missing)?),
             None => None,
-        },
-        unique_id: Some(unique_id.to_owned()),
-        user_id: user,
-        limit: Some(2),
-        ..Default::default()
+        };
+        c.unique_id = Some(unique_id.to_owned());
+        c.user_id = user;
+        c.limit = Some(2);
+        c
     };
     let mut rows = state.store.recent_calls(&filter).await?;
     if rows.len() > 1 {
@@ -635,11 +636,12 @@ async fn originate(
             .await?
         }
     };
-    let filter = CallFilter {
-        asterisk_id: Some(placed.asterisk_id),
-        unique_id: Some(placed.unique_id.clone()),
-        limit: Some(1),
-        ..Default::default()
+    let filter = {
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.asterisk_id = Some(placed.asterisk_id);
+        c.unique_id = Some(placed.unique_id.clone());
+        c.limit = Some(1);
+        c
     };
     let call = state.store.recent_calls(&filter).await?.pop();
     let status = if placed.replayed {

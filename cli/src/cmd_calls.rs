@@ -52,15 +52,16 @@ pub fn filter(settings: &Settings, args: &CallsArgs) -> anyhow::Result<CallFilte
             }
         },
     };
-    Ok(CallFilter {
-        company_id: Some(settings.company_id),
-        status,
-        direction,
-        agent_extension: args.agent.clone(),
-        since: time_arg("--since", &args.since)?,
-        until: time_arg("--until", &args.until)?,
-        limit: Some(args.limit),
-        ..CallFilter::default()
+    Ok({
+        let mut c = CallFilter::default();
+        c.company_id = Some(settings.company_id);
+        c.status = status;
+        c.direction = direction;
+        c.agent_extension = args.agent.clone();
+        c.since = time_arg("--since", &args.since)?;
+        c.until = time_arg("--until", &args.until)?;
+        c.limit = Some(args.limit);
+        c
     })
 }
 

@@ -127,11 +127,12 @@ async fn failed_call(
     asterisk_id: i64,
     unique_id: &str,
 ) -> Option<bigchat_voice::model::Call> {
-    let filter = bigchat_voice::store::CallFilter {
-        asterisk_id: Some(asterisk_id),
-        unique_id: Some(unique_id.to_owned()),
-        limit: Some(1),
-        ..Default::default()
+    let filter = {
+        let mut c = bigchat_voice::store::CallFilter::default();
+        c.asterisk_id = Some(asterisk_id);
+        c.unique_id = Some(unique_id.to_owned());
+        c.limit = Some(1);
+        c
     };
     let row = store.recent_calls(&filter).await.ok()?.pop()?;
     if row.call_status().ok()?.is_final() {

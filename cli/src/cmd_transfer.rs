@@ -3,7 +3,7 @@
 //! (the library's [`control`] code, as the control API uses it).
 
 use bigchat_voice::control::{self, TransferKind};
-use bigchat_voice::store::{CallFilter, Store};
+use bigchat_voice::store::Store;
 
 use crate::args::TransferArgs;
 use crate::config::Settings;
@@ -34,11 +34,12 @@ pub async fn run(settings: &Settings, args: &TransferArgs) -> anyhow::Result<()>
         None => {
             let store = crate::open_store_for_calls(settings).await?;
             let asterisk_id = crate::register_server(&store, settings, &server.config).await?;
-            let filter = CallFilter {
-                asterisk_id: Some(asterisk_id),
-                unique_id: Some(args.call.clone()),
-                limit: Some(1),
-                ..Default::default()
+            let filter = {
+                let mut c = bigchat_voice::store::CallFilter::default();
+                c.asterisk_id = Some(asterisk_id);
+                c.unique_id = Some(args.call.clone());
+                c.limit = Some(1);
+                c
             };
             let row = store.recent_calls(&filter).await?.pop();
             store.close().await;

@@ -9,6 +9,7 @@ use crate::model::{Call, CallStatus, Direction};
 
 /// `Asterisks.status`: the state of the connector's AMI connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AsteriskStatus {
     /// Logged in and receiving events.
     Connected,
@@ -37,6 +38,7 @@ impl AsteriskStatus {
     sqlx(rename_all = "camelCase")
 )]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallRecordRow {
     /// Primary key.
     pub id: i64,
@@ -114,6 +116,49 @@ impl CallRecordRow {
         })
     }
 
+    /// The row the store writes for `call` (record `id` of PBX
+    /// `asterisk_id`, company `company_id`, written at `at`), with no
+    /// ticket, contact or journal position yet: for a [`Store`](super::Store)
+    /// of one's own and for tests.
+    pub fn from_call(
+        call: &Call,
+        id: i64,
+        asterisk_id: i64,
+        company_id: i64,
+        at: DateTime<Utc>,
+    ) -> Self {
+        CallRecordRow {
+            id,
+            unique_id: call.unique_id.clone(),
+            caller_id: call.caller_id.clone(),
+            caller_name: call.caller_name.clone(),
+            called_number: call.called_number.clone(),
+            direction: call.direction.as_str().to_owned(),
+            status: call.status.as_str().to_owned(),
+            duration: call.duration,
+            hold_time: call.hold_time,
+            talk_time: call.talk_time,
+            recording_url: call.recording_url.clone(),
+            recording_file: call.recording_file.clone(),
+            started_at: call.started_at,
+            answered_at: call.answered_at,
+            ended_at: call.ended_at,
+            agent_extension: call.agent_extension.clone(),
+            queue: call.queue.clone(),
+            hangup_cause: call.hangup_cause.map(i64::from),
+            reconciled: call.reconciled,
+            ticket_id: None,
+            asterisk_id,
+            user_id: call.user_id,
+            contact_id: None,
+            company_id,
+            created_at: at,
+            updated_at: at,
+            journal_seq: None,
+            classification: call.classification.clone(),
+        }
+    }
+
     /// The record as a [`Call`] (the contact's number is the caller for
     /// inbound calls, the called number for outbound ones).
     pub fn to_call(&self) -> Result<Call, StoreError> {
@@ -158,6 +203,7 @@ impl CallRecordRow {
     sqlx(rename_all = "camelCase")
 )]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct TicketRow {
     /// Primary key.
     pub id: i64,
@@ -202,6 +248,7 @@ pub struct TicketRow {
     sqlx(rename_all = "camelCase")
 )]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ContactRow {
     /// Primary key.
     pub id: i64,
@@ -267,6 +314,7 @@ pub struct MessageRow {
     sqlx(rename_all = "camelCase")
 )]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AsteriskRow {
     /// Primary key.
     pub id: i64,
@@ -303,6 +351,7 @@ pub struct AsteriskRow {
 
 /// What [`Store::apply`](super::Store::apply) did, for notifications.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Applied {
     /// The call record concerned (None for effects that touch no call).
     pub call_record_id: Option<i64>,
@@ -352,6 +401,7 @@ impl Applied {
 /// Filter for [`Store::recent_calls`](super::Store::recent_calls); `None`
 /// fields match everything.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CallFilter {
     /// Only this company.
     pub company_id: Option<i64>,
