@@ -37,15 +37,39 @@ pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
         })
         .unwrap_or_default()
     };
-    let table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
-        usage(format!("{}: {}", at(e.span()), e.message().trim_end()))
-    })?;
+    // The message itself may quote the value (`invalid type: integer
+    // `1234`, expected a string`): not on a secret's line.
+    let what = |e: &toml::de::Error| {
+        let line = e.span().map(|span| {
+            let start = text[..span.start.min(text.len())]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            text[start..]
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        });
+        let key = line
+            .as_deref()
+            .and_then(|l| l.split('=').next())
+            .unwrap_or("");
+        if ["secret", "token", "password"]
+            .iter()
+            .any(|w| key.contains(w))
+        {
+            "invalid value (not shown: this line holds a secret)".to_owned()
+        } else {
+            e.message().trim_end().to_owned()
+        }
+    };
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e: toml::de::Error| usage(format!("{}: {}", at(e.span()), what(&e))))?;
     if let Some(problem) = old_spelling(&table, "") {
         return Err(usage(format!(": {problem}")));
     }
-    let mut file: FileConfig = toml::from_str(text).map_err(|e: toml::de::Error| {
-        usage(format!("{}: {}", at(e.span()), e.message().trim_end()))
-    })?;
+    let mut file: FileConfig = toml::from_str(text)
+        .map_err(|e: toml::de::Error| usage(format!("{}: {}", at(e.span()), what(&e))))?;
     if let Some(problem) = conflicts(&table).into_iter().next() {
         return Err(usage(format!(": {problem}")));
     }
@@ -801,6 +825,13 @@ mod tests {
             "{shown}"
         );
         assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
+        // A secret of the wrong type: serde's message would quote it.
+        let text =
+            "[[asterisk]]\nname = \"pbx\"\nhost = \"h\"\nusername = \"u\"\nsecret = 987654321\n";
+        let err = parse_file(text, Path::new("voice.toml")).unwrap_err();
+        let shown = format!("{err:#}");
+        assert!(!shown.contains("987654321"), "{shown}");
+        assert!(shown.contains("voice.toml:5:"), "{shown}");
         let err = parse_file("companyID = 1\n", Path::new("v.toml")).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
         let file = parse_file(
