@@ -263,8 +263,11 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// Events buffered for the [`EventStream`](crate::EventStream) before
-    /// it reports [`Lagged`](crate::StreamItem::Lagged). Default: 8192.
+    /// The most events held for the [`EventStream`](crate::EventStream) at
+    /// any time (those queued by the background task and those the stream
+    /// has taken but not yet yielded, together; markers do not count).
+    /// Events arriving while it is full are counted and reported as
+    /// [`Lagged`](crate::StreamItem::Lagged). Default: 8192 (at least 1).
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.config.event_buffer = events.max(1);
         self

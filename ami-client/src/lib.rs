@@ -93,7 +93,10 @@
 //! **Back-pressure.** The reader never waits for the consumer, so Asterisk
 //! (which drops a session whose writes block for 100 ms) is never stalled.
 //! Events go to a bounded buffer ([`ClientConfigBuilder::event_buffer`],
-//! default 8192). When it is full, further events are counted, not
+//! default 8192): at most that many events are held for the stream at any
+//! time, counting both those queued by the reader and those the
+//! [`EventStream`] has taken in a batch but not yet yielded (markers are
+//! not counted). When it is full, further events are counted, not
 //! queued; once there is room again the stream yields
 //! [`StreamItem::Lagged`]`{ missed }` with the exact count at the point of
 //! the gap, so nothing is dropped silently and the consumer knows to
