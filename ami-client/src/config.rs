@@ -32,7 +32,9 @@ pub struct TlsConfig {
 #[cfg(feature = "tls")]
 impl TlsConfig {
     /// TLS with a ready rustls configuration; `server_name` is checked
-    /// against the certificate (a DNS name or an IP address).
+    /// against the certificate (a DNS name or an IP address). Build the
+    /// configuration with the re-exported [`rustls`](crate::rustls), so its
+    /// version is the one this crate was built with.
     pub fn new(
         config: std::sync::Arc<rustls::ClientConfig>,
         server_name: impl Into<String>,

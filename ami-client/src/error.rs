@@ -104,6 +104,18 @@ impl ClientError {
         matches!(self, ClientError::Auth { .. })
     }
 
+    /// True for [`Tls`](Self::Tls) (handshake, certificate or TLS
+    /// configuration failure).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, ClientError::Tls(_))
+    }
+
+    /// True for [`Io`](Self::Io) (a socket operation failed while
+    /// connecting).
+    pub fn is_io(&self) -> bool {
+        matches!(self, ClientError::Io(_))
+    }
+
     /// True for [`ServerError`](Self::ServerError) (the server's own refusal).
     pub fn is_server_error(&self) -> bool {
         matches!(self, ClientError::ServerError { .. })

@@ -119,7 +119,10 @@
 //! redacts it.
 //!
 //! ## Features
-//! * `tls`: AMI over TLS with rustls (`TlsConfig`).
+//! * `tls`: AMI over TLS with rustls (`TlsConfig`, `pin`); the crate
+//!   re-exports `rustls` so a `rustls::ClientConfig` for
+//!   `TlsConfig::new` can be built without a separate, version-matched
+//!   dependency.
 //! * `testkit`: `testkit::FakeAsterisk`, an in-process AMI server for
 //!   tests (yours too).
 #![warn(missing_docs)]
@@ -148,6 +151,14 @@ pub use stream::{EventStream, StreamItem};
 
 /// Re-exported so users need not depend on `ami-proto` themselves.
 pub use ami_proto;
+
+/// The rustls this crate uses (feature `tls`), re-exported so that the
+/// `rustls::ClientConfig` given to [`TlsConfig::new`] (and, with
+/// `testkit`, the server configuration of the fake) is of the same
+/// version: `ami_client::rustls::ClientConfig::builder_with_provider(…)`.
+/// It is built with the `ring` provider, `std` and `tls12`.
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// `md5(challenge ‖ secret)` as 32 lowercase hex digits: the `Key` of an
 /// MD5 `Login` (exposed for servers and tests).

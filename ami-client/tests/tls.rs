@@ -11,6 +11,8 @@
 use std::sync::Arc;
 
 use ami_client::ami_proto::Action;
+// The re-export: no rustls dependency of our own to keep in step.
+use ami_client::rustls;
 use ami_client::testkit::FakeAsterisk;
 use ami_client::{Client, ClientError, TlsConfig};
 use rustls::pki_types::pem::PemObject;
@@ -93,6 +95,7 @@ async fn untrusted_certificate_is_a_tls_error() {
         .build();
     let err = Client::connect(config).await.unwrap_err();
     assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+    assert!(err.is_tls() && !err.is_io() && !err.is_auth(), "{err:?}");
     assert!(fake.logins().is_empty());
 
     // Wrong name: the certificate is for localhost / 127.0.0.1 only.
