@@ -13,7 +13,7 @@
 //! let config = ClientConfig::builder("127.0.0.1", 5038)
 //!     .username("bigchat")
 //!     .secret("bigchat-secret")
-//!     .auth(AuthMode::Auto)
+//!     .auth(AuthMode::Md5) // the default
 //!     .events("call,agent,system")
 //!     .filter("!Event: VarSet")
 //!     .build();
@@ -44,13 +44,16 @@
 //! **Connect and login.** TCP, or TLS with the `tls` feature
 //! (`ClientConfigBuilder::tls`). After the banner (its version is
 //! [`Client::banner_version`]) the client logs in with the MD5 challenge
-//! ([`AuthMode::Auto`] tries it and falls back to a plain `Login` if the
-//! server refuses the challenge; [`AuthMode::Md5`] and [`AuthMode::Plain`]
-//! force one). Refused credentials are [`ClientError::Auth`]: returned by
+//! ([`AuthMode::Md5`], the default): the secret never crosses the wire. If
+//! the server refuses the challenge the login fails with
+//! [`ClientError::ChallengeRefused`] and the secret is not sent; there is
+//! no fallback. A plain `Login` (`Secret:`) is sent only under an explicit
+//! [`AuthMode::Plain`]: silently over TLS, with one warning per client over
+//! plain TCP. Refused credentials are [`ClientError::Auth`]: returned by
 //! [`Client::connect`] for the first attempt, published as
 //! [`DisconnectReason::AuthFailed`] later, and given to actions waiting for
-//! the connection. They are retried on the normal backoff schedule, never in
-//! a tight loop. The event mask is sent as `Events:` on the `Login`, then
+//! the connection (a refused challenge likewise). They are retried on the
+//! normal backoff schedule, never in a tight loop. The event mask is sent as `Events:` on the `Login`, then
 //! every filter is re-sent and its reply awaited.
 //!
 //! **Actions.** Every action gets the ActionID `<prefix><counter>` (the
