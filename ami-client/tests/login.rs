@@ -139,7 +139,10 @@ async fn a_refused_challenge_is_a_typed_error_and_the_secret_is_never_sent() {
         "{:?}",
         fake.actions()
     );
-    assert!(!logs.all().contains("bigchat-secret"), "the secret was logged");
+    assert!(
+        !logs.all().contains("bigchat-secret"),
+        "the secret was logged"
+    );
 }
 
 /// `AuthMode::Plain` logs in where the challenge is refused; without TLS
@@ -176,7 +179,10 @@ async fn explicit_plain_login_works_and_warns_once_without_tls() {
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("in clear"), "{warnings:?}");
-    assert!(!logs.all().contains("s3cr3t-value"), "the secret was logged");
+    assert!(
+        !logs.all().contains("s3cr3t-value"),
+        "the secret was logged"
+    );
 }
 
 #[tokio::test]

@@ -120,7 +120,10 @@ async fn plain_login_inside_tls_is_explicit_and_does_not_warn() {
         !warnings.iter().any(|w| w.contains("plain login")),
         "{warnings:?}"
     );
-    assert!(!logs.all().contains("bigchat-secret"), "the secret was logged");
+    assert!(
+        !logs.all().contains("bigchat-secret"),
+        "the secret was logged"
+    );
 }
 
 #[tokio::test]
