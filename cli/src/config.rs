@@ -97,7 +97,8 @@ pub struct ServerConfig {
     pub secret: Option<String>,
     /// File whose first line is the secret.
     pub secret_file: Option<PathBuf>,
-    /// `auto` (MD5 challenge when offered), `md5`, or `plain`.
+    /// `md5` (the default: MD5 challenge, no fallback) or `plain` (the
+    /// secret sent as is; use TLS). `auto` is a deprecated spelling of `md5`.
     #[serde(default = "default_auth")]
     pub auth: String,
     /// AMI over TLS.
@@ -138,7 +139,7 @@ fn default_port() -> u16 {
 }
 
 fn default_auth() -> String {
-    "auto".to_owned()
+    "md5".to_owned()
 }
 
 /// Click-to-call settings.
@@ -464,9 +465,16 @@ impl Settings {
                 );
             }
             let secret = resolve_secret(&s)?;
+            if s.auth == "auto" {
+                tracing::warn!(
+                    server = %s.name,
+                    "auth = \"auto\" is deprecated and now means md5 (no plain fallback): \
+                     write auth = \"md5\", or auth = \"plain\" for a PBX without the MD5 challenge"
+                );
+            }
             if !matches!(s.auth.as_str(), "auto" | "md5" | "plain") {
                 bail!(
-                    "server {:?}: auth must be auto, md5 or plain, not {:?}",
+                    "server {:?}: auth must be md5 or plain, not {:?}",
                     s.name,
                     s.auth
                 );
