@@ -112,6 +112,7 @@ impl Client {
             waiting: VecDeque::new(),
             first_attempt,
             rx_closed: false,
+            plain_warned: false,
         };
         let handle = tokio::spawn(driver.run());
         if let Ok(mut d) = shared.driver.lock() {

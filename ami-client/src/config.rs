@@ -6,18 +6,24 @@ use std::time::Duration;
 use ami_proto::Action;
 
 /// How to log in.
+///
+/// There is no automatic fallback: under the default ([`Md5`](Self::Md5))
+/// a server that refuses the challenge fails the login with
+/// [`ClientError::ChallengeRefused`](crate::ClientError::ChallengeRefused)
+/// and the secret is never sent; a plain login happens only when
+/// [`Plain`](Self::Plain) is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AuthMode {
-    /// The MD5 challenge (`Action: Challenge`); if the server refuses it, a
-    /// plain `Login` only inside TLS (logged as a warning); without TLS the
-    /// login fails with [`ClientError::Auth`](crate::ClientError::Auth)
-    /// rather than send the secret in clear. The default.
+    /// MD5 challenge/response (`Action: Challenge`, then `Login` with
+    /// `AuthType: MD5` and `Key: md5(challenge ‖ secret)`): the secret never
+    /// crosses the wire. The default.
     #[default]
-    Auto,
-    /// MD5 challenge/response only: the secret never crosses the wire.
     Md5,
-    /// Plain `Login` with `Secret:` (use TLS if the network is not trusted).
+    /// Plain `Login` with `Secret:`: the secret crosses the wire, in clear
+    /// unless the connection is TLS. Silent over TLS; over plain TCP the
+    /// client logs one warning (the first time it sends such a login; its
+    /// reconnects log it at debug level only).
     Plain,
 }
 
@@ -32,7 +38,9 @@ pub struct TlsConfig {
 #[cfg(feature = "tls")]
 impl TlsConfig {
     /// TLS with a ready rustls configuration; `server_name` is checked
-    /// against the certificate (a DNS name or an IP address).
+    /// against the certificate (a DNS name or an IP address). Build the
+    /// configuration with the re-exported [`rustls`](crate::rustls), so its
+    /// version is the one this crate was built with.
     pub fn new(
         config: std::sync::Arc<rustls::ClientConfig>,
         server_name: impl Into<String>,
@@ -103,7 +111,7 @@ impl ClientConfig {
                 port,
                 username: String::new(),
                 secret: String::new(),
-                auth: AuthMode::Auto,
+                auth: AuthMode::Md5,
                 events: "on".into(),
                 filters: Vec::new(),
                 action_timeout: Duration::from_secs(10),
@@ -195,7 +203,7 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// How to log in. Default: [`AuthMode::Auto`].
+    /// How to log in. Default: [`AuthMode::Md5`] (no plain fallback).
     pub fn auth(mut self, mode: AuthMode) -> Self {
         self.config.auth = mode;
         self
@@ -263,8 +271,11 @@ impl ClientConfigBuilder {
         self
     }
 
-    /// Events buffered for the [`EventStream`](crate::EventStream) before
-    /// it reports [`Lagged`](crate::StreamItem::Lagged). Default: 8192.
+    /// The most events held for the [`EventStream`](crate::EventStream) at
+    /// any time (those queued by the background task and those the stream
+    /// has taken but not yet yielded, together; markers do not count).
+    /// Events arriving while it is full are counted and reported as
+    /// [`Lagged`](crate::StreamItem::Lagged). Default: 8192 (at least 1).
     pub fn event_buffer(mut self, events: usize) -> Self {
         self.config.event_buffer = events.max(1);
         self

@@ -19,6 +19,23 @@ pub enum ClientError {
         message: String,
     },
 
+    /// The server refused the MD5 challenge (`Response: Error` to
+    /// `Action: Challenge`, e.g. `Must specify AuthType`) under
+    /// [`AuthMode::Md5`](crate::AuthMode::Md5), the default. The secret was
+    /// not sent: there is no fallback to a plain login, which must be chosen
+    /// explicitly ([`AuthMode::Plain`](crate::AuthMode::Plain); over TLS
+    /// unless the network is trusted). [`is_auth`](Self::is_auth) is true
+    /// for it too.
+    #[error(
+        "the PBX refused the MD5 challenge ({message}); the secret was not sent. \
+         A plain login sends it over the wire (in clear without TLS): allow it \
+         explicitly with AuthMode::Plain"
+    )]
+    ChallengeRefused {
+        /// The server's `Message:` text (empty if it sent none).
+        message: String,
+    },
+
     /// The server answered the action with `Response: Error`. The action
     /// reached the server and was refused; the connection is fine.
     #[error("server refused the action: {message}")]
@@ -99,9 +116,32 @@ impl ClientError {
         matches!(self, ClientError::Timeout)
     }
 
-    /// True for [`Auth`](Self::Auth).
+    /// True when the login was refused: [`Auth`](Self::Auth) (bad
+    /// credentials) and [`ChallengeRefused`](Self::ChallengeRefused).
     pub fn is_auth(&self) -> bool {
-        matches!(self, ClientError::Auth { .. })
+        matches!(
+            self,
+            ClientError::Auth { .. } | ClientError::ChallengeRefused { .. }
+        )
+    }
+
+    /// True for [`ChallengeRefused`](Self::ChallengeRefused): the server does
+    /// not offer the MD5 challenge and only an explicit
+    /// [`AuthMode::Plain`](crate::AuthMode::Plain) can log in.
+    pub fn is_challenge_refused(&self) -> bool {
+        matches!(self, ClientError::ChallengeRefused { .. })
+    }
+
+    /// True for [`Tls`](Self::Tls) (handshake, certificate or TLS
+    /// configuration failure).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, ClientError::Tls(_))
+    }
+
+    /// True for [`Io`](Self::Io) (a socket operation failed while
+    /// connecting).
+    pub fn is_io(&self) -> bool {
+        matches!(self, ClientError::Io(_))
     }
 
     /// True for [`ServerError`](Self::ServerError) (the server's own refusal).
@@ -113,6 +153,20 @@ impl ClientError {
     pub fn response(&self) -> Option<&Message> {
         match self {
             ClientError::ServerError { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+
+    /// A copy of a login refusal, for the actions that were waiting for the
+    /// connection; `None` for other errors.
+    pub(crate) fn login_refusal(&self) -> Option<ClientError> {
+        match self {
+            ClientError::Auth { message } => Some(ClientError::Auth {
+                message: message.clone(),
+            }),
+            ClientError::ChallengeRefused { message } => Some(ClientError::ChallengeRefused {
+                message: message.clone(),
+            }),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@
 //! let config = ClientConfig::builder("127.0.0.1", 5038)
 //!     .username("bigchat")
 //!     .secret("bigchat-secret")
-//!     .auth(AuthMode::Auto)
+//!     .auth(AuthMode::Md5) // the default
 //!     .events("call,agent,system")
 //!     .filter("!Event: VarSet")
 //!     .build();
@@ -44,13 +44,16 @@
 //! **Connect and login.** TCP, or TLS with the `tls` feature
 //! (`ClientConfigBuilder::tls`). After the banner (its version is
 //! [`Client::banner_version`]) the client logs in with the MD5 challenge
-//! ([`AuthMode::Auto`] tries it and falls back to a plain `Login` if the
-//! server refuses the challenge; [`AuthMode::Md5`] and [`AuthMode::Plain`]
-//! force one). Refused credentials are [`ClientError::Auth`]: returned by
+//! ([`AuthMode::Md5`], the default): the secret never crosses the wire. If
+//! the server refuses the challenge the login fails with
+//! [`ClientError::ChallengeRefused`] and the secret is not sent; there is
+//! no fallback. A plain `Login` (`Secret:`) is sent only under an explicit
+//! [`AuthMode::Plain`]: silently over TLS, with one warning per client over
+//! plain TCP. Refused credentials are [`ClientError::Auth`]: returned by
 //! [`Client::connect`] for the first attempt, published as
 //! [`DisconnectReason::AuthFailed`] later, and given to actions waiting for
-//! the connection. They are retried on the normal backoff schedule, never in
-//! a tight loop. The event mask is sent as `Events:` on the `Login`, then
+//! the connection (a refused challenge likewise). They are retried on the
+//! normal backoff schedule, never in a tight loop. The event mask is sent as `Events:` on the `Login`, then
 //! every filter is re-sent and its reply awaited.
 //!
 //! **Actions.** Every action gets the ActionID `<prefix><counter>` (the
@@ -93,7 +96,10 @@
 //! **Back-pressure.** The reader never waits for the consumer, so Asterisk
 //! (which drops a session whose writes block for 100 ms) is never stalled.
 //! Events go to a bounded buffer ([`ClientConfigBuilder::event_buffer`],
-//! default 8192). When it is full, further events are counted, not
+//! default 8192): at most that many events are held for the stream at any
+//! time, counting both those queued by the reader and those the
+//! [`EventStream`] has taken in a batch but not yet yielded (markers are
+//! not counted). When it is full, further events are counted, not
 //! queued; once there is room again the stream yields
 //! [`StreamItem::Lagged`]`{ missed }` with the exact count at the point of
 //! the gap, so nothing is dropped silently and the consumer knows to
@@ -116,7 +122,10 @@
 //! redacts it.
 //!
 //! ## Features
-//! * `tls`: AMI over TLS with rustls (`TlsConfig`).
+//! * `tls`: AMI over TLS with rustls (`TlsConfig`, `pin`); the crate
+//!   re-exports `rustls` so a `rustls::ClientConfig` for
+//!   `TlsConfig::new` can be built without a separate, version-matched
+//!   dependency.
 //! * `testkit`: `testkit::FakeAsterisk`, an in-process AMI server for
 //!   tests (yours too).
 #![warn(missing_docs)]
@@ -145,6 +154,14 @@ pub use stream::{EventStream, StreamItem};
 
 /// Re-exported so users need not depend on `ami-proto` themselves.
 pub use ami_proto;
+
+/// The rustls this crate uses (feature `tls`), re-exported so that the
+/// `rustls::ClientConfig` given to [`TlsConfig::new`] (and, with
+/// `testkit`, the server configuration of the fake) is of the same
+/// version: `ami_client::rustls::ClientConfig::builder_with_provider(…)`.
+/// It is built with the `ring` provider, `std` and `tls12`.
+#[cfg(feature = "tls")]
+pub use rustls;
 
 /// `md5(challenge ‖ secret)` as 32 lowercase hex digits: the `Key` of an
 /// MD5 `Login` (exposed for servers and tests).

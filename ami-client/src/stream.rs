@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -35,8 +36,6 @@ pub enum StreamItem {
 
 struct QueueState {
     items: VecDeque<StreamItem>,
-    /// Events (not markers) in `items`.
-    events: usize,
     missed: u64,
     waker: Option<Waker>,
     closed: bool,
@@ -44,8 +43,15 @@ struct QueueState {
 }
 
 /// Shared between the driver (producer) and the [`EventStream`].
+///
+/// The bound is exact: `held` counts the events (not markers) in `items`
+/// *and* in the stream's local batch, so at most `capacity` events are
+/// buffered for the consumer in all. Only the producer adds to it (under
+/// the lock, after checking it), only the consumer subtracts (one per
+/// event it yields), so the check can only be conservative.
 pub(crate) struct EventQueue {
     capacity: usize,
+    held: AtomicUsize,
     state: Mutex<QueueState>,
 }
 
@@ -53,9 +59,9 @@ impl EventQueue {
     pub(crate) fn new(capacity: usize) -> EventQueue {
         EventQueue {
             capacity,
+            held: AtomicUsize::new(0),
             state: Mutex::new(QueueState {
                 items: VecDeque::with_capacity(capacity.min(4096)),
-                events: 0,
                 missed: 0,
                 waker: None,
                 closed: false,
@@ -83,7 +89,7 @@ impl EventQueue {
                 return;
             }
             for m in batch.drain(..) {
-                if s.events >= self.capacity {
+                if self.held.load(Ordering::Acquire) >= self.capacity {
                     s.missed += 1;
                     continue;
                 }
@@ -92,7 +98,7 @@ impl EventQueue {
                     s.items.push_back(StreamItem::Lagged { missed });
                 }
                 s.items.push_back(StreamItem::Event(m));
-                s.events += 1;
+                self.held.fetch_add(1, Ordering::AcqRel);
             }
             s.waker.take()
         };
@@ -136,8 +142,9 @@ impl EventQueue {
     fn poll_take(&self, local: &mut VecDeque<StreamItem>, cx: &mut Context<'_>) -> Poll<bool> {
         let mut s = self.lock();
         if !s.items.is_empty() {
+            // The events move with their count: `held` goes down only as
+            // the stream yields them.
             std::mem::swap(&mut s.items, local);
-            s.events = 0;
             return Poll::Ready(true);
         }
         if s.missed > 0 {
@@ -159,6 +166,12 @@ impl EventQueue {
 /// The events of one [`Client`](crate::Client), in arrival order, with
 /// [`Lagged`](StreamItem::Lagged) and [`Reconnected`](StreamItem::Reconnected)
 /// markers. Ends (`None`) when the client is closed.
+///
+/// At most [`event_buffer`](crate::ClientConfigBuilder::event_buffer)
+/// events are held for it at any time, whether still queued by the
+/// background task or already taken by the stream in a batch; events
+/// arriving beyond that are counted and reported by one
+/// [`Lagged`](StreamItem::Lagged) at their place.
 ///
 /// Implements [`futures_core::Stream`]; [`recv`](Self::recv) does the same
 /// without importing a trait. The background task keeps running while this
@@ -207,15 +220,24 @@ impl EventStream {
         }
     }
 
+    /// The next item of the local batch, releasing its place in the buffer.
+    fn pop_local(&mut self) -> Option<StreamItem> {
+        let item = self.local.pop_front()?;
+        if matches!(item, StreamItem::Event(_)) {
+            self.queue.held.fetch_sub(1, Ordering::AcqRel);
+        }
+        Some(item)
+    }
+
     fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<StreamItem>> {
-        if let Some(item) = self.local.pop_front() {
+        if let Some(item) = self.pop_local() {
             return Poll::Ready(Some(item));
         }
         if self.done {
             return Poll::Ready(None);
         }
         match self.queue.poll_take(&mut self.local, cx) {
-            Poll::Ready(true) => Poll::Ready(self.local.pop_front()),
+            Poll::Ready(true) => Poll::Ready(self.pop_local()),
             Poll::Ready(false) => {
                 self.done = true;
                 Poll::Ready(None)
@@ -248,5 +270,79 @@ impl fmt::Debug for EventStream {
             .field("capacity", &self.queue.capacity)
             .field("locally_buffered", &self.local.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: usize) -> Message {
+        Message::parse(format!("Event: UserEvent\r\nN: {n}\r\n\r\n").as_bytes()).unwrap()
+    }
+
+    /// Events held for the consumer: queued plus taken but not yielded.
+    fn buffered(stream: &EventStream) -> usize {
+        let count = |items: &VecDeque<StreamItem>| {
+            items
+                .iter()
+                .filter(|i| matches!(i, StreamItem::Event(_)))
+                .count()
+        };
+        count(&stream.queue.lock().items) + count(&stream.local)
+    }
+
+    /// Whatever the interleaving of pushes and reads, never more than
+    /// `capacity` events are held (it used to be up to twice that: the
+    /// batch the stream had taken no longer counted), and every event is
+    /// either yielded or counted in a `Lagged`.
+    #[test]
+    fn never_more_than_capacity_events_are_held() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let capacity = 8;
+        let queue = Arc::new(EventQueue::new(capacity));
+        let mut stream = EventStream::new(queue.clone(), tx);
+        let (mut sent, mut got, mut missed) = (0usize, 0usize, 0u64);
+        let mut last = 0;
+        // Bursts of 1..=13 events, reads of 0..=5 items, a marker now and then.
+        for round in 0..500usize {
+            let mut batch: Vec<Message> = (0..1 + round % 13)
+                .map(|_| {
+                    sent += 1;
+                    event(sent)
+                })
+                .collect();
+            queue.push_events(&mut batch);
+            if round % 17 == 0 {
+                queue.push_marker(StreamItem::Reconnected {
+                    version: String::new(),
+                });
+            }
+            assert!(buffered(&stream) <= capacity, "round {round}");
+            for _ in 0..round % 6 {
+                match stream.try_recv() {
+                    Some(StreamItem::Event(m)) => {
+                        let n: usize = m.get("N").unwrap().to_str().parse().unwrap();
+                        assert!(n > last, "order");
+                        last = n;
+                        got += 1;
+                    }
+                    Some(StreamItem::Lagged { missed: k }) => missed += k,
+                    Some(_) => {}
+                    None => break,
+                }
+                assert!(buffered(&stream) <= capacity, "round {round}");
+            }
+        }
+        while let Some(item) = stream.try_recv() {
+            match item {
+                StreamItem::Event(_) => got += 1,
+                StreamItem::Lagged { missed: k } => missed += k,
+                _ => {}
+            }
+        }
+        assert!(missed > 0, "the test overflows the buffer");
+        assert_eq!(got as u64 + missed, sent as u64);
+        assert_eq!(queue.held.load(Ordering::Acquire), 0);
     }
 }

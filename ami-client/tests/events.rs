@@ -61,6 +61,34 @@ async fn slow_consumer_gets_lagged_with_the_exact_count() {
     client.close().await;
 }
 
+/// The bound is exact: events the stream has already taken from the queue
+/// (in a batch, not yet yielded) count against `event_buffer`. Having read
+/// one event of a full buffer of 16 leaves room for exactly one more; it
+/// used to leave room for 16 more (twice the buffer held).
+#[tokio::test]
+async fn event_buffer_bounds_the_events_held_including_the_taken_batch() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    let config = fake.client_config().event_buffer(16).build();
+    let (client, mut events) = Client::connect(config).await.unwrap();
+    skip_boot(&mut events).await;
+
+    let first: Vec<Message> = (1..=16).map(numbered).collect();
+    fake.emit_all(&first).await;
+    client.send(Action::ping()).await.unwrap();
+    // Takes the whole batch of 16 into the stream, yields one.
+    assert_eq!(number(&next_event(&mut events).await), 1);
+
+    let burst: Vec<Message> = (17..=116).map(numbered).collect();
+    fake.emit_all(&burst).await;
+    client.send(Action::ping()).await.unwrap();
+    for n in 2..=17 {
+        assert_eq!(number(&next_event(&mut events).await), n);
+    }
+    assert_eq!(next(&mut events).await, StreamItem::Lagged { missed: 99 });
+    assert!(events.try_recv().is_none());
+    client.close().await;
+}
+
 /// A capture replayed at its recorded pace (paused clock: instant) arrives
 /// whole and in order.
 #[tokio::test(start_paused = true)]

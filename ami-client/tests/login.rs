@@ -1,4 +1,5 @@
-//! Connect and log in: MD5, plain, fallback, refused credentials.
+//! Connect and log in: MD5 (the default), explicit plain, a refused
+//! challenge (no fallback), refused credentials.
 
 mod common;
 
@@ -6,8 +7,11 @@ use std::time::Duration;
 
 use ami_client::ami_proto::Action;
 use ami_client::testkit::FakeAsterisk;
-use ami_client::{AuthMode, Client, ClientConfig, ClientError, ConnectionState, DisconnectReason};
-use common::skip_boot;
+use ami_client::{
+    AuthMode, Client, ClientConfig, ClientError, ConnectionState, DisconnectReason, StreamItem,
+};
+use common::{LogCapture, next, skip_boot};
+use tracing::Level;
 
 #[tokio::test]
 async fn md5_login_sends_the_right_key_and_never_the_secret() {
@@ -60,31 +64,125 @@ async fn plain_login() {
     client.close().await;
 }
 
-/// A server that refuses the MD5 challenge: the default (`Auto`) does not
-/// send the secret in clear without TLS (an Auth error saying so); the
-/// plain login is there when asked for.
+/// Without any `auth` setting the login is the MD5 challenge.
 #[tokio::test]
-async fn auto_never_sends_the_secret_in_clear_when_md5_is_not_offered() {
+async fn the_default_login_is_the_md5_challenge() {
+    let fake = FakeAsterisk::start().await.unwrap();
+    let (client, _events) = Client::connect(fake.client_config().build()).await.unwrap();
+    let actions = fake.actions();
+    assert_eq!(actions[0].name(), "Challenge");
+    assert_eq!(actions[0].get("AuthType").as_deref(), Some("MD5"));
+    assert_eq!(actions[1].name(), "Login");
+    assert_eq!(actions[1].get("AuthType").as_deref(), Some("MD5"));
+    assert!(actions.iter().all(|a| a.get("Secret").is_none()));
+    let logins = fake.logins();
+    assert!(logins[0].md5 && logins[0].accepted, "{logins:?}");
+    client.close().await;
+}
+
+/// A server that refuses the MD5 challenge: under the default (and an
+/// explicit `Md5`) the login fails with a typed error saying so and how
+/// to allow a plain login; there is no fallback, so the secret is never
+/// sent, neither by `connect` nor by a reconnecting client, whose waiting
+/// actions get the same error.
+#[tokio::test]
+async fn a_refused_challenge_is_a_typed_error_and_the_secret_is_never_sent() {
     let fake = FakeAsterisk::builder().md5(false).start().await.unwrap();
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+
     let err = Client::connect(fake.client_config().build())
         .await
         .unwrap_err();
-    assert!(err.is_auth(), "{err:?}");
-    assert!(err.to_string().contains("in clear"), "{err}");
-    assert_eq!(fake.actions_named("Challenge").len(), 1);
-    assert!(fake.actions_named("Login").is_empty(), "no Secret sent");
-    let (client, _events) = Client::connect(fake.client_config().auth(AuthMode::Plain).build())
-        .await
-        .unwrap();
-    let logins = fake.logins();
-    assert!(!logins[0].md5 && logins[0].accepted);
-    client.close().await;
-
-    // Forcing MD5 against such a server is an Auth error.
+    assert!(err.is_challenge_refused() && err.is_auth(), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::ChallengeRefused { message } if message == "Must specify AuthType"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("refused the MD5 challenge"), "{text}");
+    assert!(text.contains("AuthMode::Plain"), "{text}");
     let err = Client::connect(fake.client_config().auth(AuthMode::Md5).build())
         .await
         .unwrap_err();
-    assert!(err.is_auth(), "{err:?}");
+    assert!(err.is_challenge_refused(), "{err:?}");
+
+    let (client, _events) = Client::start(fake.client_config().build());
+    let err = client.send(Action::ping()).await.unwrap_err();
+    assert!(err.is_challenge_refused(), "{err:?}");
+    fake.wait_until(|f| f.actions_named("Challenge").len() >= 5)
+        .await;
+    let state = client
+        .state()
+        .wait_for(|s| matches!(s, ConnectionState::Disconnected { .. }))
+        .await
+        .unwrap()
+        .clone();
+    assert!(
+        matches!(
+            &state,
+            ConnectionState::Disconnected {
+                reason: DisconnectReason::AuthFailed { message }
+            } if message.contains("MD5 challenge")
+        ),
+        "{state:?}"
+    );
+    client.close().await;
+
+    // What the server received: challenges only.
+    assert!(fake.actions_named("Login").is_empty());
+    assert!(fake.logins().is_empty());
+    assert!(
+        fake.actions()
+            .iter()
+            .all(|a| a.name() == "Challenge" && a.get("Secret").is_none()),
+        "{:?}",
+        fake.actions()
+    );
+    assert!(
+        !logs.all().contains("bigchat-secret"),
+        "the secret was logged"
+    );
+}
+
+/// `AuthMode::Plain` logs in where the challenge is refused; without TLS
+/// it warns once per client (not again on its reconnects) and never logs
+/// the secret.
+#[tokio::test]
+async fn explicit_plain_login_works_and_warns_once_without_tls() {
+    let fake = FakeAsterisk::builder()
+        .md5(false)
+        .user("ops", "s3cr3t-value")
+        .start()
+        .await
+        .unwrap();
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let config = fake.client_config().auth(AuthMode::Plain).build();
+    let (client, mut events) = Client::connect(config).await.unwrap();
+    skip_boot(&mut events).await;
+    assert!(fake.actions_named("Challenge").is_empty());
+    fake.close_all().await;
+    assert!(matches!(
+        next(&mut events).await,
+        StreamItem::Reconnected { .. }
+    ));
+    let logins = fake.logins();
+    assert_eq!(logins.len(), 2);
+    assert!(logins.iter().all(|l| !l.md5 && l.accepted), "{logins:?}");
+    client.close().await;
+
+    let warnings: Vec<String> = logs
+        .at(Level::WARN)
+        .into_iter()
+        .filter(|w| w.contains("plain login"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("in clear"), "{warnings:?}");
+    assert!(
+        !logs.all().contains("s3cr3t-value"),
+        "the secret was logged"
+    );
 }
 
 #[tokio::test]
@@ -117,6 +215,7 @@ async fn connect_to_a_closed_port_is_an_io_error() {
         .build();
     let err = Client::connect(config).await.unwrap_err();
     assert!(matches!(err, ClientError::Io(_)), "{err:?}");
+    assert!(err.is_io() && !err.is_tls(), "{err:?}");
 }
 
 /// Bad credentials are retried on the backoff schedule, not hammered, and

@@ -8,11 +8,16 @@
 //! protect nothing.
 #![cfg(feature = "tls")]
 
+mod common;
+
 use std::sync::Arc;
 
 use ami_client::ami_proto::Action;
+// The re-export: no rustls dependency of our own to keep in step.
+use ami_client::rustls;
 use ami_client::testkit::FakeAsterisk;
-use ami_client::{Client, ClientError, TlsConfig};
+use ami_client::{AuthMode, Client, ClientError, TlsConfig};
+use common::LogCapture;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -80,6 +85,47 @@ async fn md5_login_and_actions_over_tls() {
     assert_eq!(fake.actions_named("Logoff").len(), 1);
 }
 
+/// Inside TLS too there is no fallback: a server refusing the challenge
+/// fails the default login (the secret is not sent); an explicit plain
+/// login then works, without the warning plain TCP gets.
+#[tokio::test]
+async fn plain_login_inside_tls_is_explicit_and_does_not_warn() {
+    let fake = FakeAsterisk::builder()
+        .md5(false)
+        .tls(server_config())
+        .start()
+        .await
+        .unwrap();
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let config = fake
+        .client_config()
+        .tls(client_tls("localhost", true))
+        .build();
+    let err = Client::connect(config).await.unwrap_err();
+    assert!(err.is_challenge_refused(), "{err:?}");
+    assert!(fake.actions_named("Login").is_empty());
+
+    let config = fake
+        .client_config()
+        .auth(AuthMode::Plain)
+        .tls(client_tls("localhost", true))
+        .build();
+    let (client, _events) = Client::connect(config).await.unwrap();
+    let logins = fake.logins();
+    assert!(logins.len() == 1 && !logins[0].md5 && logins[0].accepted);
+    client.close().await;
+    let warnings = logs.at(tracing::Level::WARN);
+    assert!(
+        !warnings.iter().any(|w| w.contains("plain login")),
+        "{warnings:?}"
+    );
+    assert!(
+        !logs.all().contains("bigchat-secret"),
+        "the secret was logged"
+    );
+}
+
 #[tokio::test]
 async fn untrusted_certificate_is_a_tls_error() {
     let fake = FakeAsterisk::builder()
@@ -93,6 +139,7 @@ async fn untrusted_certificate_is_a_tls_error() {
         .build();
     let err = Client::connect(config).await.unwrap_err();
     assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+    assert!(err.is_tls() && !err.is_io() && !err.is_auth(), "{err:?}");
     assert!(fake.logins().is_empty());
 
     // Wrong name: the certificate is for localhost / 127.0.0.1 only.

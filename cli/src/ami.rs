@@ -3,17 +3,17 @@
 use std::time::Duration;
 
 use ami_client::{AuthMode, Client, ClientConfig, EventStream};
-use anyhow::Context;
 
 use crate::config::Server;
 
 /// Client settings for `server`. `events` is the event mask to ask for.
 pub fn client_config(server: &Server, events: Option<&str>) -> anyhow::Result<ClientConfig> {
     let c = &server.config;
+    // `md5` (the default; the deprecated `auto` means it too) never falls
+    // back to a plain login.
     let auth = match c.auth.as_str() {
-        "md5" => AuthMode::Md5,
         "plain" => AuthMode::Plain,
-        _ => AuthMode::Auto,
+        _ => AuthMode::Md5,
     };
     let mut b = ClientConfig::builder(c.host.clone(), c.port)
         .name(c.name.clone())
@@ -52,10 +52,20 @@ pub async fn connect(
     events: Option<&str>,
 ) -> anyhow::Result<(Client, EventStream)> {
     let config = client_config(server, events)?;
-    Client::connect(config).await.with_context(|| {
-        format!(
+    let c = &server.config;
+    Client::connect(config).await.map_err(|e| {
+        let mut context = format!(
             "cannot log in to Asterisk {:?} at {}:{} as {:?}",
-            server.config.name, server.config.host, server.config.port, server.config.username
-        )
+            c.name, c.host, c.port, c.username
+        );
+        if e.is_challenge_refused() {
+            context.push_str(if c.tls {
+                " (to allow a plain login, set auth = \"plain\" for this server)"
+            } else {
+                " (to allow a plain login, set auth = \"plain\" for this server, with tls = true: \
+                 without TLS the secret crosses the network in clear)"
+            });
+        }
+        anyhow::Error::new(e).context(context)
     })
 }

@@ -240,7 +240,8 @@ pub struct ServerConfig {
     pub secret: Option<String>,
     /// File whose first line is the secret.
     pub secret_file: Option<PathBuf>,
-    /// `auto` (MD5 challenge when offered), `md5`, or `plain`.
+    /// `md5` (the default: MD5 challenge, no fallback) or `plain` (the
+    /// secret sent as is; use TLS). `auto` (earlier versions) is refused with this advice.
     #[serde(default = "default_auth")]
     pub auth: String,
     /// AMI over TLS.
@@ -281,7 +282,7 @@ fn default_port() -> u16 {
 }
 
 fn default_auth() -> String {
-    "auto".to_owned()
+    "md5".to_owned()
 }
 
 /// Click-to-call settings.
@@ -612,9 +613,17 @@ impl Settings {
             if let Some(f) = flag_secret_file {
                 s.secret_file = Some(f);
             }
-            if !matches!(s.auth.as_str(), "auto" | "md5" | "plain") {
+            if s.auth == "auto" {
                 bail!(
-                    "server {:?}: auth must be auto, md5 or plain, not {:?}",
+                    "server {:?}: auth = \"auto\" is gone: the MD5 challenge is the default \
+                     and never falls back (write auth = \"md5\", or auth = \"plain\" for a PBX \
+                     without the challenge, best with tls = true)",
+                    s.name
+                );
+            }
+            if !matches!(s.auth.as_str(), "md5" | "plain") {
+                bail!(
+                    "server {:?}: auth must be md5 or plain, not {:?}",
                     s.name,
                     s.auth
                 );
@@ -766,6 +775,25 @@ mod tests {
             missing.is_empty(),
             "the example file does not name: {missing:?}"
         );
+    }
+
+    #[test]
+    fn auth_auto_is_refused_with_advice() {
+        let file = parse_file(
+            "[[asterisk]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\nsecret = \"x\"\nauth = \"auto\"\n",
+            Path::new("v.toml"),
+        )
+        .expect("parses");
+        let settings = Settings {
+            config_path: None,
+            company_id: 1,
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            file,
+            tracker: TrackerConfig::default(),
+        };
+        let err = settings.servers(&ServerArgs::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("auth = \"md5\""), "{err:#}");
+        assert_eq!(crate::exit::code_for(&err), crate::exit::Code::Usage);
     }
 
     #[test]

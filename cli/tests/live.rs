@@ -490,6 +490,68 @@ async fn originate_success_and_failure_exit_codes() {
     }
 }
 
+/// A PBX that refuses the MD5 challenge: the default login fails (exit 4)
+/// saying how to allow a plain login, and the secret is never sent; only
+/// `auth = "plain"` logs in with it (warning that it goes in clear).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_md5_challenge_exits_4_and_plain_login_must_be_asked_for() {
+    let fake = FakeAsterisk::builder()
+        .user("bigchat", SECRET)
+        .md5(false)
+        .reply(
+            "CoreShowChannels",
+            Reply::list("CoreShowChannelsComplete", vec![]),
+        )
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let config = |auth: &str| {
+        let path = dir.path().join(format!("auth-{}.toml", auth.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "companyId = 1\ndatabaseUrl = \"{db}\"\n[[asterisk]]\nname = \"pbx\"\n\
+                 host = \"127.0.0.1\"\nport = {}\nusername = \"bigchat\"\n{auth}\n",
+                fake.port()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    for auth in ["", "auth = \"md5\""] {
+        let out = cmd()
+            .arg("--config")
+            .arg(config(auth))
+            .arg("sync")
+            .output()
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("refused the MD5 challenge"), "{err}");
+        assert!(err.contains("auth = \"plain\""), "{err}");
+        assert!(!err.contains(SECRET), "{err}");
+    }
+    assert!(fake.actions_named("Login").is_empty(), "a Login was sent");
+    assert!(fake.actions().iter().all(|a| a.get("Secret").is_none()));
+
+    let out = cmd()
+        .arg("--config")
+        .arg(config("auth = \"plain\""))
+        .arg("sync")
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("in clear"), "no warning: {err}");
+    assert!(!err.contains(SECRET), "{err}");
+    let logins = fake.logins();
+    assert!(logins.len() == 1 && !logins[0].md5 && logins[0].accepted);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_exits_4_without_leaking_it() {
     let fake = fake().await;

@@ -98,12 +98,14 @@ fn is_success(m: &Message) -> bool {
 }
 
 /// Connects and logs in, then applies the event mask and the filters.
-/// Does not time itself out: the caller wraps it.
+/// Does not time itself out: the caller wraps it. `plain_warned` says
+/// whether this client already warned about a plain login without TLS.
 pub(crate) async fn establish(
     config: &ClientConfig,
     prefix: &str,
     events_mask: &str,
     filters: &[Action],
+    plain_warned: &mut bool,
 ) -> Result<Established, ClientError> {
     let io = Transport::connect(config).await?;
     let limits = Limits {
@@ -144,31 +146,29 @@ pub(crate) async fn establish(
     };
 
     let use_md5 = match config.auth {
-        AuthMode::Plain => None,
-        AuthMode::Md5 | AuthMode::Auto => {
+        AuthMode::Plain => {
+            if config.is_tls() {
+                debug!("plain login inside TLS");
+            } else if !std::mem::replace(plain_warned, true) {
+                warn!(
+                    "plain login without TLS (auth mode Plain): the AMI secret crosses the \
+                     network in clear; use the MD5 challenge (the default) or TLS"
+                );
+            } else {
+                debug!("plain login without TLS");
+            }
+            None
+        }
+        AuthMode::Md5 => {
             let reply = conn
                 .request(&Action::challenge().with_action_id(next_id()), &mut early)
                 .await?;
             match reply.get("Challenge") {
                 Some(c) if is_success(&reply) => Some(c.to_str().into_owned()),
-                _ if config.auth == AuthMode::Md5 => {
-                    return Err(ClientError::Auth {
-                        message: format!("MD5 challenge refused: {}", text(&reply, "Message")),
-                    });
-                }
-                _ if config.is_tls() => {
-                    warn!("the server refused the MD5 challenge; plain login inside TLS");
-                    None
-                }
+                // No fallback: the secret is not sent.
                 _ => {
-                    // The secret would cross the wire in clear: only when
-                    // asked for (`AuthMode::Plain`).
-                    return Err(ClientError::Auth {
-                        message: format!(
-                            "the server refused the MD5 challenge ({}); a plain login would send \
-                             the secret in clear: use TLS, or choose the plain login explicitly",
-                            text(&reply, "Message")
-                        ),
+                    return Err(ClientError::ChallengeRefused {
+                        message: text(&reply, "Message"),
                     });
                 }
             }

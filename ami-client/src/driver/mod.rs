@@ -77,6 +77,8 @@ pub(crate) struct Driver {
     /// Receives the outcome of the first attempt ([`Client::connect`](crate::Client::connect)).
     pub(crate) first_attempt: Option<oneshot::Sender<Result<(), ClientError>>>,
     pub(crate) rx_closed: bool,
+    /// The plain-login-without-TLS warning was logged (once per client).
+    pub(crate) plain_warned: bool,
 }
 
 enum Attempt {
@@ -105,11 +107,11 @@ impl Driver {
                         let _ = tx.send(Err(err));
                         break;
                     }
-                    if let ClientError::Auth { message } = &err {
+                    if err.login_refusal().is_some() {
                         for req in self.waiting.drain(..) {
-                            let _ = req.reply.send(Err(ClientError::Auth {
-                                message: message.clone(),
-                            }));
+                            if let Some(e) = err.login_refusal() {
+                                let _ = req.reply.send(Err(e));
+                            }
                         }
                     }
                     self.state
@@ -169,7 +171,13 @@ impl Driver {
         let connect_timeout = self.config.connect_timeout;
         let fut = tokio::time::timeout(
             connect_timeout,
-            login::establish(&self.config, &self.prefix, &self.events_mask, &self.filters),
+            login::establish(
+                &self.config,
+                &self.prefix,
+                &self.events_mask,
+                &self.filters,
+                &mut self.plain_warned,
+            ),
         );
         tokio::pin!(fut);
         loop {
@@ -252,6 +260,9 @@ fn reason_of(err: &ClientError) -> DisconnectReason {
     match err {
         ClientError::Auth { message } => DisconnectReason::AuthFailed {
             message: message.clone(),
+        },
+        ClientError::ChallengeRefused { message } => DisconnectReason::AuthFailed {
+            message: format!("the PBX refused the MD5 challenge ({message})"),
         },
         ClientError::Timeout => DisconnectReason::ConnectTimeout,
         ClientError::ConnectionLost { .. } => DisconnectReason::ClosedByServer,
