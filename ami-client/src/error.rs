@@ -13,7 +13,7 @@ use ami_proto::{Message, ProtoError};
 pub enum ClientError {
     /// The server refused the credentials (`Response: Error` to `Login` or
     /// `Challenge`, e.g. `Message: Authentication failed`).
-    #[error("authentication failed: {message}")]
+    #[error("the PBX refused the login{}", server_says(message))]
     Auth {
         /// The server's `Message:` text.
         message: String,
@@ -180,5 +180,36 @@ impl ClientError {
             message,
             response: Box::new(response),
         }
+    }
+}
+
+/// `: <message>` unless the message only repeats that the login failed.
+pub(crate) fn server_says(message: &str) -> String {
+    let m = message.trim();
+    if m.is_empty() || m.eq_ignore_ascii_case("authentication failed") {
+        String::new()
+    } else {
+        format!(": {m}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "authentication failed: Authentication failed" said it twice.
+    #[test]
+    fn a_refused_login_is_said_once() {
+        let plain = ClientError::Auth {
+            message: "Authentication failed".into(),
+        };
+        assert_eq!(plain.to_string(), "the PBX refused the login");
+        let other = ClientError::Auth {
+            message: "Account locked".into(),
+        };
+        assert_eq!(
+            other.to_string(),
+            "the PBX refused the login: Account locked"
+        );
     }
 }

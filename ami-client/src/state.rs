@@ -68,7 +68,11 @@ impl fmt::Display for DisconnectReason {
             }
             DisconnectReason::KeepaliveTimeout => f.write_str("keepalive timed out"),
             DisconnectReason::AuthFailed { message } => {
-                write!(f, "authentication failed: {message}")
+                write!(
+                    f,
+                    "the PBX refused the login{}",
+                    crate::error::server_says(message)
+                )
             }
             DisconnectReason::ConnectTimeout => f.write_str("connect/login timed out"),
             DisconnectReason::Io(e) => write!(f, "I/O error: {e}"),
