@@ -111,6 +111,9 @@ struct Discard {
     error: ProtoError,
     /// The message is a legacy command reply: it ends at `--END COMMAND--`.
     follows: bool,
+    /// Only the current line is dropped (an over-long banner): it ends at
+    /// the first LF.
+    line_only: bool,
     /// Bytes of the current (unfinished) line already dropped.
     line_len: usize,
     /// The last dropped byte was a CR.
@@ -133,7 +136,9 @@ enum Fast {
 ///
 /// # Behavior
 /// * The first line is the banner if it has no colon; otherwise the server
-///   sent none and the line is read as a header.
+///   sent none and the line is read as a header. A banner line longer than
+///   `max_message_bytes` is skipped to its end ([`Frame::Skipped`]); the
+///   messages after it decode as usual.
 /// * Lines end with LF; one CR before it is dropped. CRLF, bare LF and any
 ///   mixture work, and empty lines outside a message are skipped (so
 ///   `Message: x\n\r\n\r\n` is one message, not two).
@@ -147,8 +152,9 @@ enum Fast {
 /// * A message over [`Limits`] is dropped as it arrives (memory stays
 ///   bounded), reported once as [`Frame::Skipped`], and decoding goes on
 ///   with the next message.
-/// * At end of stream, an unfinished message is reported as
-///   [`Frame::Skipped`] with [`ProtoError::Truncated`].
+/// * At end of stream, an unfinished message (or banner line) is reported
+///   as [`Frame::Skipped`] with [`ProtoError::Truncated`].
+/// * The frames are the same however the bytes are chunked.
 ///
 /// ```
 /// use ami_proto::{AmiCodec, Frame};
@@ -259,6 +265,24 @@ impl AmiCodec {
         self.discard = Some(Discard {
             error,
             follows,
+            line_only: false,
+            line_len: 0,
+            last_was_cr: false,
+        });
+    }
+
+    /// Drops an over-long banner line up to its LF; the next message is
+    /// decoded as usual.
+    fn start_discard_banner(&mut self, size: usize) {
+        self.reset_message();
+        self.state = State::Discard;
+        self.discard = Some(Discard {
+            error: ProtoError::MessageTooLarge {
+                size,
+                limit: self.limits.max_message_bytes,
+            },
+            follows: false,
+            line_only: true,
             line_len: 0,
             last_was_cr: false,
         });
@@ -279,14 +303,26 @@ impl AmiCodec {
                     }
                 }
                 State::Banner => {
+                    // The banner is decided on the first `max` bytes of the
+                    // first line alone, so that however the bytes are
+                    // chunked the decision is the same: a colon there makes
+                    // it a header line (the server sent no banner); no colon
+                    // and more than `max` bytes before its LF makes it an
+                    // over-long banner, skipped up to its LF.
+                    let max = self.limits.max_message_bytes;
                     let nl =
                         memchr::memchr(b'\n', &src[self.searched..]).map(|i| i + self.searched);
                     let Some(nl) = nl else {
                         self.searched = src.len();
-                        if src.len() > self.limits.max_message_bytes {
-                            // No banner in sight: read it as a message instead.
-                            self.state = State::Headers;
+                        if src.len() > max {
                             self.searched = 0;
+                            if memchr::memchr(b':', &src[..max]).is_some() {
+                                self.state = State::Headers;
+                            } else {
+                                let size = src.len();
+                                src.clear();
+                                self.start_discard_banner(size);
+                            }
                             continue;
                         }
                         return None;
@@ -297,11 +333,19 @@ impl AmiCodec {
                         self.searched = 0;
                         continue;
                     }
-                    if memchr::memchr(b':', line).is_some() {
+                    if memchr::memchr(b':', &line[..line.len().min(max)]).is_some() {
                         // No banner: this is already a header line.
                         self.state = State::Headers;
                         self.searched = 0;
                         continue;
+                    }
+                    if nl > max {
+                        src.advance(nl + 1);
+                        self.reset_message();
+                        return Some(Frame::Skipped(ProtoError::MessageTooLarge {
+                            size: nl + 1,
+                            limit: max,
+                        }));
                     }
                     let line_len = line.len();
                     let mut raw = src.split_to(nl + 1);
@@ -541,7 +585,9 @@ impl AmiCodec {
                     };
                     let content_len = d.line_len + i - usize::from(cr_before);
                     let line_end = if i > 0 && cr_before { i - 1 } else { i };
-                    let ends = if d.follows {
+                    let ends = if d.line_only {
+                        true
+                    } else if d.follows {
                         src[..line_end].ends_with(END_COMMAND)
                     } else {
                         content_len == 0
@@ -574,14 +620,14 @@ impl AmiCodec {
             self.reset_message();
             return Some(Frame::Skipped(d.error));
         }
+        // Whatever is left is a truncated tail: of a message, or of a
+        // banner line that never ended (bytes the peer sent and nobody read
+        // are reported, never dropped silently). Blank lines are not.
         let pending = src.iter().any(|&b| b != b'\r' && b != b'\n');
         let bytes = src.len();
         src.clear();
         self.reset_message();
-        if pending && self.state != State::Banner {
-            return Some(Frame::Skipped(ProtoError::Truncated { bytes }));
-        }
-        None
+        pending.then_some(Frame::Skipped(ProtoError::Truncated { bytes }))
     }
 }
 

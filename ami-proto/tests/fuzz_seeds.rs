@@ -29,7 +29,7 @@ fn decode_target_over_seed_corpus() {
         // big seeds in debug builds; cap the size fed.
         let data = &data[..data.len().min(48 * 1024)];
         eprintln!("seed {name}: {} bytes", data.len());
-        ami_proto::fuzzing::check_decode(data);
+        ami_proto::fuzzing::check_decode_thoroughly(data);
     }
 }
 
