@@ -128,3 +128,25 @@ fn a_truncated_tail_is_reported() {
     over.resize(400, b'z');
     assert_eq!(all_chunkings(small(), &over), ["skipped: too large"]);
 }
+
+proptest::proptest! {
+    /// Any first line (with or without a colon, of any length around the
+    /// limit) then messages: the frames do not depend on the chunk size.
+    #[test]
+    fn any_first_line_decodes_alike_in_any_chunks(
+        first in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700),
+        colon_at in proptest::option::of(0usize..700),
+        chunk in 1usize..400,
+        limit in 16usize..500,
+    ) {
+        let mut data: Vec<u8> = first.into_iter().filter(|&b| b != b'\n').collect();
+        if let Some(at) = colon_at {
+            let at = at.min(data.len());
+            data.insert(at, b':');
+        }
+        data.extend_from_slice(b"\r\nEvent: A\r\n\r\nEvent: B\r\nX: 1\r\n\r\n");
+        let limits = Limits { max_message_bytes: limit, max_headers: 12 };
+        let whole = frames(limits, &data, data.len());
+        proptest::prop_assert_eq!(frames(limits, &data, chunk), whole);
+    }
+}
