@@ -488,18 +488,14 @@ impl AmiCodec {
             }
             State::FollowsHeaders => {
                 let line = &src[start..end];
-                if let Some((key_end, value_start)) = parse::header_split(line) {
-                    let key = &line[..key_end];
-                    if [&b"Privilege"[..], b"ActionID", b"Message"]
-                        .iter()
-                        .any(|k| key.eq_ignore_ascii_case(k))
-                    {
-                        self.headers.push(HeaderSpan {
-                            key: Span::new(start, start + key_end),
-                            value: Span::new(start + value_start, end),
-                        });
-                        return None;
-                    }
+                if let Some((key_end, value_start)) = parse::header_split(line)
+                    && parse::is_follows_header(line)
+                {
+                    self.headers.push(HeaderSpan {
+                        key: Span::new(start, start + key_end),
+                        value: Span::new(start + value_start, end),
+                    });
+                    return None;
                 }
                 self.state = State::FollowsBody;
                 if line.is_empty() {

@@ -315,6 +315,14 @@ impl Message {
             put_header(dst, h.name.as_bytes(), h.value.as_bytes());
         }
         if self.legacy_output {
+            // The decoder reads lines after the headers as more headers
+            // while they are `Privilege`/`ActionID`/`Message`, and drops one
+            // empty line there as the separator: a body starting so gets
+            // the separator written, so that it decodes back the same.
+            let first = self.output.first().map(|l| l.get(&self.raw));
+            if first.is_some_and(|l| l.is_empty() || crate::parse::is_follows_header(l)) {
+                dst.put_slice(b"\r\n");
+            }
             for line in &self.output {
                 dst.put_slice(line.get(&self.raw));
                 dst.put_slice(b"\r\n");

@@ -87,6 +87,18 @@ pub(crate) fn hms(v: &[u8]) -> Option<u64> {
     h.checked_mul(3600)?.checked_add(m * 60 + s)
 }
 
+/// True for a line that, right after `Response: Follows`, is one more
+/// header of the reply (`Privilege`, `ActionID`, `Message`) rather than
+/// the start of its body.
+pub(crate) fn is_follows_header(line: &[u8]) -> bool {
+    header_split(line).is_some_and(|(key_end, _)| {
+        let key = &line[..key_end];
+        [&b"Privilege"[..], b"ActionID", b"Message"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
