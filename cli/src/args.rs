@@ -86,6 +86,15 @@ pub enum Command {
     /// Propose the `[tracker]` section from the PBX (trunks, inbound
     /// contexts, extensions, users, queues), with the reason for each line.
     Discover(DiscoverArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[cfg(feature = "completions")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `man -l -` reads it).
+    #[cfg(feature = "completions")]
+    Man,
 }
 
 /// Database subcommands.

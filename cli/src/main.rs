@@ -184,7 +184,30 @@ pub async fn register_server_as(
     Ok(id)
 }
 
+/// Writes what `completions` and `man` print: generated from the command
+/// line's definition, no configuration read.
+#[cfg(feature = "completions")]
+fn generated(command: &Command) -> Option<anyhow::Result<()>> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    Some(match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "bigchat-voice", &mut out);
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(cmd)
+            .render(&mut out)
+            .map_err(Into::into),
+        _ => return None,
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    #[cfg(feature = "completions")]
+    if let Some(done) = generated(&cli.command) {
+        return done;
+    }
     let settings = config::Settings::load(&cli)
         .map_err(|e| exit::coded(exit::Code::Usage, format!("{e:#}")))?;
     match &cli.command {
@@ -200,6 +223,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cmd_db::migrate(&settings).await,
         Command::Check(a) => cmd_check::run(&settings, a).await,
         Command::Discover(a) => cmd_discover::run(&settings, a).await,
+        #[cfg(feature = "completions")]
+        Command::Completions { .. } | Command::Man => Ok(()),
     }
 }
 

@@ -596,3 +596,28 @@ async fn discover_without_rights_says_which_to_add() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// Completions and the man page come from the command line's definition
+/// and need no configuration.
+#[test]
+fn completions_and_man_page_are_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(bin().current_dir(dir.path()).args(["completions", shell]));
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for sub in ["listen", "originate", "discover", "calls"] {
+            assert!(script.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let out = run(bin().args(["completions", "tcsh"]));
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(bin().arg("man"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH bigchat-voice 1"), "{page}");
+    assert!(
+        page.contains("listen") && page.contains("discover"),
+        "{page}"
+    );
+}
