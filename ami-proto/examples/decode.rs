@@ -1,7 +1,7 @@
 //! Decodes a recorded AMI stream and prints one JSON object per message.
 //!
 //! ```text
-//! cargo run --release -p examples --example decode -- testdata/captures/inbound-busy.server.ami
+//! cargo run --release -p ami-proto --features serde --example decode -- testdata/captures/inbound-busy.server.ami
 //! ```
 //!
 //! Messages go to stdout as JSON Lines (the banner is not printed);
@@ -11,7 +11,10 @@
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
-use ami_proto::Frame;
+use std::io::Read;
+
+use ami_proto::bytes::BytesMut;
+use ami_proto::{AmiCodec, Frame};
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args_os().nth(1) else {
@@ -33,7 +36,7 @@ fn main() -> ExitCode {
     let mut out = BufWriter::new(stdout.lock());
     let mut failed = 0usize;
     let mut write_error = None;
-    let result = examples::decode_stream(input, |frame| match frame {
+    let result = decode_stream(input, |frame| match frame {
         Frame::Message(m) if write_error.is_none() => {
             let r = serde_json::to_writer(&mut out, &m)
                 .map_err(std::io::Error::from)
@@ -65,5 +68,26 @@ fn main() -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Decodes a whole AMI byte stream, calling `on_frame` for every frame.
+/// The stream is read in 64 KiB chunks, as a socket would deliver it.
+fn decode_stream(mut input: impl Read, mut on_frame: impl FnMut(Frame)) -> std::io::Result<()> {
+    let mut codec = AmiCodec::new();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = input.read(&mut chunk)?;
+        if n == 0 {
+            while let Some(frame) = codec.decode_frame_eof(&mut buf) {
+                on_frame(frame);
+            }
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(frame) = codec.decode_frame(&mut buf) {
+            on_frame(frame);
+        }
     }
 }

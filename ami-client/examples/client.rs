@@ -4,11 +4,11 @@
 //! ```text
 //! # Against the built-in fake Asterisk (no PBX needed): it replays a real
 //! # capture at 20x speed, restarts once, and the program exits.
-//! cargo run -p examples --example client
+//! cargo run -p ami-client --features testkit --example client
 //!
 //! # Against a real Asterisk: print events until Ctrl-C.
 //! AMI_HOST=127.0.0.1 AMI_PORT=5038 AMI_USER=bigchat AMI_SECRET=... \
-//!     cargo run -p examples --example client
+//!     cargo run -p ami-client --features testkit --example client
 //! ```
 //!
 //! Exit status: 0 on success, 1 if the client failed (e.g. 1 with

@@ -1,7 +1,7 @@
 //! Decodes the capture corpus many times (for profilers such as callgrind).
 //!
 //! ```text
-//! cargo build --release -p examples --example profile_decode
+//! cargo build --release -p ami-proto --example profile_decode
 //! valgrind --tool=callgrind target/release/examples/profile_decode 3
 //! ```
 
