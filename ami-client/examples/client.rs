@@ -123,7 +123,7 @@ async fn demo() -> Result<(), ClientError> {
     }
 
     let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/captures/inbound-busy.server.ami");
+        .join("tests/data/captures/inbound-busy.server.ami");
     let opts = ReplayOptions {
         pace: Some(20.0),
         events_only: true,

@@ -13,7 +13,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures");
     let mut data = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("captures")

@@ -365,7 +365,7 @@ fn encoder_refuses_injection_and_round_trips() {
 }
 
 fn captures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures")
 }
 
 fn capture_names() -> Vec<String> {

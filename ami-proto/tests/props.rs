@@ -63,7 +63,7 @@ fn decode_cut(data: &[u8], cuts: &[usize], banner: bool) -> Vec<Message> {
 }
 
 fn corpus() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures");
     let mut out = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
     for name in [
         "inbound-answered-recorded",

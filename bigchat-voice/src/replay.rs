@@ -303,7 +303,7 @@ mod tests {
     /// same messages and times as decoding it whole.
     #[test]
     fn streamed_file_equals_whole_bytes() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/captures");
         for name in [
             "inbound-answered-recorded",
             "queue-answered",

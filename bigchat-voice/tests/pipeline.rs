@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 
 fn capture(name: &str) -> Vec<Bytes> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/captures")
+        .join("tests/data/captures")
         .join(format!("{name}.server.ami"));
     load_capture(
         &path,

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 fn transcripts_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/transcripts")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/transcripts")
 }
 
 /// Every message of a transcript with its time: its own `Timestamp`, else

@@ -10,7 +10,7 @@ use ami_client::{EventStream, StreamItem};
 /// Path of a capture in `testdata/captures/`.
 pub fn capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/captures")
+        .join("tests/data/captures")
         .join(name)
 }
 

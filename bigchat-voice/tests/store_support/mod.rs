@@ -22,8 +22,8 @@ pub enum Backend {
 }
 
 /// BigChat's schema after all its migrations, and its seed rows.
-pub const BIGCHAT_SCHEMA: &str = include_str!("../../../testdata/bigchat/schema.sql");
-pub const BIGCHAT_SEED: &str = include_str!("../../../testdata/bigchat/seed.sql");
+pub const BIGCHAT_SCHEMA: &str = include_str!("../data/bigchat/schema.sql");
+pub const BIGCHAT_SEED: &str = include_str!("../data/bigchat/seed.sql");
 
 /// What the suite's calls refer to, as BigChat's own screens would have
 /// made it: a second company, the agents (users 7 and 8 of company 1) and a

@@ -13,7 +13,7 @@ use bigchat_voice::tracker::{Tracker, TrackerConfig};
 use chrono::{DateTime, Utc};
 
 pub fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 /// Names of the captures that have an expected JSON (the ones with calls).
