@@ -200,7 +200,7 @@ impl_exec_sqlx!(
     sqlx::PgConnection,
     super::sql::SELECT_RECORDS_PG,
     super::sql::SELECT_CONTACTS_PG,
-    |db, args| { Exec::fetch(db, super::sql::UPSERT_MESSAGE_TRAKING_PG, args).await }
+    |db, args| Exec::fetch(db, super::sql::UPSERT_MESSAGE_TRAKING_PG, args).await
 );
 // Two statements in one hand-off to the worker thread; sqlx would stop
 // reading after the first one's returned row, so nothing is returned.
