@@ -7,10 +7,33 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use super::exec::{Arg, DbRow, Exec, One};
 use super::{CallRecordRow, ContactRow, StoreError, TicketRow};
 impl Exec for rusqlite::Connection {
-    const MESSAGE_TRAKING: &'static [&'static str] = &[
-        super::sql::UPSERT_MESSAGE_SQLITE,
-        super::sql::UPSERT_TRAKING_SQLITE,
-    ];
+    const SELECT_RECORDS: &'static str = super::sql::SELECT_RECORDS_SQLITE;
+    const SELECT_CONTACTS: &'static str = super::sql::SELECT_CONTACTS_SQLITE;
+
+    async fn fetch_all<T: DbRow>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        bind_sqlite(&mut stmt, args)?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(T::from_sqlite(row)?);
+        }
+        Ok(out)
+    }
+
+    async fn upsert_message_traking(
+        &mut self,
+        args: &[Arg<'_>],
+    ) -> Result<Option<super::MessageRow>, StoreError> {
+        let message = self.fetch(super::sql::UPSERT_MESSAGE_SQLITE, args).await?;
+        self.execute(super::sql::UPSERT_TRAKING_SQLITE, args)
+            .await?;
+        Ok(message)
+    }
 
     async fn fetch<T: DbRow>(
         &mut self,
@@ -88,7 +111,10 @@ impl<T: rusqlite::types::FromSql> FromSqlite for One<T> {
     }
 }
 
-/// Decoding from a direct SQLite connection's row, by column name.
+/// Decoding from a direct SQLite connection's row, by column position:
+/// the statements' column lists ([`super::sql`]) are in the order of the
+/// row structs' fields. (rusqlite finds a column by name with a linear,
+/// case-insensitive scan of the column names, on every read.)
 pub(crate) trait FromSqlite: Sized {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> Result<Self, StoreError>;
 }
@@ -99,7 +125,7 @@ pub(crate) trait FromSqlite: Sized {
 /// SQLite's date functions and common drivers (with `T` or a space, with or
 /// without seconds, fraction, `Z` or offset; no offset means UTC), an
 /// integer (Unix seconds) or a real (Julian day).
-fn parse_time(row: &rusqlite::Row<'_>, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+fn parse_time(row: &rusqlite::Row<'_>, col: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
     use rusqlite::types::ValueRef;
     let value = row.get_ref(col)?;
     let time = match value {
@@ -112,7 +138,8 @@ fn parse_time(row: &rusqlite::Row<'_>, col: &str) -> Result<Option<DateTime<Utc>
     match time {
         Some(t) => Ok(Some(t)),
         None => Err(StoreError::InvalidData(format!(
-            "column {col}: not a time: {value:?}"
+            "column {}: not a time: {value:?}",
+            column_name(row, col)
         ))),
     }
 }
@@ -157,41 +184,49 @@ fn time_from_julian_day(days: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
 }
 
-fn time(row: &rusqlite::Row<'_>, col: &str) -> Result<DateTime<Utc>, StoreError> {
-    parse_time(row, col)?.ok_or_else(|| StoreError::InvalidData(format!("column {col} is NULL")))
+fn time(row: &rusqlite::Row<'_>, col: usize) -> Result<DateTime<Utc>, StoreError> {
+    parse_time(row, col)?
+        .ok_or_else(|| StoreError::InvalidData(format!("column {} is NULL", column_name(row, col))))
+}
+
+/// The name of column `col`, for error messages.
+fn column_name(row: &rusqlite::Row<'_>, col: usize) -> String {
+    row.as_ref()
+        .column_name(col)
+        .map_or_else(|_| col.to_string(), str::to_owned)
 }
 
 impl FromSqlite for CallRecordRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(CallRecordRow {
-            id: r.get("id")?,
-            unique_id: r.get("uniqueId")?,
-            caller_id: r.get("callerId")?,
-            caller_name: r.get("callerName")?,
-            called_number: r.get("calledNumber")?,
-            direction: r.get("direction")?,
-            status: r.get("status")?,
-            duration: r.get("duration")?,
-            hold_time: r.get("holdTime")?,
-            talk_time: r.get("talkTime")?,
-            recording_url: r.get("recordingUrl")?,
-            recording_file: r.get("recordingFile")?,
-            started_at: time(r, "startedAt")?,
-            answered_at: parse_time(r, "answeredAt")?,
-            ended_at: parse_time(r, "endedAt")?,
-            agent_extension: r.get("agentExtension")?,
-            queue: r.get("queue")?,
-            hangup_cause: r.get("hangupCause")?,
-            reconciled: r.get("reconciled")?,
-            ticket_id: r.get("ticketId")?,
-            asterisk_id: r.get("asteriskId")?,
-            user_id: r.get("userId")?,
-            contact_id: r.get("contactId")?,
-            company_id: r.get("companyId")?,
-            created_at: time(r, "createdAt")?,
-            updated_at: time(r, "updatedAt")?,
-            journal_seq: r.get("journalSeq")?,
-            classification: r.get("classification")?,
+            id: r.get(0)?,
+            unique_id: r.get(1)?,
+            caller_id: r.get(2)?,
+            caller_name: r.get(3)?,
+            called_number: r.get(4)?,
+            direction: r.get(5)?,
+            status: r.get(6)?,
+            duration: r.get(7)?,
+            hold_time: r.get(8)?,
+            talk_time: r.get(9)?,
+            recording_url: r.get(10)?,
+            recording_file: r.get(11)?,
+            started_at: time(r, 12)?,
+            answered_at: parse_time(r, 13)?,
+            ended_at: parse_time(r, 14)?,
+            agent_extension: r.get(15)?,
+            queue: r.get(16)?,
+            hangup_cause: r.get(17)?,
+            reconciled: r.get(18)?,
+            ticket_id: r.get(19)?,
+            asterisk_id: r.get(20)?,
+            user_id: r.get(21)?,
+            contact_id: r.get(22)?,
+            company_id: r.get(23)?,
+            created_at: time(r, 24)?,
+            updated_at: time(r, 25)?,
+            journal_seq: r.get(26)?,
+            classification: r.get(27)?,
         })
     }
 }
@@ -199,22 +234,22 @@ impl FromSqlite for CallRecordRow {
 impl FromSqlite for TicketRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(TicketRow {
-            id: r.get("id")?,
-            status: r.get("status")?,
-            unread_messages: r.get("unreadMessages")?,
-            last_message: r.get("lastMessage")?,
-            is_group: r.get("isGroup")?,
-            uuid: r.get("uuid")?,
-            from_me: r.get("fromMe")?,
-            user_id: r.get("userId")?,
-            contact_id: r.get("contactId")?,
-            queue_id: r.get("queueId")?,
-            company_id: r.get("companyId")?,
-            whatsapp_id: r.get("whatsappId")?,
-            asterisk_id: r.get("asteriskId")?,
-            call_type: r.get("callType")?,
-            created_at: time(r, "createdAt")?,
-            updated_at: time(r, "updatedAt")?,
+            id: r.get(0)?,
+            status: r.get(1)?,
+            unread_messages: r.get(2)?,
+            last_message: r.get(3)?,
+            is_group: r.get(4)?,
+            uuid: r.get(5)?,
+            from_me: r.get(6)?,
+            user_id: r.get(7)?,
+            contact_id: r.get(8)?,
+            queue_id: r.get(9)?,
+            company_id: r.get(10)?,
+            whatsapp_id: r.get(11)?,
+            asterisk_id: r.get(12)?,
+            call_type: r.get(13)?,
+            created_at: time(r, 14)?,
+            updated_at: time(r, 15)?,
         })
     }
 }
@@ -222,21 +257,21 @@ impl FromSqlite for TicketRow {
 impl FromSqlite for super::AsteriskRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(super::AsteriskRow {
-            id: r.get("id")?,
-            name: r.get("name")?,
-            status: r.get("status")?,
-            host: r.get("host")?,
-            port: r.get("port")?,
-            protocol: r.get("protocol")?,
-            username: r.get("username")?,
-            greeting_message: r.get("greetingMessage")?,
-            farewell_message: r.get("farewellMessage")?,
-            transfer_queue_id: r.get("transferQueueId")?,
-            time_to_transfer: r.get("timeToTransfer")?,
-            whatsapp_id: r.get("whatsappId")?,
-            company_id: r.get("companyId")?,
-            created_at: time(r, "createdAt")?,
-            updated_at: time(r, "updatedAt")?,
+            id: r.get(0)?,
+            name: r.get(1)?,
+            status: r.get(2)?,
+            host: r.get(3)?,
+            port: r.get(4)?,
+            protocol: r.get(5)?,
+            username: r.get(6)?,
+            greeting_message: r.get(7)?,
+            farewell_message: r.get(8)?,
+            transfer_queue_id: r.get(9)?,
+            time_to_transfer: r.get(10)?,
+            whatsapp_id: r.get(11)?,
+            company_id: r.get(12)?,
+            created_at: time(r, 13)?,
+            updated_at: time(r, 14)?,
         })
     }
 }
@@ -244,19 +279,19 @@ impl FromSqlite for super::AsteriskRow {
 impl FromSqlite for super::MessageRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(super::MessageRow {
-            id: r.get("id")?,
-            body: r.get("body")?,
-            ack: r.get("ack")?,
-            read: r.get("read")?,
-            media_type: r.get("mediaType")?,
-            media_url: r.get("mediaUrl")?,
-            ticket_id: r.get("ticketId")?,
-            contact_id: r.get("contactId")?,
-            from_me: r.get("fromMe")?,
-            queue_id: r.get("queueId")?,
-            company_id: r.get("companyId")?,
-            created_at: time(r, "createdAt")?,
-            updated_at: time(r, "updatedAt")?,
+            id: r.get(0)?,
+            body: r.get(1)?,
+            ack: r.get(2)?,
+            read: r.get(3)?,
+            media_type: r.get(4)?,
+            media_url: r.get(5)?,
+            ticket_id: r.get(6)?,
+            contact_id: r.get(7)?,
+            from_me: r.get(8)?,
+            queue_id: r.get(9)?,
+            company_id: r.get(10)?,
+            created_at: time(r, 11)?,
+            updated_at: time(r, 12)?,
         })
     }
 }
@@ -264,14 +299,14 @@ impl FromSqlite for super::MessageRow {
 impl FromSqlite for ContactRow {
     fn from_sqlite(r: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
         Ok(ContactRow {
-            id: r.get("id")?,
-            name: r.get("name")?,
-            number: r.get("number")?,
-            email: r.get("email")?,
-            profile_pic_url: r.get("profilePicUrl")?,
-            company_id: r.get("companyId")?,
-            created_at: time(r, "createdAt")?,
-            updated_at: time(r, "updatedAt")?,
+            id: r.get(0)?,
+            name: r.get(1)?,
+            number: r.get(2)?,
+            email: r.get(3)?,
+            profile_pic_url: r.get(4)?,
+            company_id: r.get(5)?,
+            created_at: time(r, 6)?,
+            updated_at: time(r, 7)?,
         })
     }
 }
@@ -319,8 +354,7 @@ mod tests {
         values.push(Value::Integer(1_795_515_777));
         values.push(Value::Real(2_461_368.916_666_666_5));
         for value in values {
-            let ours =
-                direct.query_row("SELECT ?1 AS t", [&value], |r| Ok(parse_time(r, "t")))??;
+            let ours = direct.query_row("SELECT ?1 AS t", [&value], |r| Ok(parse_time(r, 0)))??;
             let q = match &value {
                 Value::Text(t) => sqlx::query_scalar("SELECT $1").bind(t.clone()),
                 Value::Integer(i) => sqlx::query_scalar("SELECT $1").bind(*i),
@@ -330,7 +364,7 @@ mod tests {
             let theirs: DateTime<Utc> = q.fetch_one(&mut pool_side).await?;
             assert_eq!(ours, Some(theirs), "{value:?}");
         }
-        let bad = direct.query_row("SELECT 'yesterday' AS t", [], |r| Ok(parse_time(r, "t")))?;
+        let bad = direct.query_row("SELECT 'yesterday' AS t", [], |r| Ok(parse_time(r, 0)))?;
         assert!(matches!(bad, Err(StoreError::InvalidData(_))));
         Ok(())
     }

@@ -90,10 +90,26 @@ impl_one!(String);
 
 /// A connection inside a write transaction (the caller begins and commits).
 pub(crate) trait Exec: Send {
-    /// The statements that upsert a call's message and tracking row (see
-    /// [`super::sql::UPSERT_MESSAGE_TRAKING_PG`]), run in order with the
-    /// same arguments.
-    const MESSAGE_TRAKING: &'static [&'static str];
+    /// Upserts a call's message and tracking row (see
+    /// [`super::sql::UPSERT_MESSAGE_TRAKING_PG`]) with `args`: the message
+    /// row when this backend's statement returns it and the upsert wrote
+    /// it, `None` otherwise.
+    fn upsert_message_traking(
+        &mut self,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<Option<super::MessageRow>, StoreError>> + Send;
+
+    /// [`super::sql::SELECT_RECORDS_PG`] in this backend's dialect.
+    const SELECT_RECORDS: &'static str;
+    /// [`super::sql::SELECT_CONTACTS_PG`] in this backend's dialect.
+    const SELECT_CONTACTS: &'static str;
+
+    /// Runs `sql` and decodes all its rows.
+    fn fetch_all<T: DbRow>(
+        &mut self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
 
     /// Runs `sql` and decodes its first row, if any.
     fn fetch<T: DbRow>(
@@ -130,11 +146,31 @@ macro_rules! bind_args {
     }};
 }
 
-/// [`Exec`] for a sqlx connection type.
+/// [`Exec`] for a sqlx connection type; `$upsert` is the body of
+/// [`Exec::upsert_message_traking`] (`$db`: the connection, `$args`:
+/// the arguments).
 macro_rules! impl_exec_sqlx {
-    ($conn:ty, $message_traking:expr) => {
+    ($conn:ty, $records:expr, $contacts:expr, |$db:ident, $args:ident| $upsert:expr) => {
         impl Exec for $conn {
-            const MESSAGE_TRAKING: &'static [&'static str] = $message_traking;
+            const SELECT_RECORDS: &'static str = $records;
+            const SELECT_CONTACTS: &'static str = $contacts;
+
+            async fn fetch_all<T: DbRow>(
+                &mut self,
+                sql: &'static str,
+                args: &[Arg<'_>],
+            ) -> Result<Vec<T>, StoreError> {
+                let q = bind_args!(sqlx::query_as::<_, T>(sql), args);
+                Ok(q.fetch_all(&mut *self).await?)
+            }
+
+            async fn upsert_message_traking(
+                &mut self,
+                $args: &[Arg<'_>],
+            ) -> Result<Option<super::MessageRow>, StoreError> {
+                let $db = self;
+                $upsert
+            }
 
             async fn fetch<T: DbRow>(
                 &mut self,
@@ -160,9 +196,22 @@ macro_rules! impl_exec_sqlx {
 }
 
 #[cfg(feature = "postgres")]
-impl_exec_sqlx!(sqlx::PgConnection, &[super::sql::UPSERT_MESSAGE_TRAKING_PG]);
+impl_exec_sqlx!(
+    sqlx::PgConnection,
+    super::sql::SELECT_RECORDS_PG,
+    super::sql::SELECT_CONTACTS_PG,
+    |db, args| Exec::fetch(db, super::sql::UPSERT_MESSAGE_TRAKING_PG, args).await
+);
+// Two statements in one hand-off to the worker thread; sqlx would stop
+// reading after the first one's returned row, so nothing is returned.
 #[cfg(feature = "sqlite")]
 impl_exec_sqlx!(
     sqlx::SqliteConnection,
-    &[super::sql::UPSERT_MESSAGE_TRAKING_SQLITE]
+    super::sql::SELECT_RECORDS_SQLITE,
+    super::sql::SELECT_CONTACTS_SQLITE,
+    |db, args| {
+        Exec::execute(db, super::sql::UPSERT_MESSAGE_TRAKING_SQLITE, args)
+            .await
+            .map(|()| None)
+    }
 );

@@ -5,12 +5,14 @@
 //! PostgreSQL transaction, on an SQLite transaction of sqlx's pool and on
 //! the direct SQLite connection of the store's writer thread. The SQL
 //! ([`super::sql`]) is the same text everywhere except the message/tracking
-//! upsert ([`Exec::MESSAGE_TRAKING`]).
+//! upsert ([`Exec::upsert_message_traking`]).
 //!
 //! The remaining services (reads, the `Asterisks` row) run on the sqlx pool
 //! of each backend: sqlx code that is generic over the database needs
 //! higher-ranked `Executor`/`Encode`/`Decode` bounds on every function, so
 //! they are a macro instantiated per backend instead.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -385,14 +387,28 @@ pub(crate) async fn map_queues<E: Exec>(
     Ok(())
 }
 
-/// The call records written (inserted or updated) by the current
-/// transaction, by (`asteriskId`, `uniqueId`), as their `RETURNING` gave
-/// them. Until the commit nobody else can change them (PostgreSQL holds the
-/// row locks, SQLite the write lock), so a later effect of the same call in
-/// the same batch reads them from here instead of the database.
+/// What the current transaction already knows, so that a later effect of
+/// the same batch reads it from here instead of the database.
+///
+/// Call records and tickets are kept as the transaction's own writes
+/// (`RETURNING`) gave them: until the commit nobody else can change them
+/// (PostgreSQL holds the row locks, SQLite the write lock). Contacts are
+/// kept as found or created: the connector never changes a contact, and
+/// one found earlier in the transaction is the one a second look would
+/// find (the oldest of its number's spellings).
 #[derive(Debug)]
 pub(crate) struct Written {
-    records: std::collections::HashMap<(i64, String), CallRecordRow>,
+    /// By (`asteriskId`, `uniqueId`).
+    records: HashMap<(i64, String), CallRecordRow>,
+    /// The batch's records as read before its first effect (`None`: no
+    /// such record then), for the effects that find none in `records`.
+    read: HashMap<(i64, String), Option<CallRecordRow>>,
+    /// By id.
+    ticket_rows: HashMap<i64, TicketRow>,
+    /// By id.
+    contacts: HashMap<i64, ContactRow>,
+    /// Contact ids by (`companyId`, normalised number).
+    numbers: HashMap<(i64, String), i64>,
     /// The ticket statements of the database's schema mode.
     tickets: &'static sql::TicketSql,
 }
@@ -400,7 +416,11 @@ pub(crate) struct Written {
 impl Written {
     pub(crate) fn new(tickets: &'static sql::TicketSql) -> Written {
         Written {
-            records: std::collections::HashMap::new(),
+            records: HashMap::new(),
+            read: HashMap::new(),
+            ticket_rows: HashMap::new(),
+            contacts: HashMap::new(),
+            numbers: HashMap::new(),
             tickets,
         }
     }
@@ -411,6 +431,42 @@ impl Written {
 
     fn insert(&mut self, key: (i64, String), record: CallRecordRow) {
         self.records.insert(key, record);
+    }
+
+    /// The record as this transaction wrote it or read it first; `None`
+    /// when it was not looked for.
+    fn record(&self, key: &(i64, String)) -> Option<Option<&CallRecordRow>> {
+        match self.records.get(key) {
+            Some(row) => Some(Some(row)),
+            None => self.read.get(key).map(Option::as_ref),
+        }
+    }
+
+    fn ticket(&self, id: i64) -> Option<&TicketRow> {
+        self.ticket_rows.get(&id)
+    }
+
+    /// A ticket as this transaction wrote it.
+    fn wrote_ticket(&mut self, ticket: &TicketRow) {
+        self.ticket_rows.insert(ticket.id, ticket.clone());
+    }
+
+    fn contact(&self, id: i64) -> Option<&ContactRow> {
+        self.contacts.get(&id)
+    }
+
+    fn contact_of(&self, company_id: i64, number: &str) -> Option<&ContactRow> {
+        // The key is owned; a batch holds a few hundred numbers at most.
+        let id = self.numbers.get(&(company_id, number.to_owned()))?;
+        self.contacts.get(id)
+    }
+
+    fn keep_contact(&mut self, number: Option<(i64, &str)>, contact: &ContactRow) {
+        if let Some((company_id, number)) = number {
+            self.numbers
+                .insert((company_id, number.to_owned()), contact.id);
+        }
+        self.contacts.insert(contact.id, contact.clone());
     }
 }
 
@@ -441,6 +497,9 @@ pub(crate) async fn apply_jobs<E: Exec>(
 ) -> Result<Vec<Applied>, StoreError> {
     let mut out = Vec::with_capacity(jobs.len());
     let mut written = Written::new(tickets);
+    if jobs.len() > 1 {
+        read_ahead(db, jobs, &mut written).await?;
+    }
     for job in jobs {
         out.push(match (&job.effect, call_effect(&job.effect)) {
             (_, Some((call, kind))) => {
@@ -460,6 +519,92 @@ pub(crate) async fn apply_jobs<E: Exec>(
         });
     }
     Ok(out)
+}
+
+/// Reads the records of a batch's calls and the contacts of the new ones
+/// (one statement per server and company, instead of one or two per
+/// call), into `written`.
+async fn read_ahead<E: Exec>(
+    db: &mut E,
+    jobs: &[Job],
+    written: &mut Written,
+) -> Result<(), StoreError> {
+    let mut calls: HashMap<i64, Vec<&str>> = HashMap::new();
+    for job in jobs {
+        if let Some((call, _)) = call_effect(&job.effect) {
+            let ids = calls.entry(job.asterisk_id).or_default();
+            if !ids.contains(&call.unique_id.as_str()) {
+                ids.push(&call.unique_id);
+            }
+        }
+    }
+    for (&asterisk_id, ids) in &calls {
+        let list = json_list(ids)?;
+        let rows: Vec<CallRecordRow> = db
+            .fetch_all(
+                E::SELECT_RECORDS,
+                &[Arg::I64(asterisk_id), Arg::Text(&list)],
+            )
+            .await?;
+        for id in ids {
+            written.read.insert((asterisk_id, (*id).to_owned()), None);
+        }
+        for row in rows {
+            written
+                .read
+                .insert((asterisk_id, row.unique_id.clone()), Some(row));
+        }
+    }
+    // The numbers of the calls not recorded yet, by company.
+    let mut numbers: HashMap<i64, Vec<String>> = HashMap::new();
+    for job in jobs {
+        let Some((call, _)) = call_effect(&job.effect) else {
+            continue;
+        };
+        let key = (job.asterisk_id, call.unique_id.clone());
+        if call.direction == Direction::Internal || !matches!(written.read.get(&key), Some(None)) {
+            continue;
+        }
+        let number = logic::normalize_number(&call.contact_number);
+        let wanted = numbers.entry(job.company_id).or_default();
+        if !wanted.contains(&number) {
+            wanted.push(number);
+        }
+    }
+    for (company_id, wanted) in numbers {
+        let spellings: Vec<String> = wanted
+            .iter()
+            .flat_map(|n| {
+                let (plus, digits) = logic::number_spellings(n);
+                [plus, digits]
+            })
+            .collect();
+        let spellings: Vec<&str> = spellings.iter().map(String::as_str).collect();
+        let list = json_list(&spellings)?;
+        let rows: Vec<ContactRow> = db
+            .fetch_all(
+                E::SELECT_CONTACTS,
+                &[Arg::I64(company_id), Arg::Text(&list)],
+            )
+            .await?;
+        // As FIND_CONTACT: the oldest contact with either spelling.
+        for number in &wanted {
+            let (plus, digits) = logic::number_spellings(number);
+            let found = rows
+                .iter()
+                .filter(|c| c.number == plus || c.number == digits)
+                .min_by_key(|c| c.id);
+            if let Some(c) = found {
+                written.keep_contact(Some((company_id, number)), c);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `items` as a JSON array of strings (the statements' list parameter).
+fn json_list(items: &[&str]) -> Result<String, StoreError> {
+    serde_json::to_string(items).map_err(|e| StoreError::InvalidData(e.to_string()))
 }
 
 /// True for the effects that write rows.
@@ -543,11 +688,17 @@ async fn find_or_create_contact<E: Exec>(
     company_id: i64,
     call: &Call,
     now: DateTime<Utc>,
+    written: &mut Written,
 ) -> Result<(ContactRow, bool), StoreError> {
     let number = logic::normalize_number(&call.contact_number);
+    if let Some(c) = written.contact_of(company_id, &number) {
+        return Ok((c.clone(), false));
+    }
     let (plus, digits) = logic::number_spellings(&number);
     let find = [Arg::I64(company_id), Arg::Text(&plus), Arg::Text(&digits)];
+    let key = Some((company_id, number.as_str()));
     if let Some(c) = db.fetch(sql::FIND_CONTACT, &find).await? {
+        written.keep_contact(key, &c);
         return Ok((c, false));
     }
     let name = call
@@ -566,10 +717,16 @@ async fn find_or_create_contact<E: Exec>(
         Arg::Time(now),
     ];
     match db.fetch(sql::INSERT_CONTACT, &insert).await? {
-        Some(c) => Ok((c, true)),
+        Some(c) => {
+            written.keep_contact(key, &c);
+            Ok((c, true))
+        }
         // Lost a race with another writer: take theirs.
         None => match db.fetch(sql::FIND_CONTACT, &find).await? {
-            Some(c) => Ok((c, false)),
+            Some(c) => {
+                written.keep_contact(key, &c);
+                Ok((c, false))
+            }
             None => Err(StoreError::InvalidData(format!(
                 "contact {number} neither found nor created"
             ))),
@@ -579,13 +736,12 @@ async fn find_or_create_contact<E: Exec>(
 
 async fn find_or_create_ticket<E: Exec>(
     db: &mut E,
-    company_id: i64,
-    contact_id: i64,
-    asterisk_id: i64,
+    (company_id, contact_id, asterisk_id): (i64, i64, i64),
     call: &Call,
     now: DateTime<Utc>,
-    tickets: &'static sql::TicketSql,
+    written: &mut Written,
 ) -> Result<(TicketRow, bool), StoreError> {
+    let tickets = written.tickets;
     let last = logic::start_last_message(call.direction);
     let from_me = call.direction == Direction::Outbound;
     let queue = call.queue.as_deref();
@@ -616,9 +772,11 @@ async fn find_or_create_ticket<E: Exec>(
     ];
     for attempt in 0..2 {
         if let Some(t) = db.fetch(tickets.reuse, &reuse).await? {
+            written.wrote_ticket(&t);
             return Ok((t, false));
         }
         if let Some(t) = db.fetch(tickets.insert, &insert).await? {
+            written.wrote_ticket(&t);
             return Ok((t, true));
         }
         // The contact's voice ticket exists in a state the connector leaves
@@ -755,8 +913,8 @@ async fn apply_call<E: Exec>(
     // the commit): no need to read it back.
     let key = (asterisk_id, call.unique_id.clone());
     let record_key = [Arg::I64(asterisk_id), Arg::Text(&call.unique_id)];
-    let existing: Option<CallRecordRow> = match written.get(&key) {
-        Some(row) => Some(row.clone()),
+    let existing: Option<CallRecordRow> = match written.record(&key) {
+        Some(known) => known.cloned(),
         None => db.fetch(sql::SELECT_RECORD, &record_key).await?,
     };
     // An effect replayed from the journal whose change is already stored
@@ -812,15 +970,13 @@ async fn apply_call<E: Exec>(
         }
         None => {
             let (contact, contact_created) =
-                find_or_create_contact(db, company_id, call, now).await?;
+                find_or_create_contact(db, company_id, call, now, written).await?;
             let (ticket, ticket_created) = find_or_create_ticket(
                 db,
-                company_id,
-                contact.id,
-                asterisk_id,
+                (company_id, contact.id, asterisk_id),
                 call,
                 now,
-                written.tickets,
+                written,
             )
             .await?;
             out.contact_created = contact_created;
@@ -876,13 +1032,16 @@ async fn apply_call<E: Exec>(
     if let (Some(ticket_id), true) = (record.ticket_id, touch) {
         // The ticket as it was, for the `delete` BigChat sends to the rooms
         // it leaves: only an opening changes its status or agent. Known if
-        // this effect created it, else read.
+        // this effect or transaction wrote it, else read.
         let before_ticket = match out.ticket.take() {
             Some(t) => Some(t),
-            None if open => {
-                db.fetch::<TicketRow>(sql::SELECT_TICKET, &[Arg::I64(ticket_id)])
-                    .await?
-            }
+            None if open => match written.ticket(ticket_id) {
+                Some(t) => Some(t.clone()),
+                None => {
+                    db.fetch::<TicketRow>(sql::SELECT_TICKET, &[Arg::I64(ticket_id)])
+                        .await?
+                }
+            },
             None => None,
         };
         let args = [
@@ -897,10 +1056,20 @@ async fn apply_call<E: Exec>(
         ];
         match db.fetch::<TicketRow>(written.tickets.touch, &args).await? {
             Some(t) => {
+                written.wrote_ticket(&t);
                 if out.contact.is_none() {
-                    out.contact = db
-                        .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(t.contact_id)])
-                        .await?;
+                    out.contact = match written.contact(t.contact_id) {
+                        Some(c) => Some(c.clone()),
+                        None => {
+                            let c = db
+                                .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(t.contact_id)])
+                                .await?;
+                            if let Some(c) = &c {
+                                written.keep_contact(None, c);
+                            }
+                            c
+                        }
+                    };
                 }
                 if !out.ticket_created {
                     out.ticket_before = before_ticket;
@@ -937,14 +1106,17 @@ async fn apply_call<E: Exec>(
             Arg::I64(asterisk_id),
             Arg::Text(logic::call_media_type(call)),
         ];
-        for statement in E::MESSAGE_TRAKING {
-            db.execute(statement, &args).await?;
-        }
+        let wrote = db.upsert_message_traking(&args).await?;
         out.message_created = !before_final;
         if out.message_created {
-            out.message = db
-                .fetch::<super::MessageRow>(sql::SELECT_MESSAGE, &[Arg::Text(&message_id)])
-                .await?;
+            out.message = match wrote {
+                Some(m) => Some(m),
+                // Unchanged, or a backend that does not return it.
+                None => {
+                    db.fetch::<super::MessageRow>(sql::SELECT_MESSAGE, &[Arg::Text(&message_id)])
+                        .await?
+                }
+            };
         }
     }
     written.insert(key, record.clone());

@@ -35,14 +35,7 @@ impl PgStore {
     /// Connects, finds out which database it is and migrates it (see
     /// [`schema`](super::schema)).
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+        let pool = pool(url, 8).await?;
         let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
         if found == schema::Found::BigChat {
             schema::pg_check_unique_keys(&pool).await?;
@@ -65,14 +58,7 @@ impl PgStore {
     /// What the database is and what migrating it would do, without
     /// changing anything (see [`AnyStore::inspect`](super::AnyStore::inspect)).
     pub async fn inspect(url: &str) -> Result<schema::SchemaReport, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+        let pool = pool(url, 1).await?;
         let report = match schema::pg_catalogue(&pool).await {
             Ok(catalogue) => {
                 let total = MIGRATIONS.migrations.len();
@@ -114,14 +100,7 @@ impl PgStore {
         users: &[(String, i64)],
         queues: &[(String, i64)],
     ) -> Result<Vec<String>, StoreError> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await?;
+        let pool = pool(url, 1).await?;
         let result = async {
             let found = schema::classify(&schema::pg_catalogue(&pool).await?)?;
             if schema::plan(&found).0 != schema::SchemaMode::Attach {
@@ -148,6 +127,19 @@ impl PgStore {
             _ => &super::sql::STANDALONE,
         }
     }
+}
+
+/// A pool of up to `max` connections to `url`; acquiring one times out
+/// after 5 s.
+async fn pool(url: &str, max: u32) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+        reason: e.to_string(),
+    })?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?)
 }
 
 /// What BigChat's tables lack of the configured company, users and queues.

@@ -71,6 +71,45 @@ pub(crate) const SELECT_RECORD: &str = concat!(
     r#" FROM "CallRecords" WHERE "asteriskId" = $1 AND "uniqueId" = $2"#
 );
 
+/// The records of server `$1` whose `uniqueId` is in the JSON array of
+/// texts `$2` (PostgreSQL: the array is made once, an init plan, and
+/// looked up on the unique key).
+#[cfg(feature = "postgres")]
+pub(crate) const SELECT_RECORDS_PG: &str = concat!(
+    "SELECT ",
+    record_cols!(),
+    r#" FROM "CallRecords" WHERE "asteriskId" = $1
+ AND "uniqueId" = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))"#
+);
+
+/// [`SELECT_RECORDS_PG`] for SQLite.
+#[cfg(feature = "sqlite")]
+pub(crate) const SELECT_RECORDS_SQLITE: &str = concat!(
+    "SELECT ",
+    record_cols!(),
+    r#" FROM "CallRecords" WHERE "asteriskId" = $1
+ AND "uniqueId" IN (SELECT "value" FROM json_each($2))"#
+);
+
+/// The contacts of company `$1` whose number is in the JSON array of texts
+/// `$2` (every spelling wanted: see [`FIND_CONTACT`]).
+#[cfg(feature = "postgres")]
+pub(crate) const SELECT_CONTACTS_PG: &str = concat!(
+    "SELECT ",
+    contact_cols!(),
+    r#" FROM "Contacts" WHERE "companyId" = $1
+ AND "number" = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))"#
+);
+
+/// [`SELECT_CONTACTS_PG`] for SQLite.
+#[cfg(feature = "sqlite")]
+pub(crate) const SELECT_CONTACTS_SQLITE: &str = concat!(
+    "SELECT ",
+    contact_cols!(),
+    r#" FROM "Contacts" WHERE "companyId" = $1
+ AND "number" IN (SELECT "value" FROM json_each($2))"#
+);
+
 pub(crate) const SELECT_LIVE_RECORD: &str = concat!(
     "SELECT ",
     record_cols!(),
@@ -369,12 +408,22 @@ pub(crate) const ATTACH: TicketSql = TicketSql {
     touch: touch_ticket!(attach),
 };
 
-/// A call's message, as [`MessageRow`](super::MessageRow) reads it.
-pub(crate) const SELECT_MESSAGE: &str = r#"SELECT "id", "body", CAST("ack" AS BIGINT) AS "ack",
+/// `Messages` columns, as [`MessageRow`](super::MessageRow) reads them.
+macro_rules! message_cols {
+    () => {
+        r#""id", "body", CAST("ack" AS BIGINT) AS "ack",
  "read", "mediaType", "mediaUrl", CAST("ticketId" AS BIGINT) AS "ticketId",
  CAST("contactId" AS BIGINT) AS "contactId", "fromMe", CAST("queueId" AS BIGINT) AS "queueId",
- CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt"
- FROM "Messages" WHERE "id" = $1"#;
+ CAST("companyId" AS BIGINT) AS "companyId", "createdAt", "updatedAt""#
+    };
+}
+
+/// A call's message, as [`MessageRow`](super::MessageRow) reads it.
+pub(crate) const SELECT_MESSAGE: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    r#" FROM "Messages" WHERE "id" = $1"#
+);
 
 pub(crate) const SELECT_CONTACT: &str = concat!(
     "SELECT ",
@@ -443,14 +492,18 @@ macro_rules! upsert_traking {
 }
 
 /// Upserts a call's message and tracking row in one round trip
-/// (PostgreSQL: a data-modifying CTE, one prepared statement). Each upsert
-/// writes only when a value changed.
+/// (PostgreSQL: data-modifying CTEs, one prepared statement). Each upsert
+/// writes only when a value changed; the message row is returned when it
+/// was written (both run to completion whatever the main query reads).
 #[cfg(feature = "postgres")]
 pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
     "WITH \"m\" AS (",
     upsert_message!(),
-    ") ",
-    upsert_traking!()
+    " RETURNING ",
+    message_cols!(),
+    "), \"t\" AS (",
+    upsert_traking!(),
+    ") SELECT * FROM \"m\""
 );
 
 /// The same for sqlx's SQLite (no DML in CTEs): two statements run by one
@@ -459,10 +512,12 @@ pub(crate) const UPSERT_MESSAGE_TRAKING_PG: &str = concat!(
 pub(crate) const UPSERT_MESSAGE_TRAKING_SQLITE: &str =
     concat!(upsert_message!(), ";\n", upsert_traking!());
 
-/// The message upsert alone (a direct SQLite connection runs one statement
-/// at a time, with no thread hand-off to save).
+/// The message upsert alone, returning the row when it wrote it (a direct
+/// SQLite connection runs one statement at a time, with no thread hand-off
+/// to save).
 #[cfg(feature = "sqlite")]
-pub(crate) const UPSERT_MESSAGE_SQLITE: &str = upsert_message!();
+pub(crate) const UPSERT_MESSAGE_SQLITE: &str =
+    concat!(upsert_message!(), " RETURNING ", message_cols!());
 
 /// The tracking-row upsert alone.
 #[cfg(feature = "sqlite")]

@@ -311,14 +311,11 @@ impl SqliteStore {
     /// directory that is missing and may not be created is
     /// [`StoreError::NotFound`] (a mistyped path is not a new database).
     pub async fn connect_with(url: &str, create: Creation) -> Result<SqliteStore, StoreError> {
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::InvalidUrl {
-                reason: e.to_string(),
-            })?
+        let (options, memory) = parse_url(url)?;
+        let options = options
             .create_if_missing(create != Creation::Nothing)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         let file = (!memory).then(|| options.get_filename().to_path_buf());
         let options = if memory {
             options
@@ -407,13 +404,8 @@ impl SqliteStore {
     /// changing anything: the file is opened read-only and never created
     /// (see [`AnyStore::inspect`](super::AnyStore::inspect)).
     pub async fn inspect(url: &str) -> Result<schema::SchemaReport, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::InvalidUrl {
-                reason: e.to_string(),
-            })?
-            .create_if_missing(false)
-            .read_only(true);
-        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let (options, memory) = parse_url(url)?;
+        let options = options.create_if_missing(false).read_only(true);
         if !memory && !options.get_filename().exists() {
             return Ok(schema::SchemaReport {
                 mode: schema::SchemaMode::Standalone,
@@ -447,6 +439,16 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The connect options of `url`, and whether it names an in-memory
+/// database.
+fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), StoreError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+        reason: e.to_string(),
+    })?;
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    Ok((options, memory))
 }
 
 /// How many of the connector's migrations the database records.
