@@ -8,6 +8,13 @@ use crate::error::ProtoError;
 use crate::message::{HeaderSpan, Message, Span};
 use crate::parse;
 
+/// Size of the blocks header indexes are cut from (about 30 messages of
+/// ~17 headers each).
+const INDEX_BLOCK: usize = 8 * 1024;
+
+/// Header spans kept as scratch between messages (more are freed).
+const SCRATCH_KEEP: usize = 4096;
+
 /// The terminator of a legacy `Response: Follows` command body.
 const END_COMMAND: &[u8] = b"--END COMMAND--";
 
@@ -120,6 +127,16 @@ struct Discard {
     last_was_cr: bool,
 }
 
+/// Where the hot path's line loop stopped.
+enum FastExit {
+    /// Hand the line at the current offset to the general path.
+    Fallback,
+    /// A blank line before any header ends at this offset: drop it.
+    SkipBlank(usize),
+    /// The message's closing blank line ends at this offset.
+    End(usize),
+}
+
 /// Outcome of the decoder's hot path.
 enum Fast {
     /// A message is complete.
@@ -182,8 +199,10 @@ pub struct AmiCodec {
     output: Vec<Span>,
     legacy: bool,
     discard: Option<Discard>,
-    /// Capacity for the next message's header index (learnt from the last).
-    header_hint: usize,
+    /// Where finished messages' header indexes are written: each message
+    /// takes its slice as a `Bytes`, so the blocks are shared, not
+    /// allocated per message, and reused once their messages are dropped.
+    index: BytesMut,
 }
 
 impl Default for AmiCodec {
@@ -221,7 +240,7 @@ impl AmiCodec {
             output: Vec::new(),
             legacy: false,
             discard: None,
-            header_hint: 24,
+            index: BytesMut::new(),
         }
     }
 
@@ -247,13 +266,41 @@ impl AmiCodec {
 
     fn finish_message(&mut self, src: &mut BytesMut, end: usize) -> Frame {
         let raw = src.split_to(end).freeze();
-        let n = self.headers.len();
-        self.header_hint = n.max(8);
-        let headers = std::mem::replace(&mut self.headers, Vec::with_capacity(self.header_hint));
+        let index = self.take_index();
         let output = std::mem::take(&mut self.output);
         let legacy = self.legacy;
         self.reset_message();
-        Frame::Message(Message::from_parts(raw, headers, output, legacy))
+        if self.headers.capacity() > SCRATCH_KEEP {
+            // One huge message must not pin its scratch for good.
+            self.headers = Vec::new();
+        }
+        Frame::Message(Message::from_parts(raw, index, output, legacy))
+    }
+
+    /// Moves the current message's header spans into the index arena and
+    /// returns them as one `Bytes`.
+    ///
+    /// A recycled arena rather than a `Vec` per message (or an inline
+    /// array): no allocation and no free per message, `Message` stays small
+    /// and cheap to move and clone, and memory follows what the consumer
+    /// keeps. Blocks are `INDEX_BLOCK` bytes; `BytesMut::reserve` reuses a
+    /// block in place once every message cut from it is dropped, else it
+    /// starts a new one.
+    fn take_index(&mut self) -> Bytes {
+        let need = self.headers.len() * HeaderSpan::BYTES;
+        if self.index.capacity() < need {
+            if self.index.capacity() == 0 {
+                self.index = BytesMut::with_capacity(INDEX_BLOCK.max(need));
+            } else {
+                self.index.reserve(need);
+            }
+        }
+        self.index.resize(need, 0);
+        let (slots, _) = self.index.as_chunks_mut::<{ HeaderSpan::BYTES }>();
+        for (slot, h) in slots.iter_mut().zip(&self.headers) {
+            *slot = h.to_bytes();
+        }
+        self.index.split().freeze()
     }
 
     fn start_discard(&mut self, src: &mut BytesMut, error: ProtoError) {
@@ -402,62 +449,91 @@ impl AmiCodec {
         }
     }
 
-    /// The hot path: complete `Key: Value` lines of an ordinary message,
-    /// scanned in one pass each. Anything unusual (a partial line, a line
+    /// The hot path: complete `Key: Value` lines of an ordinary message.
+    /// Each line costs two vectorised searches over the buffer (`memchr2`
+    /// for the first colon or LF, then `memchr` for the LF after the
+    /// colon), which find their byte in the first 16 or 32 bytes loaded for
+    /// typical ~20-byte lines. Anything unusual (a partial line, a line
     /// without colon, `Response: Follows`, a limit) is left, untouched, to
     /// the general path.
     #[inline]
     fn fast_headers(&mut self, src: &mut BytesMut) -> Fast {
         let max_bytes = self.limits.max_message_bytes;
         let max_headers = self.limits.max_headers;
+        let mut start = self.line_start;
+        let (colon_or_lf, lf_only) = searchers();
         loop {
-            let start = self.line_start;
-            let (Some(lf), Some(colon)) = parse::scan_line(&src[start..]) else {
-                // Maybe a blank line: cheap to check here.
-                if src.get(start) == Some(&b'\n')
-                    || (src.get(start) == Some(&b'\r') && src.get(start + 1) == Some(&b'\n'))
-                {
-                    let next = start + if src[start] == b'\n' { 1 } else { 2 };
-                    if self.headers.is_empty() {
-                        src.advance(next);
-                        self.line_start = 0;
-                        self.searched = 0;
-                        continue;
+            let exit = {
+                let buf: &[u8] = src;
+                loop {
+                    let Some(hit) = colon_or_lf.find(&buf[start..]) else {
+                        break FastExit::Fallback;
+                    };
+                    if buf[start + hit] == b'\n' {
+                        let blank = hit == 0 || (hit == 1 && buf[start] == b'\r');
+                        break if !blank {
+                            FastExit::Fallback
+                        } else if self.headers.is_empty() {
+                            FastExit::SkipBlank(start + hit + 1)
+                        } else {
+                            FastExit::End(start + hit + 1)
+                        };
                     }
-                    if next <= max_bytes {
-                        return Fast::Frame(self.finish_message(src, next));
+                    let key_end = start + hit;
+                    let Some(lf) = lf_only.find(&buf[key_end + 1..]) else {
+                        break FastExit::Fallback;
+                    };
+                    // `nl - 1` is at least the colon: never before the line.
+                    let nl = key_end + 1 + lf;
+                    let next = nl + 1;
+                    if next > max_bytes || self.headers.len() >= max_headers {
+                        break FastExit::Fallback;
+                    }
+                    let end = if buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+                    let value_start = if key_end + 1 < end && buf[key_end + 1] == b' ' {
+                        key_end + 2
+                    } else {
+                        key_end + 1
+                    };
+                    if self.headers.is_empty()
+                        && buf[start..key_end].eq_ignore_ascii_case(b"Response")
+                        && buf[value_start..end].eq_ignore_ascii_case(b"Follows")
+                    {
+                        break FastExit::Fallback;
+                    }
+                    self.headers.push(HeaderSpan {
+                        key: Span::new(start, key_end),
+                        value: Span::new(value_start, end),
+                    });
+                    start = next;
+                    // The blank line ending the message, checked here
+                    // rather than with one more search.
+                    match buf.get(next..next + 2) {
+                        Some([b'\n', _]) => break FastExit::End(next + 1),
+                        Some(b"\r\n") => break FastExit::End(next + 2),
+                        _ => {}
                     }
                 }
-                return Fast::Fallback;
             };
-            let nl = start + lf;
-            let next = nl + 1;
-            if next > max_bytes || self.headers.len() >= max_headers {
-                return Fast::Fallback;
+            match exit {
+                FastExit::Fallback => {
+                    self.line_start = start;
+                    self.searched = start;
+                    return Fast::Fallback;
+                }
+                FastExit::SkipBlank(next) => {
+                    src.advance(next);
+                    start = 0;
+                }
+                FastExit::End(next) => {
+                    if next > max_bytes {
+                        self.line_start = start;
+                        self.searched = start;
+                        return Fast::Fallback;
+                    }
+                    return Fast::Frame(self.finish_message(src, next));
+                }
             }
-            let end = if nl > start && src[nl - 1] == b'\r' {
-                nl - 1
-            } else {
-                nl
-            };
-            let key_end = start + colon;
-            let value_start = if key_end + 1 < end && src[key_end + 1] == b' ' {
-                key_end + 2
-            } else {
-                key_end + 1
-            };
-            if self.headers.is_empty()
-                && src[start..key_end].eq_ignore_ascii_case(b"Response")
-                && src[value_start..end].eq_ignore_ascii_case(b"Follows")
-            {
-                return Fast::Fallback;
-            }
-            self.headers.push(HeaderSpan {
-                key: Span::new(start, key_end),
-                value: Span::new(value_start, end),
-            });
-            self.line_start = next;
-            self.searched = next;
         }
     }
 
@@ -625,6 +701,50 @@ impl AmiCodec {
         self.reset_message();
         pending.then_some(Frame::Skipped(ProtoError::Truncated { bytes }))
     }
+}
+
+/// The searches of the hot path: for the first colon or LF, and for LF.
+///
+/// memchr's top-level functions pick a vector width at run time behind a
+/// function pointer, which costs more than the search itself on ~20-byte
+/// lines. SSE2 (x86_64) and NEON (aarch64) are always there, so their
+/// searchers are built without a check and inline into the loop.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn searchers() -> (
+    memchr::arch::x86_64::sse2::memchr::Two,
+    memchr::arch::x86_64::sse2::memchr::One,
+) {
+    use memchr::arch::x86_64::sse2::memchr::{One, Two};
+    match (Two::new(b':', b'\n'), One::new(b'\n')) {
+        (Some(two), Some(one)) => (two, one),
+        _ => unreachable!("SSE2 is part of the x86_64 baseline"),
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn searchers() -> (
+    memchr::arch::aarch64::neon::memchr::Two,
+    memchr::arch::aarch64::neon::memchr::One,
+) {
+    use memchr::arch::aarch64::neon::memchr::{One, Two};
+    match (Two::new(b':', b'\n'), One::new(b'\n')) {
+        (Some(two), Some(one)) => (two, one),
+        _ => unreachable!("NEON is part of the aarch64 baseline"),
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[inline(always)]
+fn searchers() -> (
+    memchr::arch::all::memchr::Two,
+    memchr::arch::all::memchr::One,
+) {
+    (
+        memchr::arch::all::memchr::Two::new(b':', b'\n'),
+        memchr::arch::all::memchr::One::new(b'\n'),
+    )
 }
 
 #[inline]

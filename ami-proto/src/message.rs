@@ -39,6 +39,42 @@ pub(crate) struct HeaderSpan {
     pub(crate) value: Span,
 }
 
+impl HeaderSpan {
+    /// Size in a message's index: four little-endian `u32`s.
+    pub(crate) const BYTES: usize = 16;
+
+    #[inline]
+    pub(crate) fn to_bytes(self) -> [u8; HeaderSpan::BYTES] {
+        let mut out = [0u8; HeaderSpan::BYTES];
+        let words = [
+            self.key.start,
+            self.key.end,
+            self.value.start,
+            self.value.end,
+        ];
+        for (dst, w) in out.as_chunks_mut::<4>().0.iter_mut().zip(words) {
+            *dst = w.to_le_bytes();
+        }
+        out
+    }
+
+    #[inline]
+    fn from_bytes(b: &[u8; HeaderSpan::BYTES]) -> HeaderSpan {
+        let (words, _) = b.as_chunks::<4>();
+        let w = |i: usize| u32::from_le_bytes(words[i]);
+        HeaderSpan {
+            key: Span {
+                start: w(0),
+                end: w(1),
+            },
+            value: Span {
+                start: w(2),
+                end: w(3),
+            },
+        }
+    }
+}
+
 /// What a message is, judged by its first header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -65,7 +101,8 @@ pub struct Header<'a> {
 /// One AMI message: its headers in order, referencing the bytes it was
 /// decoded from.
 ///
-/// Decoding allocates one small index per message and never copies a key or
+/// Decoding allocates nothing per message in steady state (the header index is
+/// cut from shared blocks the decoder recycles) and never copies a key or
 /// a value: [`Value`]s borrow from the shared [`Bytes`] buffer the message
 /// came in. Cloning a `Message` is cheap (reference-counted buffer).
 ///
@@ -82,7 +119,9 @@ pub struct Header<'a> {
 #[derive(Clone)]
 pub struct Message {
     raw: Bytes,
-    headers: Vec<HeaderSpan>,
+    /// The headers' spans, [`HeaderSpan::BYTES`] each, cut from the
+    /// decoder's shared index blocks.
+    index: Bytes,
     /// Body lines of a legacy `Response: Follows` reply.
     output: Vec<Span>,
     legacy_output: bool,
@@ -91,16 +130,24 @@ pub struct Message {
 impl Message {
     pub(crate) fn from_parts(
         raw: Bytes,
-        headers: Vec<HeaderSpan>,
+        index: Bytes,
         output: Vec<Span>,
         legacy_output: bool,
     ) -> Message {
+        debug_assert_eq!(index.len() % HeaderSpan::BYTES, 0);
         Message {
             raw,
-            headers,
+            index,
             output,
             legacy_output,
         }
+    }
+
+    /// The header spans, in order.
+    #[inline]
+    fn spans(&self) -> impl ExactSizeIterator<Item = HeaderSpan> + DoubleEndedIterator + '_ {
+        let (spans, _) = self.index.as_chunks::<{ HeaderSpan::BYTES }>();
+        spans.iter().map(HeaderSpan::from_bytes)
     }
 
     /// Decodes exactly one message from `bytes` (which must hold the whole
@@ -131,7 +178,7 @@ impl Message {
 
     /// The kind, judged by the first header.
     pub fn kind(&self) -> MessageKind {
-        match self.headers.first() {
+        match self.spans().next() {
             Some(h) => {
                 let k = h.key.get(&self.raw);
                 if k.eq_ignore_ascii_case(b"Event") {
@@ -150,8 +197,8 @@ impl Message {
 
     fn first_value_if(&self, kind: MessageKind) -> Option<Value<'_>> {
         if self.kind() == kind {
-            self.headers
-                .first()
+            self.spans()
+                .next()
                 .map(|h| Value::new(h.value.get(&self.raw)))
         } else {
             None
@@ -210,17 +257,17 @@ impl Message {
 
     /// Number of headers (legacy command body lines not included).
     pub fn len(&self) -> usize {
-        self.headers.len()
+        self.index.len() / HeaderSpan::BYTES
     }
 
     /// True if the message has no header (never the case for decoded messages).
     pub fn is_empty(&self) -> bool {
-        self.headers.is_empty()
+        self.index.is_empty()
     }
 
     /// The headers, in order.
     pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'_>> + '_ {
-        self.headers.iter().map(move |h| Header {
+        self.spans().map(move |h| Header {
             name: Value::new(h.key.get(&self.raw)),
             value: Value::new(h.value.get(&self.raw)),
         })
@@ -230,7 +277,7 @@ impl Message {
     #[inline]
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
         let key = key.as_bytes();
-        self.headers.iter().find_map(|h| {
+        self.spans().find_map(|h| {
             if h.key.get(&self.raw).eq_ignore_ascii_case(key) {
                 Some(Value::new(h.value.get(&self.raw)))
             } else {
@@ -248,7 +295,7 @@ impl Message {
         }
         let (p, k) = (prefix.as_bytes(), key.as_bytes());
         let total = p.len() + k.len();
-        self.headers.iter().find_map(|h| {
+        self.spans().find_map(|h| {
             let name = h.key.get(&self.raw);
             if name.len() == total
                 && name[..p.len()].eq_ignore_ascii_case(p)
@@ -263,7 +310,7 @@ impl Message {
 
     /// Every value of `key` (case-insensitive), in order.
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Value<'a>> + 'a {
-        self.headers.iter().filter_map(move |h| {
+        self.spans().filter_map(move |h| {
             if h.key.get(&self.raw).eq_ignore_ascii_case(key.as_bytes()) {
                 Some(Value::new(h.value.get(&self.raw)))
             } else {

@@ -170,50 +170,6 @@ pub(crate) fn find_lf(h: &[u8]) -> Option<usize> {
     h[i..].iter().position(|&b| b == b'\n').map(|p| p + i)
 }
 
-/// Scans one line: the position of its LF and of the first colon before
-/// it, in one pass, eight bytes at a time. Once the colon is found the rest
-/// goes to [`find_lf`].
-#[inline(always)]
-pub(crate) fn scan_line(h: &[u8]) -> (Option<usize>, Option<usize>) {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = LO * b'\n' as u64;
-    const COLON: u64 = LO * b':' as u64;
-    let mut i = 0;
-    while i + 8 <= h.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&h[i..i + 8]);
-        let w = u64::from_le_bytes(word);
-        let x = w ^ LF;
-        let lf = x.wrapping_sub(LO) & !x & HI;
-        let y = w ^ COLON;
-        let colon = y.wrapping_sub(LO) & !y & HI;
-        if colon != 0 {
-            let c = i + (colon.trailing_zeros() / 8) as usize;
-            if lf != 0 {
-                let l = i + (lf.trailing_zeros() / 8) as usize;
-                return (Some(l), (c < l).then_some(c));
-            }
-            let rest = c + 1;
-            return (find_lf(&h[rest..]).map(|p| p + rest), Some(c));
-        }
-        if lf != 0 {
-            return (Some(i + (lf.trailing_zeros() / 8) as usize), None);
-        }
-        i += 8;
-    }
-    for (j, &b) in h[i..].iter().enumerate() {
-        if b == b'\n' {
-            return (Some(i + j), None);
-        }
-        if b == b':' {
-            let c = i + j;
-            return (find_lf(&h[c + 1..]).map(|p| p + c + 1), Some(c));
-        }
-    }
-    (None, None)
-}
-
 #[cfg(test)]
 mod find_tests {
     use super::find_lf;
@@ -231,22 +187,6 @@ mod find_tests {
                 }
                 let want = h.iter().position(|&b| b == b'\n');
                 assert_eq!(find_lf(&h), want, "len {len} pos {pos}");
-            }
-        }
-        for len in 0..40 {
-            for lf in 0..=len {
-                for colon in 0..=len {
-                    let mut h = vec![b'k'; len];
-                    if colon < len {
-                        h[colon] = b':';
-                    }
-                    if lf < len {
-                        h[lf] = b'\n';
-                    }
-                    let want_lf = h.iter().position(|&b| b == b'\n');
-                    let want_colon = h[..want_lf.unwrap_or(len)].iter().position(|&b| b == b':');
-                    assert_eq!(super::scan_line(&h), (want_lf, want_colon), "{h:?}");
-                }
             }
         }
         // Bytes just around LF's value must not confuse the bit trick.
