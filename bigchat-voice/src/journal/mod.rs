@@ -46,5 +46,15 @@ pub fn effect_position(seq: u64, index: usize) -> u64 {
     seq.saturating_mul(1024).saturating_add(index)
 }
 
+/// `at` as the journal keeps it: to the microsecond. A frame's time is
+/// taken at this resolution before anything sees it, so the frame replayed
+/// from the journal carries exactly the time it had live (else a replayed
+/// effect would differ from the stored one by its nanoseconds, and be
+/// applied and published again).
+pub fn frame_time(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    at.trunc_subsecs(6)
+}
+
 pub use recorder::{Entry, Frame, Recorder, StreamMark, read_entries};
 pub use segments::{Cursor, Journal, JournalConfig, JournalError, MAX_PAYLOAD, Record, SyncPolicy};

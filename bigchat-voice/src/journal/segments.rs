@@ -657,6 +657,22 @@ mod tests {
         DateTime::from_timestamp(1_795_515_777 + secs, 123_456_000).unwrap_or_default()
     }
 
+    /// A frame time read back from the journal is the time it was given,
+    /// to the nanosecond (what the replay's "nothing changes" rests on).
+    #[test]
+    fn a_frame_time_reads_back_exactly() {
+        let live = DateTime::from_timestamp(1_795_515_777, 123_456_789).unwrap_or_default();
+        let at = super::super::frame_time(live);
+        assert_ne!(at, live, "the nanoseconds are dropped before journaling");
+        let mut buf = Vec::new();
+        encode(&mut buf, 7, at, b"Event: Newchannel\r\n");
+        let back = decode(&mut buf.as_slice())
+            .expect("decodes")
+            .expect("a record");
+        assert_eq!(back.at, at);
+        assert_eq!(super::super::frame_time(back.at), back.at);
+    }
+
     fn config(segment_bytes: u64) -> JournalConfig {
         JournalConfig {
             segment_bytes,

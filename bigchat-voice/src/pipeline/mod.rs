@@ -865,6 +865,9 @@ async fn read_stream(
                 None => return,
             },
         };
+        // At the journal's resolution, journaled or not: replayed, the
+        // frame has the time it had live.
+        let at = crate::journal::frame_time(at);
         last = tokio::time::Instant::now();
         let seq = recorder.as_ref().and_then(|rec| {
             let mut rec = lock(rec);
