@@ -130,10 +130,11 @@ async fn demo() -> Result<(), ClientError> {
     };
     let sent = fake.replay(&capture, opts).await?;
     println!("replayed {sent} events");
-    fake.restart(Restart {
-        shutdown_event: true,
-        refuse_for: Duration::from_millis(300),
-    })
+    fake.restart(
+        Restart::new()
+            .with_shutdown_event()
+            .refusing_for(Duration::from_millis(300)),
+    )
     .await;
     print_until_reconnected(&mut events).await;
     // The fake records filters but does not apply them (so VarSet showed up).

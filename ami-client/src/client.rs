@@ -38,6 +38,7 @@ pub struct Client {
 
 /// The reply to an event-list action ([`Client::send_list`]).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EventList {
     /// The response (`Response: Success`, `EventList: start`).
     pub response: Message,

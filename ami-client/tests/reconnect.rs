@@ -77,11 +77,9 @@ async fn server_restart_mid_stream() {
     let sent = fake.replay(&path, ReplayOptions::default()).await.unwrap();
     let expected = load_capture(&path, &ReplayOptions::default()).unwrap();
     assert_eq!(sent, expected.messages.len());
-    fake.restart(Restart {
-        shutdown_event: false, // the capture ends with Asterisk's own Shutdown event
-        refuse_for: Duration::from_millis(200),
-    })
-    .await;
+    // No Shutdown event from the fake: the capture ends with Asterisk's own.
+    fake.restart(Restart::new().refusing_for(Duration::from_millis(200)))
+        .await;
 
     // The in-flight Originate fails at once, saying it was written; it is
     // not retried.
@@ -349,10 +347,11 @@ async fn actions_sent_while_disconnected_wait_for_the_reconnect() {
         .backoff(Duration::from_millis(100), Duration::from_secs(1))
         .build();
     let (client, _events) = Client::connect(config).await.unwrap();
-    fake.restart(Restart {
-        shutdown_event: true,
-        refuse_for: Duration::from_millis(500),
-    })
+    fake.restart(
+        Restart::new()
+            .with_shutdown_event()
+            .refusing_for(Duration::from_millis(500)),
+    )
     .await;
     let mut st = client.state();
     st.wait_for(|s| !s.is_connected()).await.unwrap();

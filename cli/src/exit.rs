@@ -72,33 +72,51 @@ pub trait ExitCoded {
     fn exit_code(&self) -> Code;
 }
 
-impl ExitCoded for Coded {
-    fn exit_code(&self) -> Code {
-        self.code
-    }
+/// Registers each error type's exit code: writes its [`ExitCoded`] impl
+/// and adds the type to those [`typed`] looks for, from one list (a type
+/// cannot have a code and be missed by the lookup).
+macro_rules! exit_codes {
+    ($($t:ty => |$e:ident| $body:block)*) => {
+        $(impl ExitCoded for $t {
+            fn exit_code(&self) -> Code {
+                let $e = self;
+                $body
+            }
+        })*
+
+        /// The exit code of one error, if its type has one.
+        fn typed(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
+            $(if let Some(e) = cause.downcast_ref::<$t>() {
+                return Some(e.exit_code());
+            })*
+            None
+        }
+    };
 }
 
-impl ExitCoded for ami_client::ClientError {
-    fn exit_code(&self) -> Code {
-        if self.is_auth() {
+exit_codes! {
+    Coded => |e| {
+        e.code
+    }
+
+    ami_client::ClientError => |e| {
+        if e.is_auth() {
             Code::Auth
-        } else if self.is_server_error() {
+        } else if e.is_server_error() {
             Code::Refused
-        } else if self.is_timeout() {
+        } else if e.is_timeout() {
             Code::Timeout
-        } else if matches!(self, ami_client::ClientError::Proto(_)) {
+        } else if matches!(e, ami_client::ClientError::Proto(_)) {
             // A value with CR/LF (from the configuration or a flag): nothing was sent.
             Code::Usage
         } else {
             Code::Unreachable
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::store::StoreError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::store::StoreError => |e| {
         use bigchat_voice::store::StoreError as E;
-        match self {
+        match e {
             // The URL, the path or the database named is wrong: configuration.
             E::InvalidUrl { .. } | E::NotFound { .. } | E::UnrecognisedDatabase { .. } => {
                 Code::Usage
@@ -109,24 +127,20 @@ impl ExitCoded for bigchat_voice::store::StoreError {
             _ => Code::Database,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::pipeline::reconcile::ReconcileError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::pipeline::reconcile::ReconcileError => |e| {
         use bigchat_voice::pipeline::reconcile::ReconcileError as E;
-        match self {
+        match e {
             E::Store(e) => e.exit_code(),
             E::Pbx { .. } => Code::Refused,
             E::Apply(_) => Code::Database,
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::control::ControlError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::control::ControlError => |e| {
         use bigchat_voice::control::ControlError as E;
-        match self {
+        match e {
             E::Invalid { .. } | E::NoSuchTicket { .. } | E::KeyReused { .. } => Code::Usage,
             E::Unreachable { .. } => Code::Unreachable,
             E::NoSuchCall { .. } | E::NoAgentChannel { .. } | E::Refused { .. } => Code::Refused,
@@ -134,97 +148,57 @@ impl ExitCoded for bigchat_voice::control::ControlError {
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::discover::DiscoverError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::discover::DiscoverError => |e| {
         use bigchat_voice::discover::DiscoverError as E;
-        match self {
+        match e {
             E::Timeout { .. } => Code::Timeout,
             E::Unreachable { .. } => Code::Unreachable,
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::pipeline::PipelineError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::pipeline::PipelineError => |e| {
         use bigchat_voice::pipeline::PipelineError as E;
-        match self {
+        match e {
             E::Journal { source, .. } => source.exit_code(),
             E::WriterStopped => Code::Database,
             E::Store(e) => e.exit_code(),
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::journal::JournalError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::journal::JournalError => |e| {
         use bigchat_voice::journal::JournalError as E;
-        match self {
+        match e {
             // The journal directory cannot be used, or another daemon holds it.
             E::Io { .. } | E::InUse { .. } => Code::Usage,
             E::Full { .. } | E::Corrupt { .. } | E::TooLarge(_) => Code::Failure,
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for bigchat_voice::replay::ReplayError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::replay::ReplayError => |_e| {
         // A capture that cannot be read is a bad argument.
         Code::Usage
     }
-}
 
-impl ExitCoded for bigchat_voice::notify::NotifyError {
-    fn exit_code(&self) -> Code {
+    bigchat_voice::notify::NotifyError => |e| {
         use bigchat_voice::notify::NotifyError as E;
-        match self {
+        match e {
             E::InvalidUrl { .. } | E::Io { .. } => Code::Usage,
             E::Client(_) => Code::Failure,
             _ => Code::Failure,
         }
     }
-}
 
-impl ExitCoded for ami_proto::ProtoError {
-    fn exit_code(&self) -> Code {
+    ami_proto::ProtoError => |_e| {
         Code::Usage
     }
-}
 
-impl ExitCoded for toml::de::Error {
-    fn exit_code(&self) -> Code {
+    toml::de::Error => |_e| {
         Code::Usage
     }
-}
-
-/// The exit code of one error, if its type has one.
-fn typed(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
-    macro_rules! try_types {
-        ($($t:ty),* $(,)?) => {
-            $(if let Some(e) = cause.downcast_ref::<$t>() {
-                return Some(e.exit_code());
-            })*
-        };
-    }
-    try_types!(
-        Coded,
-        ami_client::ClientError,
-        bigchat_voice::store::StoreError,
-        bigchat_voice::pipeline::reconcile::ReconcileError,
-        bigchat_voice::control::ControlError,
-        bigchat_voice::discover::DiscoverError,
-        bigchat_voice::pipeline::PipelineError,
-        bigchat_voice::journal::JournalError,
-        bigchat_voice::replay::ReplayError,
-        bigchat_voice::notify::NotifyError,
-        ami_proto::ProtoError,
-        toml::de::Error,
-    );
-    None
 }
 
 /// The exit code for `err`: that of the first error in its chain (outermost

@@ -388,10 +388,9 @@ async fn pbx_restart_during_listen_reconnects_and_reconciles() {
     play_until_answered(&fake, &db).await;
     restart_and_relogin(
         &fake,
-        Restart {
-            shutdown_event: true,
-            refuse_for: Duration::from_millis(300),
-        },
+        Restart::new()
+            .with_shutdown_event()
+            .refusing_for(Duration::from_millis(300)),
     )
     .await;
     // After the restart the PBX has no channel: the call is ended, once.
@@ -1346,10 +1345,7 @@ async fn sigterm_with_the_database_locked_exits_5_and_counts_what_was_lost() {
     // reconcile, which first waits for the queued effects to be stored.
     restart_and_relogin(
         &fake,
-        Restart {
-            shutdown_event: false,
-            refuse_for: Duration::from_millis(100),
-        },
+        Restart::new().refusing_for(Duration::from_millis(100)),
     )
     .await;
     // Past the status write's busy timeout (5 s): the daemon is now waiting
@@ -1586,14 +1582,7 @@ async fn a_call_gone_during_an_outage_ends_when_the_link_was_lost() {
     wait_synced(&fake, "login").await;
     play_until_answered(&fake, &db).await;
     let lost = chrono::Utc::now();
-    restart_and_relogin(
-        &fake,
-        Restart {
-            shutdown_event: false,
-            refuse_for: Duration::from_secs(3),
-        },
-    )
-    .await;
+    restart_and_relogin(&fake, Restart::new().refusing_for(Duration::from_secs(3))).await;
     let got = wait_completed(&db, "the call ended").await;
     let ended: chrono::DateTime<chrono::Utc> = got[0]["endedAt"]
         .as_str()

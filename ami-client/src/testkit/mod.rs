@@ -74,6 +74,7 @@ use session::{SessionCmd, SessionHandle};
 
 /// One action the server received.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReceivedAction {
     /// Which connection (1, 2, … in accept order).
     pub session: u64,
@@ -100,6 +101,7 @@ impl ReceivedAction {
 
 /// One login attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoginRecord {
     /// Which connection.
     pub session: u64,
@@ -113,14 +115,44 @@ pub struct LoginRecord {
     pub events: Option<String>,
 }
 
-/// How [`FakeAsterisk::restart`] behaves.
+/// How [`FakeAsterisk::restart`] behaves: by default, the connections just
+/// close and new ones are accepted at once.
+///
+/// ```
+/// # use std::time::Duration;
+/// use ami_client::testkit::Restart;
+/// let r = Restart::new().with_shutdown_event().refusing_for(Duration::from_millis(300));
+/// assert!(r.shutdown_event);
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Restart {
     /// Send `Event: Shutdown` / `Shutdown: Cleanly` / `Restart: True` to
     /// logged-in sessions first (as Asterisk does).
     pub shutdown_event: bool,
     /// Refuse new connections (accept and close at once) for this long.
     pub refuse_for: Duration,
+}
+
+impl Restart {
+    /// Close and accept again at once, with no `Shutdown` event.
+    pub fn new() -> Restart {
+        Restart::default()
+    }
+
+    /// Announce the restart with `Event: Shutdown` first, as Asterisk does.
+    #[must_use]
+    pub fn with_shutdown_event(mut self) -> Restart {
+        self.shutdown_event = true;
+        self
+    }
+
+    /// Refuse new connections (accept and close at once) for `d`.
+    #[must_use]
+    pub fn refusing_for(mut self, d: Duration) -> Restart {
+        self.refuse_for = d;
+        self
+    }
 }
 
 /// Configures a [`FakeAsterisk`].

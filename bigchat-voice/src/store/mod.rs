@@ -91,6 +91,12 @@ pub use rows::{
 pub use schema::{SchemaInfo, SchemaMode, SchemaReport};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+/// The sqlx this crate is built with, for the pools [`SqliteStore::pool`]
+/// and [`PgStore::pool`] hand out (an escape hatch for tools and tests:
+/// its version moves with this crate's, and a write made through it
+/// bypasses the store's guarantees).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sqlx;
 
 /// What opening an SQLite database may create
 /// ([`AnyStore::connect_with`]). PostgreSQL databases are never created.

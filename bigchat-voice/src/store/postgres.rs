@@ -113,7 +113,9 @@ impl PgStore {
         result
     }
 
-    /// The underlying pool (for tools and tests).
+    /// The underlying pool (for tools and tests), a type of the re-exported
+    /// [`sqlx`](crate::store::sqlx): reading through it is safe; writing
+    /// through it bypasses the store's idempotency and notifications.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

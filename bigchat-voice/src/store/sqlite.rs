@@ -434,8 +434,10 @@ impl SqliteStore {
         &self.schema
     }
 
-    /// The underlying pool (for tools and tests; effects on a file database
-    /// are written by the store's own connection, see the type's docs).
+    /// The underlying pool (for tools and tests), a type of the re-exported
+    /// [`sqlx`](crate::store::sqlx). Effects on a file database are written
+    /// by the store's own connection (see the type's docs); writing through
+    /// this pool bypasses the store's idempotency and notifications.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
