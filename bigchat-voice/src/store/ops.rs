@@ -951,6 +951,10 @@ async fn apply_call<E: Exec>(
             let after = if kind == CallEffectKind::Ended
                 || (kind == CallEffectKind::Updated && !was_final)
             {
+                if E::UPDATE_CALL {
+                    let ids = (asterisk_id, company_id);
+                    return update_at_once(db, ids, old, (call, kind, stamp), key, written).await;
+                }
                 update_record(db, old.id, call, stamp).await?
             } else {
                 // A start replayed, or a live update after the end.
@@ -971,14 +975,24 @@ async fn apply_call<E: Exec>(
         None => {
             let (contact, contact_created) =
                 find_or_create_contact(db, company_id, call, now, written).await?;
-            let (ticket, ticket_created) = find_or_create_ticket(
-                db,
-                (company_id, contact.id, asterisk_id),
-                call,
-                now,
-                written,
-            )
-            .await?;
+            let ids = (company_id, contact.id, asterisk_id);
+            // PostgreSQL: the ticket reused and the record inserted in one
+            // statement (`Some(None)`: the record exists already).
+            let mut inserted = None;
+            let started = if E::UPDATE_CALL {
+                let args = start_args(ids, call, stamp);
+                db.start_call(written.tickets.start_call, &args).await?
+            } else {
+                None
+            };
+            let (ticket, ticket_created) = match started {
+                Some((t, record)) => {
+                    written.wrote_ticket(&t);
+                    inserted = Some(record);
+                    (t, false)
+                }
+                None => find_or_create_ticket(db, ids, call, now, written).await?,
+            };
             out.contact_created = contact_created;
             out.ticket_created = ticket_created;
             let links = RecordLinks {
@@ -989,7 +1003,14 @@ async fn apply_call<E: Exec>(
             };
             out.ticket = Some(ticket);
             out.contact = Some(contact);
-            insert_new(db, links, call, stamp, kind, &record_key, &mut out).await?
+            match inserted {
+                Some(Some(row)) => {
+                    out.record_created = true;
+                    (None, Some(row))
+                }
+                Some(None) => created_meanwhile(db, call, stamp, kind, &record_key).await?,
+                None => insert_new(db, links, call, stamp, kind, &record_key, &mut out).await?,
+            }
         }
     };
     let Some(current) = after.as_ref().or(before.as_ref()) else {
@@ -1002,33 +1023,15 @@ async fn apply_call<E: Exec>(
     let Some(record) = after else {
         return Ok(out); // nothing changed: nothing follows
     };
-    let before_answered = before.as_ref().is_some_and(|b| b.answered_at.is_some());
-    let before_user = before.as_ref().and_then(|b| b.user_id);
-    let before_status = before.as_ref().map(|b| b.status.as_str());
-    let before_final = match before.as_ref() {
-        Some(b) => b.call_status()?.is_final(),
-        None => false,
-    };
+    let Next {
+        open,
+        touch,
+        ended,
+        before_final,
+        last_message,
+        unread,
+    } = next_steps(before.as_ref(), call, kind)?;
     let answered = call.answered_at.is_some();
-    // A ticket is opened for the agent only when the agent is a BigChat
-    // user: open with nobody, nobody would see it (pending, every agent of
-    // its queue does).
-    let open =
-        answered && call.user_id.is_some() && (!before_answered || call.user_id != before_user);
-    let queue_changed =
-        call.queue.is_some() && before.as_ref().is_none_or(|b| b.queue != call.queue);
-    let ended = kind == CallEffectKind::Ended;
-    // The ticket first: the call's message takes the ticket's queue.
-    let (last_message, unread) = if ended {
-        let first_end = !before_final;
-        let unread = i64::from(first_end && logic::is_missed_inbound(call));
-        (Some(logic::end_last_message(call)), unread)
-    } else if before_status != Some(call.status.as_str()) {
-        (logic::live_last_message(call), 0)
-    } else {
-        (None, 0)
-    };
-    let touch = open || queue_changed || last_message.is_some() || unread != 0;
     if let (Some(ticket_id), true) = (record.ticket_id, touch) {
         // The ticket as it was, for the `delete` BigChat sends to the rooms
         // it leaves: only an opening changes its status or agent. Known if
@@ -1058,18 +1061,7 @@ async fn apply_call<E: Exec>(
             Some(t) => {
                 written.wrote_ticket(&t);
                 if out.contact.is_none() {
-                    out.contact = match written.contact(t.contact_id) {
-                        Some(c) => Some(c.clone()),
-                        None => {
-                            let c = db
-                                .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(t.contact_id)])
-                                .await?;
-                            if let Some(c) = &c {
-                                written.keep_contact(None, c);
-                            }
-                            c
-                        }
-                    };
+                    out.contact = contact_by_id(db, t.contact_id, written).await?;
                 }
                 if !out.ticket_created {
                     out.ticket_before = before_ticket;
@@ -1124,6 +1116,180 @@ async fn apply_call<E: Exec>(
     Ok(out)
 }
 
+/// What follows a change of a call record.
+#[derive(Debug)]
+struct Next {
+    /// The ticket opens for the call's agent.
+    open: bool,
+    /// The ticket changes (see the fields below).
+    touch: bool,
+    /// The effect ends the call.
+    ended: bool,
+    /// The record was final before this effect.
+    before_final: bool,
+    /// The ticket's new `lastMessage`, if any.
+    last_message: Option<String>,
+    /// Unread messages to add to the ticket.
+    unread: i64,
+}
+
+/// What follows the change of a record that was `before` (None: new) to
+/// `call` by an effect of `kind`.
+fn next_steps(
+    before: Option<&CallRecordRow>,
+    call: &Call,
+    kind: CallEffectKind,
+) -> Result<Next, StoreError> {
+    let before_answered = before.is_some_and(|b| b.answered_at.is_some());
+    let before_user = before.and_then(|b| b.user_id);
+    let before_status = before.map(|b| b.status.as_str());
+    let before_final = match before {
+        Some(b) => b.call_status()?.is_final(),
+        None => false,
+    };
+    let answered = call.answered_at.is_some();
+    // A ticket is opened for the agent only when the agent is a BigChat
+    // user: open with nobody, nobody would see it (pending, every agent of
+    // its queue does).
+    let open =
+        answered && call.user_id.is_some() && (!before_answered || call.user_id != before_user);
+    let queue_changed = call.queue.is_some() && before.is_none_or(|b| b.queue != call.queue);
+    let ended = kind == CallEffectKind::Ended;
+    // The ticket first: the call's message takes the ticket's queue.
+    let (last_message, unread) = if ended {
+        let first_end = !before_final;
+        let unread = i64::from(first_end && logic::is_missed_inbound(call));
+        (Some(logic::end_last_message(call)), unread)
+    } else if before_status != Some(call.status.as_str()) {
+        (logic::live_last_message(call), 0)
+    } else {
+        (None, 0)
+    };
+    let touch = open || queue_changed || last_message.is_some() || unread != 0;
+    Ok(Next {
+        open,
+        touch,
+        ended,
+        before_final,
+        last_message,
+        unread,
+    })
+}
+
+/// The contact `id`, as this transaction knows it or read.
+async fn contact_by_id<E: Exec>(
+    db: &mut E,
+    id: i64,
+    written: &mut Written,
+) -> Result<Option<ContactRow>, StoreError> {
+    if let Some(c) = written.contact(id) {
+        return Ok(Some(c.clone()));
+    }
+    let c = db
+        .fetch::<ContactRow>(sql::SELECT_CONTACT, &[Arg::I64(id)])
+        .await?;
+    if let Some(c) = &c {
+        written.keep_contact(None, c);
+    }
+    Ok(c)
+}
+
+/// [`apply_call`]'s change of the existing record `old`, with what follows
+/// it (ticket, message, tracking row), in one statement
+/// ([`Exec::update_call`]): the same rows and the same [`Applied`] as the
+/// statements one by one.
+async fn update_at_once<E: Exec>(
+    db: &mut E,
+    (asterisk_id, company_id): (i64, i64),
+    old: CallRecordRow,
+    (call, kind, (now, position)): (&Call, CallEffectKind, (DateTime<Utc>, Option<u64>)),
+    key: (i64, String),
+    written: &mut Written,
+) -> Result<Applied, StoreError> {
+    let mut out = Applied::default();
+    let next = next_steps(Some(&old), call, kind)?;
+    let ticket_id = old.ticket_id;
+    let touch = next.touch && ticket_id.is_some();
+    let message = next.ended && ticket_id.is_some();
+    let known_before = match ticket_id {
+        Some(id) if touch && next.open => written.ticket(id).cloned(),
+        _ => None,
+    };
+    let want_before = touch && next.open && known_before.is_none();
+    let from_me = call.direction == Direction::Outbound;
+    let answered = call.answered_at.is_some();
+    let (summary, message_id) = if message {
+        let id = logic::call_message_id(asterisk_id, &call.unique_id);
+        (logic::call_summary(call), id)
+    } else {
+        (String::new(), String::new())
+    };
+    let mut args = Vec::with_capacity(38);
+    args.push(Arg::I64(old.id));
+    args.extend(record_fields(call));
+    args.extend([
+        Arg::OptI64(call.user_id),
+        Arg::Time(now),
+        position_arg(position),
+        Arg::OptText(call.classification.as_deref()),
+        Arg::OptI64(ticket_id),
+        Arg::Bool(next.open),
+        Arg::OptText(next.last_message.as_deref()),
+        Arg::I64(next.unread),
+        Arg::I64(asterisk_id),
+        Arg::Bool(touch),
+        Arg::Text(&summary),
+        Arg::OptText(logic::media_url(call.recording_url.as_deref())),
+        Arg::Bool(from_me),
+        Arg::Bool(from_me || answered),
+        Arg::OptI64(old.contact_id),
+        Arg::I64(company_id),
+        Arg::Text(&message_id),
+        Arg::Text(logic::call_media_type(call)),
+        Arg::Bool(message),
+        Arg::Bool(want_before),
+    ]);
+    let Some(done) = db.update_call(written.tickets.update_call, &args).await? else {
+        // Nothing changed: nothing follows.
+        out.call_record_id = Some(old.id);
+        out.ticket_id = old.ticket_id;
+        out.contact_id = old.contact_id;
+        return Ok(out);
+    };
+    let record = done.record;
+    out.call_record_id = Some(record.id);
+    out.ticket_id = record.ticket_id;
+    out.contact_id = record.contact_id;
+    if touch {
+        let Some(t) = done.ticket else {
+            return Err(StoreError::InvalidData(format!(
+                "ticket {} of call record {} is gone",
+                ticket_id.unwrap_or_default(),
+                record.id
+            )));
+        };
+        written.wrote_ticket(&t);
+        out.contact = contact_by_id(db, t.contact_id, written).await?;
+        out.ticket_before = known_before.or(done.ticket_before);
+        out.ticket = Some(t);
+    }
+    if message {
+        out.message_created = !next.before_final;
+        if out.message_created {
+            out.message = match done.message {
+                Some(m) => Some(m),
+                None => {
+                    db.fetch::<super::MessageRow>(sql::SELECT_MESSAGE, &[Arg::Text(&message_id)])
+                        .await?
+                }
+            };
+        }
+    }
+    written.insert(key, record.clone());
+    out.record = Some(record);
+    Ok(out)
+}
+
 /// Inserts a new record, or, when another writer created it meanwhile,
 /// treats it as existing: (the record before this effect, after it).
 async fn insert_new<E: Exec>(
@@ -1139,6 +1305,18 @@ async fn insert_new<E: Exec>(
         out.record_created = true;
         return Ok((None, Some(row)));
     }
+    created_meanwhile(db, call, stamp, kind, record_key).await
+}
+
+/// The record another writer created meanwhile, as existing: (the record
+/// before this effect, after it).
+async fn created_meanwhile<E: Exec>(
+    db: &mut E,
+    call: &Call,
+    stamp: (DateTime<Utc>, Option<u64>),
+    kind: CallEffectKind,
+    record_key: &[Arg<'_>],
+) -> Result<(Option<CallRecordRow>, Option<CallRecordRow>), StoreError> {
     let Some(old) = db
         .fetch::<CallRecordRow>(sql::SELECT_RECORD, record_key)
         .await?
@@ -1151,6 +1329,34 @@ async fn insert_new<E: Exec>(
         update_record(db, old.id, call, stamp).await?
     };
     Ok((Some(old), after))
+}
+
+/// [`sql::TicketSql::start_call`]'s arguments: the ticket of contact
+/// (`company`, `contact`) on server `asterisk`, and the record of `call`.
+fn start_args(
+    (company_id, contact_id, asterisk_id): (i64, i64, i64),
+    call: &Call,
+    (now, position): (DateTime<Utc>, Option<u64>),
+) -> Vec<Arg<'_>> {
+    let mut args = Vec::with_capacity(29);
+    args.extend([
+        Arg::I64(company_id),
+        Arg::I64(contact_id),
+        Arg::I64(asterisk_id),
+        Arg::Text(call.direction.as_str()),
+        Arg::Text(logic::start_last_message(call.direction)),
+        Arg::Bool(call.direction == Direction::Outbound),
+        Arg::Time(now),
+        Arg::OptText(call.queue.as_deref()),
+        Arg::Text(&call.unique_id),
+    ]);
+    args.extend(record_fields(call));
+    args.extend([
+        Arg::OptI64(call.user_id),
+        position_arg(position),
+        Arg::OptText(call.classification.as_deref()),
+    ]);
+    args
 }
 
 /// The final state of a live record the PBX no longer knows.

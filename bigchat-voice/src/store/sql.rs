@@ -171,14 +171,10 @@ pub(crate) const INSERT_RECORD: &str = concat!(
     record_cols!()
 );
 
-/// Updates the call's own fields (not its links); returns nothing when no
-/// value changed, so a replay leaves `updatedAt` alone. `$21`, the journal
-/// position of the effect (NULL: none), is kept with the change. `$22`, the
-/// classification, is written only with a new direction (or when none is
-/// stored): a tracker that rejoins a call words its reason differently, and
-/// that alone is no change.
-pub(crate) const UPDATE_RECORD: &str = concat!(
-    r#"UPDATE "CallRecords" SET "callerId" = $2, "callerName" = $3, "calledNumber" = $4,
+/// The `UPDATE` of [`UPDATE_RECORD`], without its `RETURNING`.
+macro_rules! update_record {
+    () => {
+        r#"UPDATE "CallRecords" SET "callerId" = $2, "callerName" = $3, "calledNumber" = $4,
  "direction" = $5, "status" = $6, "duration" = $7, "holdTime" = $8, "talkTime" = $9,
  "recordingUrl" = $10, "recordingFile" = $11, "startedAt" = $12, "answeredAt" = $13,
  "endedAt" = $14, "agentExtension" = $15, "queue" = $16, "hangupCause" = $17,
@@ -195,9 +191,17 @@ pub(crate) const UPDATE_RECORD: &str = concat!(
  OR "endedAt" IS DISTINCT FROM $14 OR "agentExtension" IS DISTINCT FROM $15
  OR "queue" IS DISTINCT FROM $16 OR "hangupCause" IS DISTINCT FROM $17
  OR "reconciled" IS DISTINCT FROM $18 OR "userId" IS DISTINCT FROM $19)
- RETURNING "#,
-    record_cols!()
-);
+"#
+    };
+}
+
+/// Updates the call's own fields (not its links); returns nothing when no
+/// value changed, so a replay leaves `updatedAt` alone. `$21`, the journal
+/// position of the effect (NULL: none), is kept with the change. `$22`, the
+/// classification, is written only with a new direction (or when none is
+/// stored): a tracker that rejoins a call words its reason differently, and
+/// that alone is no change.
+pub(crate) const UPDATE_RECORD: &str = concat!(update_record!(), " RETURNING ", record_cols!());
 
 /// The contact whose number is either spelling (`$2`, `$3`), the oldest
 /// when both exist. Two equality lookups on the unique ("companyId",
@@ -358,55 +362,137 @@ pub(crate) const SELECT_VOICE_TICKET: &str = concat!(
 macro_rules! touch_ticket {
     ($mode:ident) => {
         concat!(
-            r#"UPDATE "Tickets" SET
- "status" = CASE WHEN $2 AND "#,
-            user_ref!($mode, 3),
-            r#" IS NOT NULL THEN 'open' ELSE "status" END,
- "userId" = CASE WHEN $2 THEN COALESCE("#,
-            user_ref!($mode, 3),
-            r#", "userId") ELSE "userId" END,
- "lastMessage" = COALESCE($4, "lastMessage"),
- "unreadMessages" = COALESCE("unreadMessages", 0) + $5,
- "queueId" = COALESCE("#,
-            mapped_queue!($mode, 7, 8),
-            r#", "queueId", "#,
-            default_queue!($mode, 7),
-            r#"),
- "updatedAt" = $6
- WHERE "id" = $1 RETURNING "#,
+            touch_set!($mode, 2, 3, 4, 5, 6, 7, 8),
+            r#" WHERE "id" = $1 RETURNING "#,
             ticket_cols!()
         )
     };
 }
 
-/// The ticket statements that name BigChat users and queues, in the form
-/// each schema mode needs.
-#[derive(Debug)]
-pub(crate) struct TicketSql {
-    /// See `reuse_ticket!`.
-    pub reuse: &'static str,
-    /// See `insert_ticket!`.
-    pub insert: &'static str,
-    /// See `touch_ticket!`.
-    pub touch: &'static str,
+/// The `UPDATE … SET` of [`touch_ticket!`] with its parameters numbered
+/// `$open`, `$user`, `$last`, `$unread`, `$now`, `$ast` (the server) and
+/// `$queue` (the PBX queue).
+macro_rules! touch_set {
+    ($mode:ident, $open:literal, $user:literal, $last:literal, $unread:literal, $now:literal,
+     $ast:literal, $queue:literal) => {
+        concat!(
+            r#"UPDATE "Tickets" SET
+ "status" = CASE WHEN $"#,
+            $open,
+            " AND ",
+            user_ref!($mode, $user),
+            r#" IS NOT NULL THEN 'open' ELSE "status" END,
+ "userId" = CASE WHEN $"#,
+            $open,
+            " THEN COALESCE(",
+            user_ref!($mode, $user),
+            r#", "userId") ELSE "userId" END,
+ "lastMessage" = COALESCE($"#,
+            $last,
+            r#", "lastMessage"),
+ "unreadMessages" = COALESCE("unreadMessages", 0) + $"#,
+            $unread,
+            r#",
+ "queueId" = COALESCE("#,
+            mapped_queue!($mode, $ast, $queue),
+            r#", "queueId", "#,
+            default_queue!($mode, $ast),
+            r#"),
+ "updatedAt" = $"#,
+            $now
+        )
+    };
 }
 
-/// The connector's own database: the mapped ids are taken as they are.
-pub(crate) const STANDALONE: TicketSql = TicketSql {
-    reuse: reuse_ticket!(standalone),
-    insert: insert_ticket!(standalone),
-    touch: touch_ticket!(standalone),
-};
+/// A changed call in one statement (PostgreSQL: data-modifying CTEs):
+/// [`UPDATE_RECORD`] (`$1`..`$22`, as there); when it changed the record,
+/// [`touch_ticket!`] of ticket `$23` if `$28` (open `$24`, agent `$19`,
+/// `lastMessage` `$25`, unread `$26`, now `$20`, server `$27`, PBX queue
+/// `$16`), and, if `$37`, the call's message and tracking row (as
+/// [`UPSERT_MESSAGE_TRAKING_PG`]: body `$29`, recording `$30`, fromMe
+/// `$31`, read `$32`, contact `$33`, company `$34`, id `$35`, media type
+/// `$36`, dated `$12`/`$13`/`$14`). The message and tracking row read the
+/// ticket as the touch left it. With `$38`, the ticket as it was before.
+///
+/// One row when the record changed: the record (28 columns), the ticket
+/// before (16, NULL unless asked), the ticket after (16, NULL unless
+/// touched), the message (13, NULL unless written); none otherwise.
+macro_rules! update_call {
+    ($mode:ident) => {
+        concat!(
+            r#"WITH "r" AS ("#,
+            update_record!(),
+            " RETURNING ",
+            record_cols!(),
+            r#"), "tb" AS (SELECT "#,
+            ticket_cols!(),
+            r#" FROM "Tickets" WHERE "id" = $23 AND $38), "t" AS ("#,
+            touch_set!($mode, 24, 19, 25, 26, 20, 27, 16),
+            r#" WHERE "id" = $23 AND $28 AND EXISTS (SELECT 1 FROM "r") RETURNING "#,
+            ticket_cols!(),
+            r#"), "m" AS ("#,
+            message_insert!(),
+            r#" SELECT $35, $29, 3, $32, $36, $30, $23, $12, COALESCE($14, $12), $31, FALSE, $33,
+ $34, "#,
+            ticket_now!("queueId"),
+            r#", FALSE, $1 WHERE $37 AND EXISTS (SELECT 1 FROM "r") "#,
+            message_conflict!(),
+            " RETURNING ",
+            message_cols!(),
+            r#"), "k" AS ("#,
+            traking_insert!(),
+            " SELECT $23, CASE WHEN ",
+            ticket_now!("userId"),
+            " = $19 THEN $19 END, ",
+            voice_connection!(27),
+            r#", $12, $13, $14, FALSE, $1, $34, $20, $20
+ WHERE $37 AND EXISTS (SELECT 1 FROM "r") "#,
+            traking_conflict!(),
+            r#") SELECT "r".*, "tb".*, "t".*, "m".* FROM "r" LEFT JOIN "tb" ON TRUE
+ LEFT JOIN "t" ON TRUE LEFT JOIN "m" ON TRUE"#
+        )
+    };
+}
 
-/// BigChat's database: a mapped user or queue BigChat no longer has is
-/// left out (the ticket stays pending, or keeps its queue) instead of
-/// making the call unstorable.
-#[cfg(feature = "postgres")]
-pub(crate) const ATTACH: TicketSql = TicketSql {
-    reuse: reuse_ticket!(attach),
-    insert: insert_ticket!(attach),
-    touch: touch_ticket!(attach),
-};
+/// A new call's ticket and record in one statement (PostgreSQL:
+/// data-modifying CTEs): [`reuse_ticket!`] (`$1`..`$8`, as there), then
+/// [`INSERT_RECORD`] with that ticket: call `$9`, its fields `$10`..`$26`
+/// (as [`INSERT_RECORD`]'s `$2`..`$18`), agent `$27`, journal position
+/// `$28`, classification `$29`. One row when a ticket was reused: the
+/// ticket (16 columns) and the record (28, NULL when another writer
+/// created it first); none otherwise.
+macro_rules! start_call {
+    ($mode:ident) => {
+        concat!(
+            r#"WITH "t" AS ("#,
+            reuse_ticket!($mode),
+            r#"), "r" AS (INSERT INTO "CallRecords" ("uniqueId", "callerId", "callerName",
+ "calledNumber", "direction", "status", "duration", "holdTime", "talkTime", "recordingUrl",
+ "recordingFile", "startedAt", "answeredAt", "endedAt", "agentExtension", "queue", "hangupCause",
+ "reconciled", "ticketId", "asteriskId", "userId", "contactId", "companyId", "createdAt",
+ "updatedAt", "journalSeq", "classification")
+ SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26,
+ "t"."id", $3, $27, $2, $1, $7, $7, $28, $29 FROM "t"
+ ON CONFLICT ("asteriskId", "uniqueId") DO NOTHING RETURNING "#,
+            record_cols!(),
+            r#") SELECT "t".*, "r".* FROM "t" LEFT JOIN "r" ON TRUE"#
+        )
+    };
+}
+
+/// Column `$col` of ticket `$23` as the touch in [`update_call!`] left it
+/// (the CTEs all read the snapshot from before the statement).
+macro_rules! ticket_now {
+    ($col:literal) => {
+        concat!(
+            r#"CASE WHEN EXISTS (SELECT 1 FROM "t") THEN (SELECT ""#,
+            $col,
+            r#"" FROM "t") ELSE (SELECT ""#,
+            $col,
+            r#"" FROM "Tickets" WHERE "id" = $23) END"#
+        )
+    };
+}
 
 /// `Messages` columns, as [`MessageRow`](super::MessageRow) reads them.
 macro_rules! message_cols {
@@ -446,12 +532,28 @@ pub(crate) const SELECT_TICKET: &str = concat!(
 /// the messages of their queues).
 macro_rules! upsert_message {
     () => {
+        concat!(
+            message_insert!(),
+            r#" VALUES ($14, $1, 3, $4, $16, $2, $5, $11, COALESCE($13, $11), $3, FALSE, $6, $8,
+ (SELECT "queueId" FROM "Tickets" WHERE "id" = $5), FALSE, $7) "#,
+            message_conflict!()
+        )
+    };
+}
+
+/// The `INSERT INTO` of [`upsert_message!`], up to its values.
+macro_rules! message_insert {
+    () => {
         r#"INSERT INTO "Messages" ("id", "body", "ack", "read", "mediaType",
  "mediaUrl", "ticketId", "createdAt", "updatedAt", "fromMe", "isDeleted", "contactId",
- "companyId", "queueId", "isEdited", "callRecordId")
- VALUES ($14, $1, 3, $4, $16, $2, $5, $11, COALESCE($13, $11), $3, FALSE, $6, $8,
- (SELECT "queueId" FROM "Tickets" WHERE "id" = $5), FALSE, $7)
- ON CONFLICT ("id") DO UPDATE SET "body" = excluded."body",
+ "companyId", "queueId", "isEdited", "callRecordId")"#
+    };
+}
+
+/// The `ON CONFLICT` of [`upsert_message!`]: a change only.
+macro_rules! message_conflict {
+    () => {
+        r#"ON CONFLICT ("id") DO UPDATE SET "body" = excluded."body",
  "mediaUrl" = excluded."mediaUrl", "mediaType" = excluded."mediaType",
  "fromMe" = excluded."fromMe", "read" = excluded."read",
  "createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"
@@ -473,21 +575,35 @@ macro_rules! upsert_message {
 macro_rules! upsert_traking {
     () => {
         concat!(
-            r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
- "whatsappId", "queuedAt", "startedAt", "finishedAt", "rated", "callRecordId", "companyId",
- "createdAt", "updatedAt")
- VALUES ($5, CASE WHEN (SELECT "userId" FROM "Tickets" WHERE "id" = $5) = $10
+            traking_insert!(),
+            r#" VALUES ($5, CASE WHEN (SELECT "userId" FROM "Tickets" WHERE "id" = $5) = $10
  THEN $10 END, "#,
             voice_connection!(15),
-            r#", $11, $12, $13, FALSE, $7, $8, $9, $9)
- ON CONFLICT ("callRecordId") DO UPDATE SET "userId" = excluded."userId",
+            r#", $11, $12, $13, FALSE, $7, $8, $9, $9) "#,
+            traking_conflict!()
+        )
+    };
+}
+
+/// The `INSERT INTO` of [`upsert_traking!`], up to its values.
+macro_rules! traking_insert {
+    () => {
+        r#"INSERT INTO "TicketTraking" ("ticketId", "userId",
+ "whatsappId", "queuedAt", "startedAt", "finishedAt", "rated", "callRecordId", "companyId",
+ "createdAt", "updatedAt")"#
+    };
+}
+
+/// The `ON CONFLICT` of [`upsert_traking!`]: a change only.
+macro_rules! traking_conflict {
+    () => {
+        r#"ON CONFLICT ("callRecordId") DO UPDATE SET "userId" = excluded."userId",
  "queuedAt" = excluded."queuedAt", "startedAt" = excluded."startedAt",
  "finishedAt" = excluded."finishedAt", "updatedAt" = excluded."updatedAt"
  WHERE "TicketTraking"."userId" IS DISTINCT FROM excluded."userId"
  OR "TicketTraking"."queuedAt" IS DISTINCT FROM excluded."queuedAt"
  OR "TicketTraking"."startedAt" IS DISTINCT FROM excluded."startedAt"
  OR "TicketTraking"."finishedAt" IS DISTINCT FROM excluded."finishedAt""#
-        )
     };
 }
 
@@ -522,6 +638,43 @@ pub(crate) const UPSERT_MESSAGE_SQLITE: &str =
 /// The tracking-row upsert alone.
 #[cfg(feature = "sqlite")]
 pub(crate) const UPSERT_TRAKING_SQLITE: &str = upsert_traking!();
+
+/// The ticket statements that name BigChat users and queues, in the form
+/// each schema mode needs.
+#[derive(Debug)]
+pub(crate) struct TicketSql {
+    /// See `reuse_ticket!`.
+    pub reuse: &'static str,
+    /// See `insert_ticket!`.
+    pub insert: &'static str,
+    /// See `touch_ticket!`.
+    pub touch: &'static str,
+    /// See `update_call!` (PostgreSQL only).
+    pub update_call: &'static str,
+    /// See `start_call!` (PostgreSQL only).
+    pub start_call: &'static str,
+}
+
+/// The connector's own database: the mapped ids are taken as they are.
+pub(crate) const STANDALONE: TicketSql = TicketSql {
+    reuse: reuse_ticket!(standalone),
+    insert: insert_ticket!(standalone),
+    touch: touch_ticket!(standalone),
+    update_call: update_call!(standalone),
+    start_call: start_call!(standalone),
+};
+
+/// BigChat's database: a mapped user or queue BigChat no longer has is
+/// left out (the ticket stays pending, or keeps its queue) instead of
+/// making the call unstorable.
+#[cfg(feature = "postgres")]
+pub(crate) const ATTACH: TicketSql = TicketSql {
+    reuse: reuse_ticket!(attach),
+    insert: insert_ticket!(attach),
+    touch: touch_ticket!(attach),
+    update_call: update_call!(attach),
+    start_call: start_call!(attach),
+};
 
 pub(crate) const FIND_ASTERISK: &str = r#"SELECT CAST("id" AS BIGINT) FROM "Asterisks"
  WHERE "companyId" = $1 AND "name" = $2"#;
