@@ -247,12 +247,8 @@ async fn main() {
     .await;
     match pg_database().await {
         Ok((url, admin_url, name)) => {
-            let poll_url = url.clone();
-            run_backend(&mut env, "PostgreSQL", &url, || async move {
-                sqlx::PgPool::connect(&poll_url)
-                    .await
-                    .ok()
-                    .map(Poll::Postgres)
+            run_backend(&mut env, "PostgreSQL", &url, || async {
+                sqlx::PgPool::connect(&url).await.ok().map(Poll::Postgres)
             })
             .await;
             use sqlx::Connection as _;
