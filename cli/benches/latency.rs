@@ -157,6 +157,7 @@ struct Env {
     recorded: Vec<Bytes>,
     next_call: usize,
     batch: String,
+    journals: tempfile::TempDir,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -222,6 +223,7 @@ async fn main() {
         recorded,
         next_call: 0,
         batch,
+        journals: tempfile::tempdir().expect("tempdir"),
     };
     println!(
         "latency: AMI event -> daemon -> store commit (seen by a poller every {} ms) \
@@ -280,6 +282,9 @@ where
             &format!("http://127.0.0.1:{}/voice/webhook", env.hook),
         ])
         .args(["--webhook-batch", &env.batch])
+        // A journal of its own: another run's frames must not replay here.
+        .arg("--journal-dir")
+        .arg(env.journals.path().join(backend))
         .args([
             "--ami-host",
             "127.0.0.1",
