@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use bigchat_voice::model::{CallStatus, Effect};
 use bigchat_voice::notify::{
-    ID_HEADER, JsonLinesSink, MAX_CLOCK_SKEW, MemorySink, Notification, Notifier, SIGNATURE_HEADER,
-    Sink, TIMESTAMP_HEADER, VerifyError, WebhookConfig, WebhookSink, sign, verify,
+    ID_HEADER, JsonLinesSink, MAX_BATCH_BYTES, MAX_CLOCK_SKEW, MemorySink, Notification, Notifier,
+    SIGNATURE_HEADER, Sink, TIMESTAMP_HEADER, VerifyError, WebhookConfig, WebhookSink, sign,
+    verify,
 };
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
 use serde_json::{Value, json};
@@ -519,6 +520,110 @@ async fn webhook_retries_on_500_then_delivers() {
         (stats.sent, stats.retries, stats.failed, stats.dropped),
         (2, 2, 0, 0)
     );
+}
+
+#[tokio::test]
+async fn webhook_batches_what_waits_in_order_and_retries_a_batch_whole() {
+    let server = Server::start(&[200, 503]).await;
+    server.gate.send(false).unwrap();
+    let mut cfg = config(&server.url);
+    cfg.max_batch = 4;
+    let sink = WebhookSink::spawn(cfg).unwrap();
+    sink.publish(&note(0));
+    let t0 = Instant::now();
+    while server.requests().is_empty() && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // While #0 is held, ten more wait: they go 4, 4, 2, in order.
+    for i in 1..=10 {
+        sink.publish(&note(i));
+    }
+    assert_eq!(sink.queued(), 10);
+    server.gate.send(true).unwrap();
+    assert!(sink.flush(Duration::from_secs(5)).await);
+    let reqs = server.requests();
+    let batches: Vec<Vec<Value>> = server
+        .bodies()
+        .iter()
+        .map(|b| {
+            b.as_array()
+                .expect("with max_batch > 1 every body is an array")
+                .iter()
+                .map(|n| n["payload"]["call"]["id"].clone())
+                .collect()
+        })
+        .collect();
+    let ids = |r: std::ops::RangeInclusive<i32>| r.map(|i| json!(i)).collect::<Vec<_>>();
+    // The second POST got a 503: retried whole, under the same id.
+    assert_eq!(
+        batches,
+        vec![ids(0..=0), ids(1..=4), ids(1..=4), ids(5..=8), ids(9..=10)]
+    );
+    let id = |i: usize| reqs[i].headers[&ID_HEADER.to_ascii_lowercase()].clone();
+    assert_eq!(id(1), id(2));
+    assert_ne!(id(0), id(1));
+    assert_ne!(id(2), id(3));
+    // Each element is the notification's own object; the signature covers
+    // the whole array.
+    for r in &reqs {
+        let ts = &r.headers[&TIMESTAMP_HEADER.to_ascii_lowercase()];
+        let sig = &r.headers[&SIGNATURE_HEADER.to_ascii_lowercase()];
+        let id = &r.headers[&ID_HEADER.to_ascii_lowercase()];
+        let now = chrono::Utc::now().timestamp();
+        assert_eq!(verify(b"s3cr3t", ts, id, sig, &r.body, now), Ok(()));
+    }
+    let first: Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    assert_eq!(
+        first,
+        json!([serde_json::from_str::<Value>(&note(0).to_json()).unwrap()])
+    );
+    let stats = sink.stats();
+    assert_eq!(
+        (stats.sent, stats.retries, stats.failed, stats.dropped),
+        (11, 1, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn webhook_batches_stop_at_max_batch_bytes() {
+    let server = Server::start(&[]).await;
+    server.gate.send(false).unwrap();
+    let mut cfg = config(&server.url);
+    cfg.max_batch = 1_000;
+    let sink = WebhookSink::spawn(cfg).unwrap();
+    sink.publish(&note(0));
+    let t0 = Instant::now();
+    while server.requests().is_empty() && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // 100 notifications of ~10 KiB: a batch holds at most 25 of them.
+    let big = |i: usize| {
+        Notification::new(
+            "company-1-call",
+            vec!["company-1-mainchannel".into()],
+            json!({ "action": "ringing", "call": { "id": i }, "pad": "x".repeat(10_000) }),
+        )
+    };
+    for i in 1..=100 {
+        sink.publish(&big(i));
+    }
+    server.gate.send(true).unwrap();
+    assert!(sink.flush(Duration::from_secs(10)).await);
+    let reqs = server.requests();
+    let mut seen = Vec::new();
+    for r in &reqs[1..] {
+        assert!(r.body.len() <= MAX_BATCH_BYTES + 2, "{}", r.body.len());
+        let batch: Value = serde_json::from_slice(&r.body).unwrap();
+        let batch = batch.as_array().unwrap();
+        assert!(batch.len() >= 20, "{}", batch.len());
+        seen.extend(
+            batch
+                .iter()
+                .map(|n| n["payload"]["call"]["id"].as_i64().unwrap()),
+        );
+    }
+    assert_eq!(seen, (1..=100).collect::<Vec<i64>>(), "all, in order");
+    assert_eq!(sink.stats().sent, 101);
 }
 
 #[tokio::test]

@@ -1,13 +1,23 @@
-//! Latency from an AMI event to a socket.io client in BigChat's rooms: the
-//! fake Asterisk emits a recorded call; `bigchat-voice listen` tracks it,
-//! stores it (SQLite, journal on) and posts the signed webhook; the
-//! BigChat-side companion (`integrations/bigchat`, in Node) verifies it and
-//! emits it on its Socket.IO server; a socket.io client joined to
-//! `company-1-mainchannel` receives it. Measured per call, from the emit of
-//! its first event (`Newchannel`) to the client's `ringing`, and from the
-//! emit of its last `Hangup` to the client's `completed`, on one machine's
-//! wall clock. Two loads: a sustained 1,000 events/s, and saturation (every
-//! call emitted at once). Prints median and p99 of each.
+//! Latency from an AMI event to the stored row and to a socket.io client in
+//! BigChat's rooms: the fake Asterisk emits a recorded call; `bigchat-voice
+//! listen` tracks it, stores it (journal on) and posts the signed webhook;
+//! the BigChat-side companion (`integrations/bigchat`, in Node) verifies it
+//! and emits it on its Socket.IO server; a socket.io client joined to
+//! `company-1-mainchannel` receives it. Beside it, another connection reads
+//! the `CallRecords` table every millisecond: a row counts as stored at the
+//! first read that returns it (committed and visible to others, as BigChat
+//! would read it). Measured per call on one machine's wall clock, from the
+//! emit of its first event (`Newchannel`) to its row appearing and to the
+//! client's `ringing`, and from the emit of its last `Hangup` to the row's
+//! `completed` status and to the client's `completed`. Two loads: a
+//! sustained 1,000 events/s, and saturation (every call emitted at once);
+//! SQLite, then PostgreSQL (a fresh database on `BIGCHAT_VOICE_PG_SERVER`,
+//! default `postgres://postgres@127.0.0.1:5432`; `BIGCHAT_VOICE_SKIP_PG=1`
+//! skips it). Prints median and p99 of each, and how many calls each
+//! figure has (fewer than 200: notifications were dropped).
+//!
+//! `LATENCY_WEBHOOK_BATCH` (default 100) is the daemon's `--webhook-batch`
+//! (1: one notification per POST, as before batching).
 //!
 //! Needs Node 20 and the companion built (`npm ci && npm run build` in
 //! `integrations/bigchat`).
@@ -19,6 +29,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ami_client::ami_proto::bytes::Bytes;
@@ -30,6 +42,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_bigchat-voice");
 const SECRET: &str = "bench-secret";
 /// Calls per load.
 const CALLS: usize = 200;
+/// How often the table is read for the store-side figures.
+const POLL: Duration = Duration::from_millis(1);
 
 fn now_ms() -> f64 {
     SystemTime::now()
@@ -69,6 +83,81 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+/// When each call's row was first seen committed, and first seen
+/// `completed`, by another connection polling the table (wall clock, ms).
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    row: Option<f64>,
+    completed: Option<f64>,
+}
+
+type SeenMap = Arc<Mutex<HashMap<String, Seen>>>;
+
+enum Poll {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Poll {
+    async fn rows(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        const Q: &str = r#"SELECT "uniqueId", "status" FROM "CallRecords""#;
+        match self {
+            Poll::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await,
+            Poll::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await,
+        }
+    }
+}
+
+/// Polls the table every `POLL` until `stop`: a commit is seen by the first
+/// read that starts after it, so each figure is late by at most one poll
+/// plus one read.
+async fn poll_rows(poll: Poll, seen: SeenMap, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(rows) = poll.rows().await {
+            let at = now_ms();
+            let mut seen = seen.lock().expect("seen");
+            for (id, status) in rows {
+                let s = seen.entry(id).or_default();
+                s.row.get_or_insert(at);
+                if status == "completed" {
+                    s.completed.get_or_insert(at);
+                }
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A fresh PostgreSQL database, or why there is none.
+async fn pg_database() -> Result<(String, String, String), String> {
+    use sqlx::Connection as _;
+    if std::env::var("BIGCHAT_VOICE_SKIP_PG").is_ok_and(|v| v == "1") {
+        return Err("BIGCHAT_VOICE_SKIP_PG=1".into());
+    }
+    let server = std::env::var("BIGCHAT_VOICE_PG_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let admin_url = format!("{server}/postgres");
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .map_err(|e| format!("PostgreSQL unreachable at {server} ({e})"))?;
+    let name = format!("bench_latency_{:08x}", rand::random::<u32>());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| format!("cannot create a database ({e})"))?;
+    Ok((format!("{server}/{name}"), admin_url, name))
+}
+
+struct Env {
+    pbx: FakeAsterisk,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    hook: u16,
+    recorded: Vec<Bytes>,
+    next_call: usize,
+    batch: String,
+    journals: tempfile::TempDir,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -126,47 +215,116 @@ async fn main() {
             None => panic!("the receiver stopped before it was ready"),
         }
     }
+    let batch = std::env::var("LATENCY_WEBHOOK_BATCH").unwrap_or_else(|_| "100".into());
+    let mut env = Env {
+        pbx,
+        lines,
+        hook,
+        recorded,
+        next_call: 0,
+        batch,
+        journals: tempfile::tempdir().expect("tempdir"),
+    };
+    println!(
+        "latency: AMI event -> daemon -> store commit (seen by a poller every {} ms) \
+         and -> webhook -> companion -> socket.io client",
+        POLL.as_millis()
+    );
+    println!(
+        "({CALLS} calls of {} events each per load; journal on; webhookBatch {})",
+        env.recorded.len(),
+        env.batch
+    );
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("calls.db").display());
+    let file = dir.path().join("calls.db");
+    run_backend(
+        &mut env,
+        "SQLite",
+        &format!("sqlite://{}", file.display()),
+        || async {
+            let url = format!("sqlite://{}?mode=ro", file.display());
+            sqlx::SqlitePool::connect(&url).await.ok().map(Poll::Sqlite)
+        },
+    )
+    .await;
+    match pg_database().await {
+        Ok((url, admin_url, name)) => {
+            run_backend(&mut env, "PostgreSQL", &url, || async {
+                sqlx::PgPool::connect(&url).await.ok().map(Poll::Postgres)
+            })
+            .await;
+            use sqlx::Connection as _;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+        Err(why) => println!("PostgreSQL skipped: {why}"),
+    }
+    drop(node.stdin.take());
+    let _ = node.wait().await;
+}
+
+async fn run_backend<F, Fut>(env: &mut Env, backend: &str, db: &str, poller: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<Poll>>,
+{
+    let logins = env.pbx.actions_named("CoreShowChannels").len();
     let mut daemon = Command::new(BIN)
         .env("BIGCHAT_VOICE_AMI_SECRET", "s3cret")
         .env("BIGCHAT_VOICE_WEBHOOK_SECRET", SECRET)
-        .args(["-q", "listen", "--database-url", &db])
+        .args(["-q", "listen", "--database-url", db])
         .args([
             "--webhook-url",
-            &format!("http://127.0.0.1:{hook}/voice/webhook"),
+            &format!("http://127.0.0.1:{}/voice/webhook", env.hook),
         ])
+        .args(["--webhook-batch", &env.batch])
+        // A journal of its own: another run's frames must not replay here.
+        .arg("--journal-dir")
+        .arg(env.journals.path().join(backend))
         .args([
             "--ami-host",
             "127.0.0.1",
             "--ami-port",
-            &pbx.port().to_string(),
+            &env.pbx.port().to_string(),
         ])
         .args(["--ami-username", "bigchat"])
         .kill_on_drop(true)
         .spawn()
         .expect("daemon");
     let t = Instant::now();
-    while pbx.actions_named("CoreShowChannels").is_empty() {
+    while env.pbx.actions_named("CoreShowChannels").len() <= logins {
         assert!(
             t.elapsed() < Duration::from_secs(30),
             "the daemon never logged in"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The schema exists once the daemon has logged in.
+    let poll = loop {
+        if let Some(p) = poller().await {
+            break p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "cannot open the database to poll it"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let seen: SeenMap = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = tokio::spawn(poll_rows(poll, Arc::clone(&seen), Arc::clone(&stop)));
 
-    println!("latency: AMI event -> daemon -> webhook -> companion -> socket.io client");
-    println!(
-        "({CALLS} calls of {} events each per load; SQLite, journal on)",
-        recorded.len()
-    );
-    let mut next_call = 0usize;
     for (load, events_per_s) in [("1,000 events/s", Some(1000.0)), ("saturation", None)] {
         let mut started: HashMap<String, f64> = HashMap::new();
         let mut hung_up: HashMap<String, f64> = HashMap::new();
-        let calls: Vec<(String, Vec<Bytes>)> =
-            (0..CALLS).map(|i| call(&recorded, next_call + i)).collect();
-        next_call += CALLS;
+        let calls: Vec<(String, Vec<Bytes>)> = (0..CALLS)
+            .map(|i| call(&env.recorded, env.next_call + i))
+            .collect();
+        env.next_call += CALLS;
         // Interleave the calls' events (each call in order), as concurrent
         // calls reach a PBX.
         let mut queue = Vec::new();
@@ -190,7 +348,7 @@ async fn main() {
                 tokio::time::sleep_until(due.into()).await;
             }
             let at = now_ms();
-            pbx.emit_raw(m.clone()).await;
+            env.pbx.emit_raw(m.clone()).await;
             if *first {
                 started.insert(id.clone(), at);
             }
@@ -202,7 +360,7 @@ async fn main() {
         let (mut ringing, mut completed) = (Vec::new(), Vec::new());
         let deadline = Instant::now() + Duration::from_secs(120);
         while completed.len() < CALLS && Instant::now() < deadline {
-            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+            let line = tokio::time::timeout(Duration::from_secs(10), env.lines.next_line()).await;
             let Ok(Ok(Some(line))) = line else { break };
             let mut parts = line.split(' ');
             let (Some("RECV"), Some(id), Some(action), Some(t)) =
@@ -225,22 +383,46 @@ async fn main() {
                 _ => {}
             }
         }
-        ringing.sort_by(f64::total_cmp);
-        completed.sort_by(f64::total_cmp);
-        println!(
-            "{load:>15}: ringing  median {:7.2} ms  p99 {:7.2} ms  ({} calls)",
-            percentile(&ringing, 0.5),
-            percentile(&ringing, 0.99),
-            ringing.len()
-        );
-        println!(
-            "{load:>15}: completed median {:6.2} ms  p99 {:7.2} ms  ({} calls)",
-            percentile(&completed, 0.5),
-            percentile(&completed, 0.99),
-            completed.len()
-        );
+        // The rows: every call completed in the table (or the deadline).
+        let (mut row, mut row_completed) = (Vec::new(), Vec::new());
+        loop {
+            {
+                let seen = seen.lock().expect("seen");
+                row.clear();
+                row_completed.clear();
+                for (id, s) in seen.iter() {
+                    if let (Some(t0), Some(t)) = (started.get(id), s.row) {
+                        row.push(t - t0);
+                    }
+                    if let (Some(t0), Some(t)) = (hung_up.get(id), s.completed) {
+                        row_completed.push(t - t0);
+                    }
+                }
+            }
+            if row_completed.len() >= CALLS || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for v in [&mut ringing, &mut completed, &mut row, &mut row_completed] {
+            v.sort_by(f64::total_cmp);
+        }
+        for (what, v) in [
+            ("row stored     ", &row),
+            ("row completed  ", &row_completed),
+            ("client ringing ", &ringing),
+            ("client completed", &completed),
+        ] {
+            println!(
+                "{backend:>10} {load:>15}: {what} median {:7.2} ms  p99 {:7.2} ms  ({} calls)",
+                percentile(v, 0.5),
+                percentile(v, 0.99),
+                v.len()
+            );
+        }
     }
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.await;
     let _ = daemon.kill().await;
-    drop(node.stdin.take());
-    let _ = node.wait().await;
+    let _ = daemon.wait().await;
 }

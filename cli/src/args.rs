@@ -145,6 +145,12 @@ pub struct ListenArgs {
     /// `BIGCHAT_VOICE_WEBHOOK_SECRET`).
     #[arg(long, env = "BIGCHAT_VOICE_WEBHOOK_URL", value_name = "URL")]
     pub webhook_url: Option<String>,
+    /// Notifications per webhook POST, at most (default: the `[notify]
+    /// webhookBatch` setting, else 1). Above 1, each POST is a JSON array
+    /// of what is waiting (up to this many), which the receiver must
+    /// accept (the companion's router does).
+    #[arg(long, env = "BIGCHAT_VOICE_WEBHOOK_BATCH", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub webhook_batch: Option<u32>,
     /// Do not reconcile with the PBX after each (re)connect.
     #[arg(long)]
     pub no_sync: bool,

@@ -415,6 +415,9 @@ pub struct NotifyConfig {
     pub webhook_url: Option<String>,
     /// File holding the webhook's HMAC secret (or `BIGCHAT_VOICE_WEBHOOK_SECRET`).
     pub webhook_secret_file: Option<PathBuf>,
+    /// Notifications per webhook POST, at most (1: one JSON object per
+    /// POST; more: a JSON array of up to this many).
+    pub webhook_batch: Option<u32>,
 }
 
 /// A server with its secret resolved.

@@ -67,13 +67,21 @@ impl Publisher {
                     ));
                 }
             };
-            let sink =
-                WebhookSink::spawn(WebhookConfig::new(url.clone(), secret)).map_err(|e| {
-                    coded(
-                        Code::Usage,
-                        format!("webhook {url}: {}", crate::describe_error(&e)),
-                    )
-                })?;
+            let batch = args.webhook_batch.or(n.webhook_batch).unwrap_or(1);
+            if batch == 0 || batch > 10_000 {
+                return Err(coded(
+                    Code::Usage,
+                    format!("[notify] webhookBatch = {batch}: give 1 to 10000"),
+                ));
+            }
+            let mut config = WebhookConfig::new(url.clone(), secret);
+            config.max_batch = batch as usize;
+            let sink = WebhookSink::spawn(config).map_err(|e| {
+                coded(
+                    Code::Usage,
+                    format!("webhook {url}: {}", crate::describe_error(&e)),
+                )
+            })?;
             let sink = Arc::new(sink);
             notifier.add_sink(sink.clone());
             webhook = Some(sink);

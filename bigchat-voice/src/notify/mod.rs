@@ -38,8 +38,8 @@ use crate::store::{Applied, AsteriskRow, CallRecordRow, ContactRow, MessageRow, 
 pub use jsonl::JsonLinesSink;
 #[cfg(feature = "webhook")]
 pub use webhook::{
-    ID_HEADER, MAX_CLOCK_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError, WebhookConfig,
-    WebhookSink, WebhookStats, sign, verify,
+    ID_HEADER, MAX_BATCH_BYTES, MAX_CLOCK_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError,
+    WebhookConfig, WebhookSink, WebhookStats, sign, verify,
 };
 
 /// An error setting up a sink.

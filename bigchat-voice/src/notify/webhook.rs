@@ -24,6 +24,10 @@ pub const TIMESTAMP_HEADER: &str = "X-BigChat-Timestamp";
 /// and the body, so a captured request cannot pass as a new notification
 /// under another id.
 pub const ID_HEADER: &str = "X-BigChat-Id";
+/// A batch stops growing at this many bytes of body (a single notification
+/// larger than this still goes, alone): well under the 1 MB a receiver
+/// such as the companion's router accepts by default.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// The clock window a receiver should accept: a timestamp further than this
 /// from its own clock is refused, and ids need remembering this long.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
@@ -116,7 +120,13 @@ pub struct WebhookConfig {
     pub secret: String,
     /// Notifications waiting to be sent; when full, the oldest is dropped.
     pub capacity: usize,
-    /// Attempts per notification (the first one included).
+    /// Notifications per POST, at most. `1`: each POST is one notification
+    /// object, as receivers before batching expect. More: each POST is a
+    /// JSON array of 1 to `max_batch` notification objects (and at most
+    /// [`MAX_BATCH_BYTES`] of body), in order, taken from what is waiting
+    /// when the previous POST is answered; nothing waits to fill a batch.
+    pub max_batch: usize,
+    /// Attempts per POST (the first one included).
     pub max_attempts: u32,
     /// First retry delay.
     pub initial_backoff: Duration,
@@ -127,12 +137,14 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// Defaults: 1,000 queued, 5 attempts, backoff 200 ms → 5 s, 5 s per request.
+    /// Defaults: 1,000 queued, one notification per POST, 5 attempts,
+    /// backoff 200 ms → 5 s, 5 s per request.
     pub fn new(url: impl Into<String>, secret: impl Into<String>) -> WebhookConfig {
         WebhookConfig {
             url: url.into(),
             secret: secret.into(),
             capacity: 1_000,
+            max_batch: 1,
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -147,6 +159,7 @@ impl fmt::Debug for WebhookConfig {
             .field("url", &self.url)
             .field("secret", &"<redacted>")
             .field("capacity", &self.capacity)
+            .field("max_batch", &self.max_batch)
             .field("max_attempts", &self.max_attempts)
             .field("initial_backoff", &self.initial_backoff)
             .field("max_backoff", &self.max_backoff)
@@ -155,7 +168,8 @@ impl fmt::Debug for WebhookConfig {
     }
 }
 
-/// Counters of a [`WebhookSink`].
+/// Counters of a [`WebhookSink`], in notifications (a batch counts as its
+/// notifications), retries in POSTs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WebhookStats {
     /// Delivered (2xx).
@@ -168,16 +182,16 @@ pub struct WebhookStats {
     pub dropped: u64,
 }
 
-/// A notification waiting, with the id all its attempts carry.
+/// A notification taken for a POST, serialized.
 #[derive(Debug)]
 struct Queued {
-    id: String,
-    notification: Notification,
+    event: String,
+    json: String,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
-    queue: Mutex<VecDeque<Queued>>,
+    queue: Mutex<VecDeque<Notification>>,
     wake: Notify,
     in_flight: AtomicBool,
     sent: AtomicU64,
@@ -186,10 +200,11 @@ struct Shared {
     dropped: AtomicU64,
 }
 
-/// Posts each notification as `{"event": …, "rooms": […], "payload": …}` with
-/// `Content-Type: application/json`, [`TIMESTAMP_HEADER`], [`ID_HEADER`]
-/// and [`SIGNATURE_HEADER`] (over the timestamp and the body), from a
-/// background task.
+/// Posts each notification as `{"event": …, "rooms": […], "payload": …}`
+/// (or, with [`WebhookConfig::max_batch`] above 1, a JSON array of them)
+/// with `Content-Type: application/json`, [`TIMESTAMP_HEADER`],
+/// [`ID_HEADER`] (one per POST) and [`SIGNATURE_HEADER`] (over the
+/// timestamp, the id and the body), from a background task.
 ///
 /// # Behavior
 /// * [`publish`](Sink::publish) only enqueues: it never waits.
@@ -199,7 +214,10 @@ struct Shared {
 /// * A 5xx, 408, 429 or transport error (refused, timeout) is retried with
 ///   capped exponential backoff, up to `max_attempts`; then the
 ///   notification is dropped with an `error!`. Other statuses are not retried.
-/// * Notifications are sent one at a time, in order.
+/// * One POST at a time, in order: a notification is never sent before an
+///   older one, so a screen never sees a call go back to an older state.
+///   With `max_batch` above 1, a POST takes up to that many of the
+///   waiting notifications (a batch is retried whole, under its one id).
 pub struct WebhookSink {
     shared: Arc<Shared>,
     capacity: usize,
@@ -258,7 +276,7 @@ impl WebhookSink {
         }
     }
 
-    /// Notifications waiting (not counting the one being sent).
+    /// Notifications waiting (not counting those being sent).
     pub fn queued(&self) -> usize {
         self.shared.queue.lock().map(|q| q.len()).unwrap_or(0)
     }
@@ -313,10 +331,7 @@ impl Sink for WebhookSink {
                 "webhook queue full: dropped the oldest notification"
             );
         }
-        queue.push_back(Queued {
-            id: format!("{:032x}", rand::random::<u128>()),
-            notification: notification.clone(),
-        });
+        queue.push_back(notification.clone());
         drop(queue);
         self.shared.wake.notify_one();
     }
@@ -337,25 +352,68 @@ fn tls_config() -> Result<rustls::ClientConfig, NotifyError> {
 }
 
 async fn run(shared: Arc<Shared>, client: reqwest::Client, url: reqwest::Url, cfg: WebhookConfig) {
+    let max_batch = cfg.max_batch.max(1);
     loop {
-        let next = match shared.queue.lock() {
+        let taken: Vec<Notification> = match shared.queue.lock() {
             Ok(mut q) => {
-                let n = q.pop_front();
-                if n.is_some() {
+                let n = q.len().min(max_batch);
+                if n > 0 {
                     shared.in_flight.store(true, Ordering::SeqCst);
                 }
-                n
+                q.drain(..n).collect()
             }
             Err(_) => return,
         };
-        match next {
-            Some(n) => {
-                deliver(&shared, &client, &url, &cfg, &n).await;
-                shared.in_flight.store(false, Ordering::SeqCst);
-            }
-            None => shared.wake.notified().await,
+        let batch = serialize_batch(&shared, taken);
+        if batch.is_empty() {
+            shared.wake.notified().await;
+            continue;
         }
+        let body = if max_batch == 1 {
+            batch[0].json.clone().into_bytes()
+        } else {
+            let mut body =
+                String::with_capacity(batch.iter().map(|n| n.json.len() + 1).sum::<usize>() + 1);
+            body.push('[');
+            for (i, n) in batch.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(&n.json);
+            }
+            body.push(']');
+            body.into_bytes()
+        };
+        deliver(&shared, &client, &url, &cfg, &batch, body).await;
+        shared.in_flight.store(false, Ordering::SeqCst);
     }
+}
+
+/// Serializes the notifications taken (outside the queue's lock); those
+/// beyond [`MAX_BATCH_BYTES`] of JSON (the first always goes) go back to the
+/// front of the queue, in order, for the next POST.
+fn serialize_batch(shared: &Shared, taken: Vec<Notification>) -> Vec<Queued> {
+    let mut batch = Vec::with_capacity(taken.len());
+    let mut bytes = 0usize;
+    let mut rest = taken.into_iter();
+    while let Some(n) = rest.next() {
+        let json = n.to_json();
+        if !batch.is_empty() && bytes + json.len() + 1 > MAX_BATCH_BYTES {
+            if let Ok(mut q) = shared.queue.lock() {
+                for back in rest.rev() {
+                    q.push_front(back);
+                }
+                q.push_front(n);
+            }
+            break;
+        }
+        bytes += json.len() + 1;
+        batch.push(Queued {
+            event: n.event,
+            json,
+        });
+    }
+    batch
 }
 
 async fn deliver(
@@ -363,10 +421,14 @@ async fn deliver(
     client: &reqwest::Client,
     url: &reqwest::Url,
     cfg: &WebhookConfig,
-    queued: &Queued,
+    batch: &[Queued],
+    body: Vec<u8>,
 ) {
-    let n = &queued.notification;
-    let body = n.to_json().into_bytes();
+    // One id for every attempt of this POST: the same notifications, the
+    // same body.
+    let id = format!("{:032x}", rand::random::<u128>());
+    let count = batch.len() as u64;
+    let event = batch.first().map(|n| n.event.as_str()).unwrap_or("");
     let mut backoff = cfg.initial_backoff;
     let attempts = cfg.max_attempts.max(1);
     let mut last_error = String::new();
@@ -377,17 +439,17 @@ async fn deliver(
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, now.to_string())
-            .header(ID_HEADER, &queued.id)
+            .header(ID_HEADER, &id)
             .header(
                 SIGNATURE_HEADER,
-                sign(cfg.secret.as_bytes(), now, &queued.id, &body),
+                sign(cfg.secret.as_bytes(), now, &id, &body),
             )
             .body(body.clone())
             .send()
             .await;
         match sent {
             Ok(resp) if resp.status().is_success() => {
-                shared.sent.fetch_add(1, Ordering::Relaxed);
+                shared.sent.fetch_add(count, Ordering::Relaxed);
                 return;
             }
             Ok(resp) => {
@@ -396,8 +458,8 @@ async fn deliver(
                     || status == reqwest::StatusCode::TOO_MANY_REQUESTS
                     || status == reqwest::StatusCode::REQUEST_TIMEOUT;
                 if !retry {
-                    shared.failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %url, %status, event = %n.event, "webhook refused the notification; dropped");
+                    shared.failed.fetch_add(count, Ordering::Relaxed);
+                    tracing::warn!(url = %url, %status, event, notifications = count, "webhook refused the notification; dropped");
                     return;
                 }
                 last_error = format!("HTTP {status}");
@@ -412,8 +474,8 @@ async fn deliver(
             backoff = (backoff * 2).min(cfg.max_backoff);
         }
     }
-    shared.failed.fetch_add(1, Ordering::Relaxed);
-    tracing::error!(url = %url, attempts, error = %last_error, event = %n.event, "webhook unreachable; notification dropped");
+    shared.failed.fetch_add(count, Ordering::Relaxed);
+    tracing::error!(url = %url, attempts, error = %last_error, event, notifications = count, "webhook unreachable; notification dropped");
 }
 
 #[cfg(test)]

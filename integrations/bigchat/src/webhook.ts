@@ -1,7 +1,9 @@
 // Receiver of bigchat-voice's signed webhook notifications.
 //
-// The daemon POSTs `{"event", "rooms", "payload"}`; BigChat re-emits it on
-// its Socket.IO server as `io.to(rooms).emit(event, payload)`.
+// The daemon POSTs `{"event", "rooms", "payload"}`, or (with its
+// `webhookBatch` above 1) a JSON array of them, oldest first; BigChat
+// re-emits each on its Socket.IO server as `io.to(rooms).emit(event,
+// payload)`, in order.
 
 import { createHmac, timingSafeEqual } from "node:crypto";
 import express, { type Request, type Response, type Router } from "express";
@@ -120,6 +122,38 @@ export function parseNotification(rawBody: Buffer | string): VoiceNotification |
     return "the body is not JSON";
   }
   if (!isObject(value)) return "the body is not a JSON object";
+  return checkNotification(value);
+}
+
+/**
+ * Parses a body that is one notification object or a non-empty JSON array
+ * of them (a batch, oldest first); every element is checked before any is
+ * used. A string says what is wrong (naming the element of a batch).
+ */
+export function parseNotifications(rawBody: Buffer | string): VoiceNotification[] | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof rawBody === "string" ? rawBody : rawBody.toString("utf8"));
+  } catch {
+    return "the body is not JSON";
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "the batch is empty";
+    const out: VoiceNotification[] = [];
+    for (const [i, item] of value.entries()) {
+      if (!isObject(item)) return `batch element ${i}: not a JSON object`;
+      const n = checkNotification(item);
+      if (typeof n === "string") return `batch element ${i}: ${n}`;
+      out.push(n);
+    }
+    return out;
+  }
+  if (!isObject(value)) return "the body is not a JSON object or array";
+  const n = checkNotification(value);
+  return typeof n === "string" ? n : [n];
+}
+
+function checkNotification(value: Record<string, unknown>): VoiceNotification | string {
   const { event, rooms, payload } = value;
   if (typeof event !== "string" || event.length === 0) return "`event` must be a non-empty string";
   if (!Array.isArray(rooms) || rooms.length === 0 || !rooms.every((r) => typeof r === "string" && r.length > 0)) {
@@ -221,6 +255,8 @@ export interface VoiceWebhookOptions {
   bodyLimit?: string | number;
   /** The clock, in ms (tests). */
   now?: () => number;
+  /** The Socket.IO emit of one notification (tests: to make one fail). */
+  emit?: (io: Io, notification: VoiceNotification) => void;
 }
 
 /**
@@ -228,10 +264,13 @@ export interface VoiceWebhookOptions {
  * body parser (the signature is over the raw bytes), or make that parser
  * keep them as `req.rawBody` (`express.json({ verify: (req, _res, buf) => { req.rawBody = buf } })`).
  *
- * Answers: 204 emitted; 200 `{duplicate: true}` for an id already emitted;
- * 401 missing/malformed/bad signature, timestamp or id, or stale timestamp;
- * 400 malformed body; 500 when the raw body is unavailable or emitting
- * failed (retried).
+ * The body is one notification or a batch (a JSON array of them, oldest
+ * first, one id and one signature for the whole POST): each is emitted in
+ * order. Answers: 204 emitted; 200 `{duplicate: true}` for an id already
+ * emitted; 401 missing/malformed/bad signature, timestamp or id, or stale
+ * timestamp; 400 malformed body (nothing of a batch is emitted); 500 when
+ * the raw body is unavailable or an emit failed (retried: a batch's retry
+ * resumes after the notifications already emitted).
  */
 export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
   if (!options.secret || options.secret.length === 0) {
@@ -241,6 +280,11 @@ export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
   const onError = options.onError ?? ((err) => console.warn(`voice webhook: ${err.status} ${err.message}`));
   const seen = new SeenIds(options.dedupTtlMs ?? DEFAULT_DEDUP_TTL_MS, options.maxSeenIds ?? DEFAULT_MAX_SEEN_IDS);
   const getIo = typeof options.io === "function" ? options.io : () => options.io as Io;
+  const emit = options.emit ?? ((io: Io, n: VoiceNotification) => void io.to(n.rooms).emit(n.event, n.payload));
+  // Batches whose emit failed part-way: id → notifications already emitted,
+  // so that the retry (same id, same signed body) does not emit them twice.
+  // Few and short-lived; bounded all the same (oldest forgotten first).
+  const partial = new Map<string, number>();
 
   const router = express.Router();
   router.post(
@@ -279,9 +323,9 @@ export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
         refuse(new WebhookRejection(503, "overloaded", "too many notifications to remember within the clock window; retry", id));
         return;
       }
-      const notification = parseNotification(raw);
-      if (typeof notification === "string") {
-        refuse(new WebhookRejection(400, "bad_request", notification, id));
+      const notifications = parseNotifications(raw);
+      if (typeof notifications === "string") {
+        refuse(new WebhookRejection(400, "bad_request", notifications, id));
         return;
       }
       // The id is signed, so remembering ids is a sound replay guard: a
@@ -293,14 +337,27 @@ export function voiceWebhookRouter(options: VoiceWebhookOptions): Router {
         return;
       }
       seen.add(id, nowMs, check.timestamp * 1000);
+      // The same id comes with the same body (both are signed together).
+      let done = Math.min(partial.get(id) ?? 0, notifications.length);
       try {
-        getIo().to(notification.rooms).emit(notification.event, notification.payload);
+        const io = getIo();
+        for (; done < notifications.length; done++) emit(io, notifications[done]!);
       } catch (e) {
-        // Not emitted: let the retry through.
+        // Not (all) emitted: let the retry through, from where this stopped.
         seen.delete(id);
+        partial.delete(id);
+        if (done > 0) {
+          partial.set(id, done);
+          while (partial.size > 1000) {
+            const oldest = partial.keys().next();
+            if (oldest.done) break;
+            partial.delete(oldest.value);
+          }
+        }
         refuse(new WebhookRejection(500, "emit_failed", `emit failed: ${e instanceof Error ? e.message : String(e)}`, id));
         return;
       }
+      partial.delete(id);
       res.status(204).end();
     },
   );

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { MAX_CLOCK_SKEW_SECS, SeenIds, parseNotification, sign, verifySignature, voiceWebhookRouter } from "../src/webhook";
+import { MAX_CLOCK_SKEW_SECS, SeenIds, parseNotification, parseNotifications, sign, verifySignature, voiceWebhookRouter } from "../src/webhook";
 import { connectClient, newId, postSigned, startHookServer, type HookServer, type RoomClient } from "./helpers";
 
 const SECRET = "test-secret";
@@ -143,6 +143,21 @@ describe("parseNotification", () => {
       assert.equal(typeof parseNotification(bad), "string", bad);
     }
   });
+
+  test("a batch: an array of them, oldest first, every element checked", () => {
+    const one = '{"event":"e","rooms":["r"],"payload":{"x":1}}';
+    const two = '{"event":"f","rooms":["s","t"],"payload":{}}';
+    assert.deepEqual(parseNotifications(one), [{ event: "e", rooms: ["r"], payload: { x: 1 } }]);
+    assert.deepEqual(parseNotifications(`[${one},${two}]`), [
+      { event: "e", rooms: ["r"], payload: { x: 1 } },
+      { event: "f", rooms: ["s", "t"], payload: {} },
+    ]);
+    assert.equal(parseNotifications("[]"), "the batch is empty");
+    assert.equal(parseNotifications(`[${one},1]`), "batch element 1: not a JSON object");
+    assert.match(String(parseNotifications(`[${one},{"event":"e","rooms":[],"payload":{}}]`)), /^batch element 1: `rooms`/);
+    assert.equal(typeof parseNotifications(`[[${one}]]`), "string");
+    assert.equal(typeof parseNotifications("7"), "string");
+  });
 });
 
 describe("SeenIds", () => {
@@ -281,6 +296,48 @@ describe("voiceWebhookRouter over real HTTP and Socket.IO", () => {
     assert.deepEqual(await replay.json(), { duplicate: true });
     await barrier();
     assert.equal(drain(company1).length, 1);
+  });
+
+  test("a batch is emitted in order, each to its rooms", async () => {
+    clear();
+    const a = call();
+    const b = { ...call(), rooms: ["company-2-mainchannel"] };
+    const c = call();
+    const res = await postSigned(hook, JSON.stringify([a, b, c]), { secret: SECRET });
+    assert.equal(res.status, 204);
+    await barrier();
+    assert.deepEqual(drain(company1), [
+      { event: a.event, payload: a.payload },
+      { event: c.event, payload: c.payload },
+    ]);
+    assert.deepEqual(drain(company2), [{ event: b.event, payload: b.payload }]);
+    assert.deepEqual(server.rejections, []);
+  });
+
+  test("a repeated batch id is emitted once", async () => {
+    clear();
+    const id = newId();
+    const body = JSON.stringify([call(), call()]);
+    const timestamp = Math.floor(Date.now() / 1000);
+    assert.equal((await postSigned(hook, body, { secret: SECRET, id, timestamp })).status, 204);
+    const retry = await postSigned(hook, body, { secret: SECRET, id, timestamp: timestamp + 1 });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), { duplicate: true });
+    await barrier();
+    assert.equal(drain(company1).length, 2);
+  });
+
+  test("a batch with one bad element is refused whole, and an empty one too", async () => {
+    clear();
+    const bad = JSON.stringify([call(), { event: "company-1-call", rooms: [], payload: {} }]);
+    const res = await postSigned(hook, bad, { secret: SECRET });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /batch element 1: `rooms`/);
+    assert.equal((await postSigned(hook, "[]", { secret: SECRET })).status, 400);
+    assert.equal((await postSigned(hook, JSON.stringify([call(), 7]), { secret: SECRET })).status, 400);
+    await barrier();
+    assert.deepEqual(drain(company1), []);
+    assert.equal(server.rejections.length, 3);
   });
 
   test("ids are compared as signed: another spelling is another notification", async () => {
@@ -455,6 +512,42 @@ describe("mounting", () => {
       // Not remembered: the retry tries again.
       assert.equal((await postSigned(url, body, { secret: SECRET, id })).status, 500);
       assert.equal(calls, 2);
+    } finally {
+      http.close();
+    }
+  });
+
+  test("a batch whose emit fails part-way resumes after what was emitted", async () => {
+    const emitted: string[] = [];
+    let failOnce = true;
+    const router = voiceWebhookRouter({
+      secret: SECRET,
+      io: {} as never,
+      emit: (_io, n) => {
+        if (n.event === "e2" && failOnce) {
+          failOnce = false;
+          throw new Error("socket.io down");
+        }
+        emitted.push(n.event);
+      },
+      onError: () => {},
+    });
+    const app = express().use("/voice", router);
+    const http = app.listen(0, "127.0.0.1");
+    await new Promise((r) => http.once("listening", r));
+    try {
+      const port = (http.address() as AddressInfo).port;
+      const url = `http://127.0.0.1:${port}/voice/webhook`;
+      const id = newId();
+      const batch = JSON.stringify(["e1", "e2", "e3"].map((event) => ({ event, rooms: ["r"], payload: {} })));
+      const first = await postSigned(url, batch, { secret: SECRET, id });
+      assert.equal(first.status, 500);
+      assert.deepEqual(emitted, ["e1"]);
+      // The daemon's retry: same id and body, signed afresh.
+      assert.equal((await postSigned(url, batch, { secret: SECRET, id })).status, 204);
+      assert.deepEqual(emitted, ["e1", "e2", "e3"]);
+      assert.equal((await postSigned(url, batch, { secret: SECRET, id })).status, 200);
+      assert.deepEqual(emitted, ["e1", "e2", "e3"]);
     } finally {
       http.close();
     }
