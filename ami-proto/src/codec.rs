@@ -7,6 +7,7 @@ use crate::action::Action;
 use crate::error::ProtoError;
 use crate::message::{HeaderSpan, Message, Span};
 use crate::parse;
+use crate::scan;
 
 /// Size of the blocks header indexes are cut from (about 30 messages of
 /// ~17 headers each).
@@ -129,8 +130,8 @@ struct Discard {
 
 /// Where the hot path's line loop stopped.
 enum FastExit {
-    /// Hand the line at the current offset to the general path.
-    Fallback,
+    /// Hand the line starting at this offset to the general path.
+    Fallback(usize),
     /// A blank line before any header ends at this offset: drop it.
     SkipBlank(usize),
     /// The message's closing blank line ends at this offset.
@@ -450,91 +451,109 @@ impl AmiCodec {
     }
 
     /// The hot path: complete `Key: Value` lines of an ordinary message.
-    /// Each line costs two vectorised searches over the buffer (`memchr2`
-    /// for the first colon or LF, then `memchr` for the LF after the
-    /// colon), which find their byte in the first 16 or 32 bytes loaded for
-    /// typical ~20-byte lines. Anything unusual (a partial line, a line
-    /// without colon, `Response: Follows`, a limit) is left, untouched, to
-    /// the general path.
+    ///
+    /// One structural scan over the buffer: each 64-byte block gives a
+    /// mask of its LFs and one of its colons ([`scan::block_masks`]), and
+    /// the loop walks the LF bits to cut lines, taking the lowest colon bit
+    /// before each LF as the key's end. No per-line search call; the
+    /// per-line work is a few bit operations, two byte loads (CR, space)
+    /// and the push of the header's span. Anything unusual (a partial line,
+    /// a line without colon, `Response: Follows`, a limit) is left,
+    /// untouched, to the general path, which takes it from the start of
+    /// that line.
     #[inline]
     fn fast_headers(&mut self, src: &mut BytesMut) -> Fast {
         let max_bytes = self.limits.max_message_bytes;
         let max_headers = self.limits.max_headers;
-        let mut start = self.line_start;
-        let (colon_or_lf, lf_only) = searchers();
         loop {
-            let exit = {
-                let buf: &[u8] = src;
-                loop {
-                    let Some(hit) = colon_or_lf.find(&buf[start..]) else {
-                        break FastExit::Fallback;
-                    };
-                    if buf[start + hit] == b'\n' {
-                        let blank = hit == 0 || (hit == 1 && buf[start] == b'\r');
-                        break if !blank {
-                            FastExit::Fallback
-                        } else if self.headers.is_empty() {
-                            FastExit::SkipBlank(start + hit + 1)
-                        } else {
-                            FastExit::End(start + hit + 1)
-                        };
-                    }
-                    let key_end = start + hit;
-                    let Some(lf) = lf_only.find(&buf[key_end + 1..]) else {
-                        break FastExit::Fallback;
-                    };
-                    // `nl - 1` is at least the colon: never before the line.
-                    let nl = key_end + 1 + lf;
-                    let next = nl + 1;
-                    if next > max_bytes || self.headers.len() >= max_headers {
-                        break FastExit::Fallback;
-                    }
-                    let end = if buf[nl - 1] == b'\r' { nl - 1 } else { nl };
-                    let value_start = if key_end + 1 < end && buf[key_end + 1] == b' ' {
-                        key_end + 2
-                    } else {
-                        key_end + 1
-                    };
-                    if self.headers.is_empty()
-                        && buf[start..key_end].eq_ignore_ascii_case(b"Response")
-                        && buf[value_start..end].eq_ignore_ascii_case(b"Follows")
-                    {
-                        break FastExit::Fallback;
-                    }
-                    self.headers.push(HeaderSpan {
-                        key: Span::new(start, key_end),
-                        value: Span::new(value_start, end),
-                    });
-                    start = next;
-                    // The blank line ending the message, checked here
-                    // rather than with one more search.
-                    match buf.get(next..next + 2) {
-                        Some([b'\n', _]) => break FastExit::End(next + 1),
-                        Some(b"\r\n") => break FastExit::End(next + 2),
-                        _ => {}
-                    }
-                }
-            };
+            let exit = self.scan_lines(&src[..], max_bytes, max_headers);
             match exit {
-                FastExit::Fallback => {
+                FastExit::Fallback(start) => {
                     self.line_start = start;
                     self.searched = start;
                     return Fast::Fallback;
                 }
                 FastExit::SkipBlank(next) => {
                     src.advance(next);
-                    start = 0;
+                    self.line_start = 0;
+                    self.searched = 0;
                 }
                 FastExit::End(next) => {
-                    if next > max_bytes {
-                        self.line_start = start;
-                        self.searched = start;
-                        return Fast::Fallback;
-                    }
                     return Fast::Frame(self.finish_message(src, next));
                 }
             }
         }
+    }
+
+    /// The line loop of [`fast_headers`](Self::fast_headers), from
+    /// `self.line_start`: pushes the spans of the header lines it reads
+    /// and says where it stopped.
+    #[inline(always)]
+    fn scan_lines(&mut self, buf: &[u8], max_bytes: usize, max_headers: usize) -> FastExit {
+        /// No colon seen yet in the current line.
+        const NONE: usize = usize::MAX;
+        let len = buf.len();
+        let mut start = self.line_start;
+        let mut key_end = NONE;
+        let mut base = start;
+        while base < len {
+            let (mut lfs, mut colons) = match buf[base..].first_chunk::<{ scan::BLOCK }>() {
+                Some(block) => scan::block_masks(block),
+                None => {
+                    // The tail: zeros match neither byte.
+                    let mut block = [0u8; scan::BLOCK];
+                    block[..len - base].copy_from_slice(&buf[base..]);
+                    scan::block_masks(&block)
+                }
+            };
+            while lfs != 0 {
+                let nl = base + lfs.trailing_zeros() as usize;
+                // Bits up to and including this LF: this line's.
+                let upto = lfs ^ (lfs - 1);
+                let line_colons = colons & upto;
+                colons &= !upto;
+                lfs &= lfs - 1;
+                if key_end == NONE {
+                    if line_colons == 0 {
+                        // A line without colon: blank, or a continuation.
+                        let blank = nl == start || (nl == start + 1 && buf[start] == b'\r');
+                        if !blank || nl + 1 > max_bytes {
+                            return FastExit::Fallback(start);
+                        }
+                        return if self.headers.is_empty() {
+                            FastExit::SkipBlank(nl + 1)
+                        } else {
+                            FastExit::End(nl + 1)
+                        };
+                    }
+                    key_end = base + line_colons.trailing_zeros() as usize;
+                }
+                if nl + 1 > max_bytes || self.headers.len() >= max_headers {
+                    return FastExit::Fallback(start);
+                }
+                // `nl - 1` is at least the colon: never before the line.
+                let end = nl - usize::from(buf[nl - 1] == b'\r');
+                let after = key_end + 1;
+                let value_start = after + usize::from(after < end && buf[after] == b' ');
+                if self.headers.is_empty()
+                    && buf[start..key_end].eq_ignore_ascii_case(b"Response")
+                    && buf[value_start..end].eq_ignore_ascii_case(b"Follows")
+                {
+                    return FastExit::Fallback(start);
+                }
+                self.headers.push(HeaderSpan {
+                    key: Span::new(start, key_end),
+                    value: Span::new(value_start, end),
+                });
+                start = nl + 1;
+                key_end = NONE;
+            }
+            if key_end == NONE && colons != 0 {
+                key_end = base + colons.trailing_zeros() as usize;
+            }
+            base += scan::BLOCK;
+        }
+        FastExit::Fallback(start)
     }
 
     /// Handles one complete line `[start, end)` whose successor starts at
@@ -701,50 +720,6 @@ impl AmiCodec {
         self.reset_message();
         pending.then_some(Frame::Skipped(ProtoError::Truncated { bytes }))
     }
-}
-
-/// The searches of the hot path: for the first colon or LF, and for LF.
-///
-/// memchr's top-level functions pick a vector width at run time behind a
-/// function pointer, which costs more than the search itself on ~20-byte
-/// lines. SSE2 (x86_64) and NEON (aarch64) are always there, so their
-/// searchers are built without a check and inline into the loop.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn searchers() -> (
-    memchr::arch::x86_64::sse2::memchr::Two,
-    memchr::arch::x86_64::sse2::memchr::One,
-) {
-    use memchr::arch::x86_64::sse2::memchr::{One, Two};
-    match (Two::new(b':', b'\n'), One::new(b'\n')) {
-        (Some(two), Some(one)) => (two, one),
-        _ => unreachable!("SSE2 is part of the x86_64 baseline"),
-    }
-}
-
-#[cfg(target_arch = "aarch64")]
-#[inline(always)]
-fn searchers() -> (
-    memchr::arch::aarch64::neon::memchr::Two,
-    memchr::arch::aarch64::neon::memchr::One,
-) {
-    use memchr::arch::aarch64::neon::memchr::{One, Two};
-    match (Two::new(b':', b'\n'), One::new(b'\n')) {
-        (Some(two), Some(one)) => (two, one),
-        _ => unreachable!("NEON is part of the aarch64 baseline"),
-    }
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-#[inline(always)]
-fn searchers() -> (
-    memchr::arch::all::memchr::Two,
-    memchr::arch::all::memchr::One,
-) {
-    (
-        memchr::arch::all::memchr::Two::new(b':', b'\n'),
-        memchr::arch::all::memchr::One::new(b'\n'),
-    )
 }
 
 #[inline]

@@ -56,6 +56,7 @@ mod events;
 pub mod fuzzing;
 mod message;
 mod parse;
+mod scan;
 #[cfg(feature = "serde")]
 mod serde_impl;
 mod value;

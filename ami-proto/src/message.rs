@@ -27,6 +27,11 @@ impl Span {
     }
 
     #[inline]
+    fn len(&self) -> usize {
+        self.end.wrapping_sub(self.start) as usize
+    }
+
+    #[inline]
     fn get<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
         &buf[self.start as usize..self.end as usize]
     }
@@ -278,7 +283,8 @@ impl Message {
     pub fn get(&self, key: &str) -> Option<Value<'_>> {
         let key = key.as_bytes();
         self.spans().find_map(|h| {
-            if h.key.get(&self.raw).eq_ignore_ascii_case(key) {
+            // Lengths first: most keys differ there, before any slicing.
+            if h.key.len() == key.len() && h.key.get(&self.raw).eq_ignore_ascii_case(key) {
                 Some(Value::new(h.value.get(&self.raw)))
             } else {
                 None

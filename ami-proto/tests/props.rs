@@ -113,6 +113,47 @@ proptest! {
         prop_assert_eq!(rest, headers);
     }
 
+    /// Keys and values long enough to cross the decoder's 64-byte scan
+    /// blocks, colons inside values, CRLF or LF: the headers come out
+    /// exactly, decoded whole (the block scan) as fed one byte at a time
+    /// (line by line).
+    #[test]
+    fn long_lines_decode_exactly(
+        msgs in prop::collection::vec(
+            prop::collection::vec(
+                ("[A-Za-z][A-Za-z0-9_-]{0,150}", "[ -~]{0,200}"),
+                1..6,
+            ),
+            1..4,
+        ),
+        lf_only in any::<bool>(),
+    ) {
+        let eol: &[u8] = if lf_only { b"\n" } else { b"\r\n" };
+        let mut stream = Vec::new();
+        for headers in &msgs {
+            for (k, v) in headers {
+                stream.extend_from_slice(k.as_bytes());
+                stream.extend_from_slice(b": ");
+                stream.extend_from_slice(v.as_bytes());
+                stream.extend_from_slice(eol);
+            }
+            stream.extend_from_slice(eol);
+        }
+        let every_byte: Vec<usize> = (0..stream.len()).collect();
+        let whole = decode_cut(&stream, &[], false);
+        prop_assert_eq!(&whole, &decode_cut(&stream, &every_byte, false));
+        let got: Vec<Vec<(String, String)>> = whole
+            .iter()
+            .map(|m| m.headers().map(|h| (h.name.to_string(), h.value.to_string())).collect())
+            .collect();
+        // The sender's single space after the colon is not part of the value.
+        let want: Vec<Vec<(String, String)>> = msgs
+            .iter()
+            .map(|hs| hs.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn random_streams_survive_any_cutting(
         msgs in prop::collection::vec(message(), 1..8),
