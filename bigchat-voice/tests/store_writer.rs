@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bigchat_voice::model::{CallStatus, Effect};
-use bigchat_voice::store::writer::{Writer, WriterConfig, WriterHooks};
+use bigchat_voice::store::writer::{Job, Writer, WriterConfig, WriterHooks};
 use bigchat_voice::store::{
     AnyStore, Applied, AsteriskRow, AsteriskStatus, CallFilter, CallRecordRow, ContactRow, Store,
     StoreError, TicketRow,
@@ -287,6 +287,93 @@ async fn full_queue_makes_the_producer_wait() {
     writer.flush().await;
     let stats = writer.stats();
     assert_eq!((stats.sent, stats.applied, stats.dead_letters), (6, 6, 0));
+}
+
+/// The byte bound holds even when the count bound has room: with room
+/// for three effects' bytes, the fourth waits until the database takes
+/// them, and the bytes are given back once stored.
+#[tokio::test]
+async fn queue_bounded_in_bytes_makes_the_producer_wait() {
+    let (store, ast, _dir) = sqlite_store().await;
+    let (open, gate) = watch::channel(false);
+    let faulty = Faulty {
+        inner: store.clone(),
+        fail: Arc::new(AtomicU32::new(0)),
+        attempts: Arc::new(AtomicU32::new(0)),
+        gate,
+    };
+    let effects = calls(2);
+    let bytes = |e: &Effect| Job::new(ast, 1, e.clone()).estimated_bytes();
+    let budget: usize = effects[..3].iter().map(bytes).sum();
+    assert!(
+        effects[..4].iter().map(bytes).all(|b| b > 200),
+        "an effect of a call is hundreds of bytes"
+    );
+    let config = WriterConfig {
+        capacity: 1000,
+        queue_bytes: budget,
+        ..fast()
+    };
+    let writer = Arc::new(Writer::spawn(faulty, config, WriterHooks::default()));
+    // The first three fit (the task holds the first, blocked on the gate).
+    for e in &effects[..3] {
+        writer.send(ast, 1, e.clone()).await.unwrap();
+    }
+    assert_eq!(writer.stats().queue_full, 0, "three effects' bytes fit");
+    assert_eq!(writer.queued_bytes(), budget);
+    let w = Arc::clone(&writer);
+    let rest = effects[3..].to_vec();
+    let producer = tokio::spawn(async move {
+        for e in rest {
+            w.send(ast, 1, e).await.unwrap();
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!producer.is_finished(), "the producer must wait for bytes");
+    assert_eq!(writer.stats().sent, 3);
+    assert!(writer.stats().queue_full >= 1);
+    assert!(writer.queued_bytes() <= budget);
+    open.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), producer)
+        .await
+        .expect("producer unblocked")
+        .unwrap();
+    writer.flush().await;
+    let stats = writer.stats();
+    assert_eq!((stats.sent, stats.applied, stats.dead_letters), (6, 6, 0));
+    assert_eq!(
+        writer.queued_bytes(),
+        0,
+        "stored effects give their bytes back"
+    );
+    assert_eq!(store.live_calls(ast).await.unwrap().len(), 0);
+}
+
+/// An effect larger than the whole byte bound is not stuck: it goes in
+/// alone, once the effects before it are stored.
+#[tokio::test]
+async fn effect_larger_than_the_byte_bound_still_goes_through() {
+    let (store, ast, _dir) = sqlite_store().await;
+    let config = WriterConfig {
+        queue_bytes: 1,
+        ..fast()
+    };
+    let writer = Writer::spawn(store.clone(), config, WriterHooks::default());
+    let effects = calls(3);
+    for e in &effects {
+        tokio::time::timeout(Duration::from_secs(10), writer.send(ast, 1, e.clone()))
+            .await
+            .expect("not stuck")
+            .unwrap();
+    }
+    writer.flush().await;
+    let stats = writer.stats();
+    assert_eq!((stats.sent, stats.applied, stats.dead_letters), (9, 9, 0));
+    assert!(
+        stats.queue_full >= 1,
+        "each effect waited for the one before"
+    );
+    assert_eq!(writer.queued_bytes(), 0);
 }
 
 #[tokio::test]

@@ -70,27 +70,35 @@ pub fn print_table<'a>(
     out: &mut impl Write,
     calls: impl IntoIterator<Item = &'a Call>,
 ) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  UNIQUEID",
-        "STARTED (UTC)", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
-    )?;
+    writeln!(out, "{}", table_header())?;
     for c in calls {
-        writeln!(
-            out,
-            "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  {}",
-            c.started_at.format("%Y-%m-%d %H:%M:%S"),
-            c.direction.as_str(),
-            c.status.as_str(),
-            c.caller_id,
-            c.called_number,
-            c.agent_extension.as_deref().unwrap_or("-"),
-            format_duration(c.duration),
-            format_duration(c.talk_time),
-            c.unique_id
-        )?;
+        writeln!(out, "{}", table_row(c))?;
     }
     Ok(())
+}
+
+/// The header line of [`print_table`].
+pub fn table_header() -> String {
+    format!(
+        "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  UNIQUEID",
+        "STARTED (UTC)", "DIRECTION", "STATUS", "CALLER", "CALLED", "AGENT", "DURATION", "TALK"
+    )
+}
+
+/// One call's line of [`print_table`] (no line end).
+pub fn table_row(c: &Call) -> String {
+    format!(
+        "{:<20} {:<9} {:<12} {:<16} {:<14} {:<8} {:>8} {:>6}  {}",
+        c.started_at.format("%Y-%m-%d %H:%M:%S"),
+        c.direction.as_str(),
+        c.status.as_str(),
+        c.caller_id,
+        c.called_number,
+        c.agent_extension.as_deref().unwrap_or("-"),
+        format_duration(c.duration),
+        format_duration(c.talk_time),
+        c.unique_id
+    )
 }
 
 /// Runs the command.

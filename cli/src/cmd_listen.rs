@@ -14,17 +14,17 @@
 //! `--replay FILE` feeds a recorded session through the tracker and the
 //! store instead (journaled only with `--journal-dir`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use bigchat_voice::model::{Call, Effect};
+use bigchat_voice::model::Effect;
 use bigchat_voice::replay::Replay;
 use bigchat_voice::store::writer::{Writer, WriterConfig};
 use bigchat_voice::store::{AnyStore, AsteriskStatus, Store};
 use bigchat_voice::tracker::{Tracker, TrackerConfig};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::args::ListenArgs;
@@ -64,6 +64,7 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
         store.clone(),
         WriterConfig {
             lanes,
+            queue_bytes: settings.file.store.queue_bytes,
             ..WriterConfig::default()
         },
         hooks,
@@ -156,17 +157,26 @@ pub async fn run(settings: &Settings, args: &ListenArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// The calls seen during a replay, for the closing summary.
+/// The calls seen during a replay, for the closing summary: each call's
+/// table line as of its last effect, not the whole record (a replay of
+/// many calls would otherwise keep a copy of every one of them).
 #[derive(Default)]
 struct Seen {
-    calls: BTreeMap<String, Call>,
+    calls: HashMap<Box<str>, (DateTime<Utc>, Box<str>)>,
 }
 
 impl Seen {
     fn note(&mut self, effect: &Effect) {
         match effect {
             Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => {
-                self.calls.insert(c.unique_id.clone(), c.clone());
+                let row = crate::cmd_calls::table_row(c).into_boxed_str();
+                match self.calls.get_mut(c.unique_id.as_str()) {
+                    Some(seen) => *seen = (c.started_at, row),
+                    None => {
+                        self.calls
+                            .insert(c.unique_id.as_str().into(), (c.started_at, row));
+                    }
+                }
             }
             _ => {}
         }
@@ -176,9 +186,18 @@ impl Seen {
         if self.calls.is_empty() {
             return writeln!(out, "no calls");
         }
-        let mut calls: Vec<&Call> = self.calls.values().collect();
-        calls.sort_by_key(|c| c.started_at);
-        crate::cmd_calls::print_table(out, calls)
+        // As `calls` lists them: by start, then by Linkedid.
+        let mut calls: Vec<(&DateTime<Utc>, &Box<str>, &Box<str>)> = self
+            .calls
+            .iter()
+            .map(|(id, (at, row))| (at, id, row))
+            .collect();
+        calls.sort();
+        writeln!(out, "{}", crate::cmd_calls::table_header())?;
+        for (_, _, row) in calls {
+            writeln!(out, "{row}")?;
+        }
+        Ok(())
     }
 }
 

@@ -210,6 +210,9 @@ pub struct FileConfig {
     /// `[journal]`.
     #[serde(default)]
     pub journal: JournalFileConfig,
+    /// `[store]`: the writer's queue.
+    #[serde(default)]
+    pub store: StoreFileConfig,
     /// The HTTP endpoint of `listen` (health, readiness, metrics, control).
     #[serde(default)]
     pub api: ApiFileConfig,
@@ -318,6 +321,23 @@ impl Default for OriginateConfig {
             context: "outbound".to_owned(),
             priority: "1".to_owned(),
             caller_id: "\"Call {to}\" <{to}>".to_owned(),
+        }
+    }
+}
+
+/// `[store]`: the queue of effects waiting to be stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct StoreFileConfig {
+    /// Most bytes (estimated) the waiting effects may hold before tracking
+    /// waits for the database. Default 2 MiB.
+    pub queue_bytes: usize,
+}
+
+impl Default for StoreFileConfig {
+    fn default() -> Self {
+        StoreFileConfig {
+            queue_bytes: bigchat_voice::store::writer::DEFAULT_QUEUE_BYTES,
         }
     }
 }
@@ -729,12 +749,13 @@ mod tests {
     #[test]
     fn the_example_file_names_every_key() {
         parse_file(EXAMPLE, Path::new("bigchat-voice.example.toml")).expect("the example parses");
-        let sections: [(&str, Vec<&str>); 10] = [
+        let sections: [(&str, Vec<&str>); 11] = [
             ("", keys::<FileConfig>()),
             ("asterisk", keys::<ServerConfig>()),
             ("originate", keys::<OriginateConfig>()),
             ("notify", keys::<NotifyConfig>()),
             ("journal", keys::<JournalFileConfig>()),
+            ("store", keys::<StoreFileConfig>()),
             ("api", keys::<ApiFileConfig>()),
             ("api.tokens", keys::<ScopedTokenConfig>()),
             ("control", keys::<ControlFileConfig>()),

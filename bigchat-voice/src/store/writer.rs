@@ -21,10 +21,15 @@
 //!   the effect at the head of the queue and retries it with capped
 //!   exponential backoff and jitter (`warn!` each retry, `error!` every tenth)
 //!   until it is stored. Nothing behind it overtakes it.
-//! * **Back-pressure.** The queue is bounded. When it is full,
-//!   [`Writer::send`] waits for room (the producer slows down rather than
-//!   losing effects), logs an `error!` and counts it in
-//!   [`WriterStats::queue_full`].
+//! * **Back-pressure.** The queue is bounded twice: in effects
+//!   ([`WriterConfig::capacity`]) and in bytes
+//!   ([`WriterConfig::queue_bytes`], an estimate of what the waiting jobs
+//!   hold: see [`Job::estimated_bytes`]). A job holds its bytes from
+//!   [`Writer::send`] until it is stored or dead-lettered. When either
+//!   bound is reached, [`Writer::send`] waits for room (the producer slows
+//!   down rather than losing effects), logs an `error!` and counts it in
+//!   [`WriterStats::queue_full`]. A job larger than the whole byte bound
+//!   is let in once the queue is empty of bytes.
 //! * **Dead letters.** An effect refused for a non-retryable reason
 //!   (constraint or data error) is logged at `error!`, kept in
 //!   [`Writer::dead_letters`], passed to the `on_dead_letter` hook, and the
@@ -38,7 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{Applied, Store, StoreError};
@@ -75,6 +80,39 @@ impl Job {
         }
     }
 
+    /// An estimate of the memory this job holds while it waits in the
+    /// writer's queue: its own size (as a queue slot) plus the capacity of
+    /// every string it owns. Allocator overhead is not counted (a few
+    /// bytes to a few tens of bytes per string, depending on the
+    /// allocator). This is what [`WriterConfig::queue_bytes`] bounds.
+    pub fn estimated_bytes(&self) -> usize {
+        fn opt(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, String::capacity)
+        }
+        let heap = match &self.effect {
+            Effect::CallStarted(c) | Effect::CallUpdated(c) | Effect::CallEnded(c) => {
+                c.unique_id.capacity()
+                    + c.caller_id.capacity()
+                    + opt(&c.caller_name)
+                    + c.called_number.capacity()
+                    + c.contact_number.capacity()
+                    + opt(&c.contact_name)
+                    + opt(&c.agent_extension)
+                    + opt(&c.recording_file)
+                    + opt(&c.recording_url)
+                    + opt(&c.queue)
+                    + opt(&c.classification)
+            }
+            Effect::NeedsReconciliation { unique_ids } => {
+                unique_ids.capacity() * std::mem::size_of::<String>()
+                    + unique_ids.iter().map(String::capacity).sum::<usize>()
+            }
+            Effect::OriginateFailed { unique_id, .. } => unique_id.capacity(),
+            Effect::PbxRestarted { .. } => 0,
+        };
+        std::mem::size_of::<Command>() + heap
+    }
+
     /// The same job, from the journaled frame `seq`.
     #[must_use]
     pub fn at_position(mut self, seq: u64) -> Job {
@@ -97,6 +135,11 @@ pub struct DeadLetter {
 pub struct WriterConfig {
     /// Effects waiting to be stored before [`Writer::send`] waits.
     pub capacity: usize,
+    /// Bytes (estimated by [`Job::estimated_bytes`]) the waiting effects
+    /// may hold before [`Writer::send`] waits, in addition to
+    /// `capacity`. Each lane gets its share. Default
+    /// [`DEFAULT_QUEUE_BYTES`].
+    pub queue_bytes: usize,
     /// First retry delay.
     pub initial_backoff: Duration,
     /// Largest retry delay.
@@ -114,6 +157,7 @@ impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
             capacity: 10_000,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             batch_max: 256,
@@ -121,6 +165,13 @@ impl Default for WriterConfig {
         }
     }
 }
+
+/// The default byte bound of the writer's queue: 2 MiB, about 2,500
+/// effects of a typical call (an effect of a recorded inbound call is
+/// about 800 bytes by [`Job::estimated_bytes`]), ten batches of
+/// [`WriterConfig::batch_max`]: enough to ride out a slow commit, small
+/// next to the daemon's other memory.
+pub const DEFAULT_QUEUE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Most dead letters kept for [`Writer::dead_letters`] (the oldest are
 /// forgotten first; each is also logged at `error!` when it happens).
@@ -193,7 +244,8 @@ struct Counters {
 // allocation per effect.
 #[allow(clippy::large_enum_variant)]
 enum Command {
-    Apply(Job),
+    /// A job and the bytes of the lane's budget it holds until stored.
+    Apply(Job, OwnedSemaphorePermit),
     Flush(oneshot::Sender<()>),
 }
 
@@ -201,7 +253,12 @@ enum Command {
 #[derive(Debug)]
 pub struct Writer {
     lanes: Vec<mpsc::Sender<Command>>,
+    /// Each lane's byte budget (permits are bytes).
+    budgets: Vec<Arc<Semaphore>>,
+    /// Each lane's share of [`WriterConfig::queue_bytes`].
+    lane_bytes: u32,
     capacity: usize,
+    queue_bytes: usize,
     counters: Arc<Counters>,
     dead: Arc<Mutex<Vec<DeadLetter>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -212,6 +269,11 @@ impl Writer {
     pub fn spawn<S: Store + Clone>(store: S, config: WriterConfig, hooks: WriterHooks) -> Writer {
         let capacity = config.capacity.max(1);
         let lane_count = config.lanes.clamp(1, capacity);
+        let queue_bytes = config.queue_bytes.max(1);
+        // Permits are acquired as u32s: a lane's share is capped there
+        // (4 GiB, far above any sane bound).
+        let lane_bytes = u32::try_from((queue_bytes / lane_count).max(1)).unwrap_or(u32::MAX);
+        let mut budgets = Vec::with_capacity(lane_count);
         let counters = Arc::new(Counters::default());
         let dead = Arc::new(Mutex::new(Vec::new()));
         let hooks = Arc::new(hooks);
@@ -227,11 +289,15 @@ impl Writer {
                 dead: Arc::clone(&dead),
             };
             lanes.push(tx);
+            budgets.push(Arc::new(Semaphore::new(lane_bytes as usize)));
             tasks.push(tokio::spawn(run(runner, rx)));
         }
         Writer {
             lanes,
+            budgets,
+            lane_bytes,
             capacity,
+            queue_bytes,
             counters,
             dead,
             tasks,
@@ -252,14 +318,35 @@ impl Writer {
     /// Queues one job (an effect with its journal position, say). Waits
     /// while the queue is full (back-pressure).
     pub async fn send_job(&self, job: Job) -> Result<(), WriterClosed> {
-        let tx = &self.lanes[lane_of(&job.effect, self.lanes.len())];
-        let cmd = match tx.try_send(Command::Apply(job)) {
+        let lane = lane_of(&job.effect, self.lanes.len());
+        let tx = &self.lanes[lane];
+        let budget = &self.budgets[lane];
+        // A job larger than the lane's whole budget waits for all of it.
+        let bytes = u32::try_from(job.estimated_bytes())
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.lane_bytes);
+        let mut waited = false;
+        let permit = match Arc::clone(budget).try_acquire_many_owned(bytes) {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.note_full("bytes");
+                waited = true;
+                match Arc::clone(budget).acquire_many_owned(bytes).await {
+                    Ok(permit) => permit,
+                    Err(_) => return Err(WriterClosed(job)),
+                }
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(WriterClosed(job)),
+        };
+        let cmd = match tx.try_send(Command::Apply(job, permit)) {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                self.counters.full.store(false, Ordering::Relaxed);
+                if !waited {
+                    self.counters.full.store(false, Ordering::Relaxed);
+                }
                 return Ok(());
             }
-            Err(mpsc::error::TrySendError::Closed(Command::Apply(job))) => {
+            Err(mpsc::error::TrySendError::Closed(Command::Apply(job, _))) => {
                 return Err(WriterClosed(job));
             }
             Err(mpsc::error::TrySendError::Full(cmd)) => cmd,
@@ -267,21 +354,39 @@ impl Writer {
                 unreachable!("only Apply is sent here")
             }
         };
-        self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-        if !self.counters.full.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                capacity = self.capacity,
-                "store writer queue full: the database is not keeping up; call tracking waits"
-            );
+        if !waited {
+            self.note_full("effects");
         }
         match tx.send(cmd).await {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Err(mpsc::error::SendError(Command::Apply(job))) => Err(WriterClosed(job)),
+            Err(mpsc::error::SendError(Command::Apply(job, _))) => Err(WriterClosed(job)),
             Err(mpsc::error::SendError(Command::Flush(_))) => unreachable!("only Apply is sent"),
         }
+    }
+
+    /// Counts a wait for room, and logs the first of an episode.
+    fn note_full(&self, bound: &'static str) {
+        self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+        if !self.counters.full.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                capacity = self.capacity,
+                queue_bytes = self.queue_bytes,
+                bound,
+                "store writer queue full: the database is not keeping up; call tracking waits"
+            );
+        }
+    }
+
+    /// Estimated bytes ([`Job::estimated_bytes`]) held by the effects
+    /// waiting to be stored now, all lanes together.
+    pub fn queued_bytes(&self) -> usize {
+        self.budgets
+            .iter()
+            .map(|b| (self.lane_bytes as usize).saturating_sub(b.available_permits()))
+            .sum()
     }
 
     /// Waits until every effect sent before this call is stored or
@@ -388,19 +493,26 @@ async fn run<S: Store>(runner: Runner<S>, mut rx: mpsc::Receiver<Command>) {
     let batch_max = runner.config.batch_max.max(1);
     let mut commands = Vec::with_capacity(batch_max);
     let mut batch: Vec<Job> = Vec::with_capacity(batch_max);
+    // The batch's bytes are given back once it is stored.
+    let mut held: Vec<OwnedSemaphorePermit> = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut commands, batch_max).await > 0 {
         for cmd in commands.drain(..) {
             match cmd {
-                Command::Apply(job) => batch.push(job),
+                Command::Apply(job, permit) => {
+                    batch.push(job);
+                    held.push(permit);
+                }
                 Command::Flush(done) => {
                     runner.store_batch(&batch).await;
                     batch.clear();
+                    held.clear();
                     let _ = done.send(());
                 }
             }
         }
         runner.store_batch(&batch).await;
         batch.clear();
+        held.clear();
     }
 }
 
@@ -573,6 +685,28 @@ fn chain(e: &StoreError) -> String {
 mod tests {
     use super::*;
     use crate::model::{Call, Direction};
+
+    /// The estimate counts the strings a job owns: a longer recording
+    /// path, a longer estimate, by at least its length.
+    #[test]
+    fn estimated_bytes_follow_the_strings() {
+        let t = chrono::DateTime::UNIX_EPOCH;
+        let call = Call::ringing("1795515777.0", Direction::Inbound, t);
+        let bare = Job::new(1, 1, Effect::CallStarted(call.clone())).estimated_bytes();
+        assert!(bare >= std::mem::size_of::<Command>() + "1795515777.0".len());
+        let mut recorded = call;
+        let path = "/var/spool/asterisk/monitor/".repeat(10);
+        recorded.recording_file = Some(path.clone());
+        let more = Job::new(1, 1, Effect::CallUpdated(recorded)).estimated_bytes();
+        assert!(
+            more >= bare + path.len(),
+            "{more} vs {bare} + {}",
+            path.len()
+        );
+        let ids: Vec<String> = (0..100).map(|i| format!("1795515777.{i}")).collect();
+        let reconcile = Job::new(1, 1, Effect::NeedsReconciliation { unique_ids: ids });
+        assert!(reconcile.estimated_bytes() > 100 * (12 + std::mem::size_of::<String>()));
+    }
 
     /// A call keeps its lane when its contact number changes (an anonymous
     /// caller identified later), and its failed Originate follows it.
