@@ -15,111 +15,28 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bigchat-voice");
+mod support;
+
+use support::{sqlite, stored_calls};
+
 const COPIES: usize = 200;
 
 /// Builds the recording; returns (file, events, calls).
 fn recording(dir: &Path) -> (PathBuf, u64, u64) {
-    let captures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/captures");
-    let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/expected");
-    let mut names: Vec<String> = std::fs::read_dir(&expected)
-        .expect("testdata/expected")
-        .filter_map(|e| {
-            let n = e.ok()?.file_name().to_string_lossy().into_owned();
-            n.strip_suffix(".json").map(str::to_owned)
-        })
-        .filter(|n| captures.join(format!("{n}.server.ami")).exists())
-        .collect();
-    names.sort();
-    let mut bodies = Vec::new();
-    let mut calls_per_copy = 0u64;
-    for n in &names {
-        let records: Vec<serde_json::Value> = serde_json::from_slice(
-            &std::fs::read(expected.join(format!("{n}.json"))).expect("expected records"),
-        )
-        .expect("expected records are a JSON array");
-        calls_per_copy += records.len() as u64;
-        let data = std::fs::read(captures.join(format!("{n}.server.ami"))).expect("capture");
-        let start = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(0, |i| i + 2);
-        bodies.push(data[start..].to_vec());
-    }
-    let mut out = b"Asterisk Call Manager/11.0.0\r\n".to_vec();
-    for copy in 0..COPIES {
-        // Uniqueids look like 1795515777.0: give each copy its own prefix.
-        let prefix = format!("{:06}", 100_000 + copy);
-        for body in &bodies {
-            let text = String::from_utf8_lossy(body).replace("179551", &prefix);
-            out.extend_from_slice(text.as_bytes());
-        }
-    }
-    let events = out
-        .split(|&b| b == b'\n')
-        .filter(|l| l.starts_with(b"Event:"))
-        .count() as u64;
-    let path = dir.join("large.server.ami");
-    std::fs::write(&path, &out).expect("write recording");
-    (path, events, calls_per_copy * COPIES as u64)
-}
-
-fn sqlite(db: &Path) -> String {
-    format!("sqlite://{}", db.display())
+    support::recording(dir, "large.server.ami", 0, COPIES)
 }
 
 fn run(file: &Path, db_url: &str) -> u64 {
-    run_with(file, db_url, &[])
+    support::replay(file, db_url, &[])
 }
 
 /// As [`run`], with more arguments for `listen`.
 fn run_with(file: &Path, db_url: &str, extra: &[&std::ffi::OsStr]) -> u64 {
-    let mut child = Command::new(BIN)
-        .args(["-q", "listen", "--replay"])
-        .arg(file)
-        .arg("--database-url")
-        .arg(db_url)
-        .args(extra)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn bigchat-voice");
-    let pid = child.id();
-    let mut peak_kb = 0u64;
-    loop {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    peak_kb =
-                        peak_kb.max(v.trim().trim_end_matches(" kB").trim().parse().unwrap_or(0));
-                }
-            }
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "listen --replay failed");
-            return peak_kb;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Call records in the database, as `bigchat-voice calls` lists them.
-fn stored_calls(db_url: &str) -> u64 {
-    let out = Command::new(BIN)
-        .args(["-q", "calls", "--json", "--limit", "4000000000"])
-        .arg("--database-url")
-        .arg(db_url)
-        .output()
-        .expect("run bigchat-voice calls");
-    assert!(out.status.success(), "calls failed");
-    out.stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count() as u64
+    support::replay(file, db_url, extra)
 }
 
 /// Fresh PostgreSQL schemas (one per run) on the test server; dropped at
