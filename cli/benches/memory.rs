@@ -27,17 +27,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod support;
 
 use bigchat_voice::replay::Replay;
 use bigchat_voice::tracker::{Tracker, TrackerConfig};
+use support::bin;
 
-/// The daemon measured: this build's, or `BIGCHAT_VOICE_BIN` (another
-/// build, e.g. a baseline's, measured in the same session).
-fn bin() -> String {
-    std::env::var("BIGCHAT_VOICE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_bigchat-voice").into())
-}
 const ROWS: [usize; 4] = [1, 100, 1_000, 10_000];
 /// Events at which a copy is cut: the first of them starts the second part.
 const HANGUP_EVENTS: [&str; 4] = [
@@ -141,35 +138,10 @@ fn tracked(file: &Path) -> (usize, usize) {
     (most, ended)
 }
 
-/// Runs the release daemon on `file`; returns its peak RSS in KiB.
+/// Runs the daemon on `file`; returns its peak RSS in KiB.
 fn peak_rss(file: &Path, db: &Path, journal: &Path) -> u64 {
-    let mut child = Command::new(bin())
-        .args(["-q", "listen", "--replay"])
-        .arg(file)
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
-        .arg("--journal-dir")
-        .arg(journal)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn bigchat-voice");
-    let pid = child.id();
-    let mut peak_kb = 0u64;
-    loop {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            for line in status.lines() {
-                if let Some(v) = line.strip_prefix("VmHWM:") {
-                    let kb = v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
-                    peak_kb = peak_kb.max(kb);
-                }
-            }
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "listen --replay failed");
-            return peak_kb;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let db = support::sqlite(db);
+    support::replay(file, &db, &["--journal-dir".as_ref(), journal.as_os_str()])
 }
 
 /// Call records in the database.

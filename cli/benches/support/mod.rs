@@ -10,6 +10,12 @@ use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_bigchat-voice");
 
+/// The daemon the benches run: this build's, or `BIGCHAT_VOICE_BIN`
+/// (another build, e.g. a baseline's, measured in the same session).
+pub fn bin() -> String {
+    std::env::var("BIGCHAT_VOICE_BIN").unwrap_or_else(|_| BIN.into())
+}
+
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata")
@@ -92,7 +98,7 @@ pub fn peak_kib(pid: u32) -> Option<u64> {
 /// `listen --replay FILE --database-url DB EXTRA...` to its end; the
 /// daemon's peak memory in KiB.
 pub fn replay(file: &Path, db_url: &str, extra: &[&std::ffi::OsStr]) -> u64 {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["-q", "listen", "--replay"])
         .arg(file)
         .arg("--database-url")
