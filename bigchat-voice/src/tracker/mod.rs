@@ -183,8 +183,12 @@ pub(crate) fn unix_seconds_to_time(secs: f64) -> Option<DateTime<Utc>> {
 #[derive(Debug)]
 pub struct Tracker {
     cfg: TrackerConfig,
-    calls: HashMap<Box<str>, LiveCall, FastBuild>,
-    channels: HashMap<Box<str>, ChannelInfo, FastBuild>,
+    /// Boxed, so that a slot is a key and a pointer: with 10,000 calls
+    /// live, whole calls in the slots made each growth of the table copy
+    /// and briefly hold twice megabytes of mostly empty slots.
+    calls: HashMap<Box<str>, Box<LiveCall>, FastBuild>,
+    /// Boxed for the same reason (several channels per call).
+    channels: HashMap<Box<str>, Box<ChannelInfo>, FastBuild>,
     recent: RecentlyEnded,
     /// Uniqueids of channels that hung up, so that a late or repeated event
     /// about one cannot put it back into its call (which would then never
@@ -316,7 +320,12 @@ impl Tracker {
     /// The calls in progress that have been reported (`CallStarted`), oldest
     /// first.
     pub fn live_calls(&self) -> Vec<&Call> {
-        let mut live: Vec<&LiveCall> = self.calls.values().filter(|c| c.started).collect();
+        let mut live: Vec<&LiveCall> = self
+            .calls
+            .values()
+            .map(|c| &**c)
+            .filter(|c| c.started)
+            .collect();
         live.sort_by_key(|c| c.seq);
         live.into_iter().map(|c| &c.call).collect()
     }

@@ -71,7 +71,7 @@ impl Tracker {
                 _ => None,
             };
             lc.channels.push(uid.into());
-            self.channels.insert(uid.into(), info);
+            self.channels.insert(uid.into(), Box::new(info));
             if let Some(t) = older {
                 lc.call.started_at = t;
                 if lc.started {
@@ -237,7 +237,7 @@ impl Tracker {
             tracing::debug!(linkedid = lid, "joined a call already in progress");
         }
         lc.channels.push(uid.into());
-        self.channels.insert(uid.into(), info);
+        self.channels.insert(uid.into(), Box::new(info));
         // An internal call is reported when it ends (see `start_if_decided`).
         if lc.decided && lc.call.direction != Direction::Internal {
             lc.started = true;
@@ -245,7 +245,7 @@ impl Tracker {
         } else {
             self.undecided += 1;
         }
-        self.calls.insert(lid.into(), lc);
+        self.calls.insert(lid.into(), Box::new(lc));
     }
 
     /// Makes room for one more call: forgets the oldest when at the cap.
