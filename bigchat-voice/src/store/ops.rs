@@ -43,7 +43,7 @@ macro_rules! in_transaction {
 /// company_id, unique_id, ended_at)` (end one live record in one
 /// transaction).
 macro_rules! impl_store {
-    ($store:ty, $begin:literal) => {
+    ($store:ty, $db:ty, $begin:literal) => {
         impl $crate::store::Store for $store {
             async fn ensure_asterisk(
                 &self,
@@ -111,19 +111,41 @@ macro_rules! impl_store {
                 &self,
                 filter: &$crate::store::CallFilter,
             ) -> Result<Vec<$crate::store::CallRecordRow>, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::sql::RECENT_RECORDS)
-                    .bind(filter.company_id)
-                    .bind(filter.asterisk_id)
-                    .bind(filter.status.map(|s| s.as_str()))
-                    .bind(filter.direction.map(|d| d.as_str()))
-                    .bind(filter.agent_extension.as_deref())
-                    .bind(filter.user_id)
-                    .bind(filter.since)
-                    .bind(filter.until)
-                    .bind(i64::from(filter.limit.unwrap_or(50)))
-                    .bind(filter.unique_id.as_deref())
-                    .fetch_all(&self.pool)
-                    .await?)
+                // Only the filters given are in the statement: a catch-all
+                // `$1 IS NULL OR …` keeps both planners off the
+                // (companyId, startedAt) index, and the newest 50 of a
+                // million records then cost a scan and a sort of all.
+                let mut q = sqlx::QueryBuilder::<$db>::new($crate::store::sql::RECENT_RECORDS);
+                if let Some(v) = filter.company_id {
+                    q.push(r#" AND "companyId" = "#).push_bind(v);
+                }
+                if let Some(v) = filter.asterisk_id {
+                    q.push(r#" AND "asteriskId" = "#).push_bind(v);
+                }
+                if let Some(v) = filter.status {
+                    q.push(r#" AND "status" = "#).push_bind(v.as_str());
+                }
+                if let Some(v) = filter.direction {
+                    q.push(r#" AND "direction" = "#).push_bind(v.as_str());
+                }
+                if let Some(v) = filter.agent_extension.as_deref() {
+                    q.push(r#" AND "agentExtension" = "#).push_bind(v);
+                }
+                if let Some(v) = filter.user_id {
+                    q.push(r#" AND "userId" = "#).push_bind(v);
+                }
+                if let Some(v) = filter.since {
+                    q.push(r#" AND "startedAt" >= "#).push_bind(v);
+                }
+                if let Some(v) = filter.until {
+                    q.push(r#" AND "startedAt" < "#).push_bind(v);
+                }
+                if let Some(v) = filter.unique_id.as_deref() {
+                    q.push(r#" AND "uniqueId" = "#).push_bind(v);
+                }
+                q.push(r#" ORDER BY "startedAt" DESC, "id" DESC LIMIT "#)
+                    .push_bind(i64::from(filter.limit.unwrap_or(50)));
+                Ok(q.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn live_calls(

@@ -237,7 +237,7 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, "BEGIN");
+impl_store!(PgStore, sqlx::Postgres, "BEGIN");
 
 #[cfg(test)]
 mod tests {

@@ -128,20 +128,12 @@ pub(crate) const LIVE_RECORDS: &str = concat!(
  ORDER BY "startedAt", "id""#
 );
 
+/// The start of the recent-calls query: the filters given, each an `AND`,
+/// and the order and limit follow (see `recent_calls` in `ops`).
 pub(crate) const RECENT_RECORDS: &str = concat!(
     "SELECT ",
     record_cols!(),
-    r#" FROM "CallRecords" WHERE
- ($1 IS NULL OR "companyId" = $1)
- AND ($2 IS NULL OR "asteriskId" = $2)
- AND ($3 IS NULL OR "status" = $3)
- AND ($4 IS NULL OR "direction" = $4)
- AND ($5 IS NULL OR "agentExtension" = $5)
- AND ($6 IS NULL OR "userId" = $6)
- AND ($7 IS NULL OR "startedAt" >= $7)
- AND ($8 IS NULL OR "startedAt" < $8)
- AND ($10 IS NULL OR "uniqueId" = $10)
- ORDER BY "startedAt" DESC, "id" DESC LIMIT $9"#
+    r#" FROM "CallRecords" WHERE TRUE"#
 );
 
 /// Claims an originate idempotency key: company `$1`, key `$2`, request

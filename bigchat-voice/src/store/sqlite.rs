@@ -531,7 +531,7 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, "BEGIN IMMEDIATE");
+impl_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 #[cfg(test)]
 mod tests {
