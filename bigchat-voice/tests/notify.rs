@@ -641,8 +641,45 @@ async fn webhook_gives_up_on_4xx_and_after_max_attempts() {
     assert_eq!(server.requests().len(), 5);
 }
 
+/// What a test logged, one line per event.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logged {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logged {
+    /// Logs of this thread (the current-thread runtime's tasks included)
+    /// go here until the guard drops.
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let out = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn lines_with(&self, text: &str) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(text))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
 #[tokio::test]
 async fn stalled_webhook_never_blocks_and_drops_the_oldest() {
+    let logged = Logged::default();
+    let _guard = logged.capture();
     let server = Server::start(&[]).await;
     server.gate.send(false).unwrap(); // the server reads requests but does not answer
     let mut cfg = config(&server.url);
@@ -679,6 +716,11 @@ async fn stalled_webhook_never_blocks_and_drops_the_oldest() {
         "the newest survive"
     );
     assert_eq!(sink.stats().sent, 4);
+    // 997 drops, two lines: when the queue filled, and when it had room.
+    assert_eq!(logged.lines_with("webhook queue full").len(), 1);
+    let room = logged.lines_with("webhook queue has room again");
+    assert_eq!(room.len(), 1, "{room:?}");
+    assert!(room[0].contains("dropped=997"), "{room:?}");
 }
 
 #[tokio::test]

@@ -198,6 +198,9 @@ struct Shared {
     failed: AtomicU64,
     retries: AtomicU64,
     dropped: AtomicU64,
+    /// The `dropped` count when the queue last became full, while it is
+    /// (`None`: it has room): drops are logged once per such episode.
+    overflow_from: Mutex<Option<u64>>,
 }
 
 /// Posts each notification as `{"event": …, "rooms": […], "payload": …}`
@@ -209,7 +212,9 @@ struct Shared {
 /// # Behavior
 /// * [`publish`](Sink::publish) only enqueues: it never waits.
 /// * The queue holds at most `capacity` notifications; when full, the
-///   **oldest** is dropped (`warn!`, counted in [`WebhookStats::dropped`]):
+///   **oldest** is dropped (counted in [`WebhookStats::dropped`]; one
+///   `warn!` when the queue becomes full and one when it has room again,
+///   with the number dropped in between):
 ///   the newest state matters most to an agent's screen.
 /// * A 5xx, 408, 429 or transport error (refused, timeout) is retried with
 ///   capped exponential backoff, up to `max_attempts`; then the
@@ -323,13 +328,18 @@ impl Sink for WebhookSink {
         };
         if queue.len() >= self.capacity {
             queue.pop_front();
-            let dropped = self.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::warn!(
-                url = %self.url,
-                capacity = self.capacity,
-                dropped_total = dropped,
-                "webhook queue full: dropped the oldest notification"
-            );
+            let before = self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut from) = self.shared.overflow_from.lock()
+                && from.is_none()
+            {
+                *from = Some(before);
+                tracing::warn!(
+                    url = %self.url,
+                    capacity = self.capacity,
+                    dropped_total = before + 1,
+                    "webhook queue full: dropping the oldest notifications until it has room"
+                );
+            }
         }
         queue.push_back(notification.clone());
         drop(queue);
@@ -360,7 +370,10 @@ async fn run(shared: Arc<Shared>, client: reqwest::Client, url: reqwest::Url, cf
                 if n > 0 {
                     shared.in_flight.store(true, Ordering::SeqCst);
                 }
-                q.drain(..n).collect()
+                let taken = q.drain(..n).collect();
+                drop(q);
+                note_room(&shared, &url);
+                taken
             }
             Err(_) => return,
         };
@@ -386,6 +399,23 @@ async fn run(shared: Arc<Shared>, client: reqwest::Client, url: reqwest::Url, cf
         };
         deliver(&shared, &client, &url, &cfg, &batch, body).await;
         shared.in_flight.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Ends an episode of a full queue (the sender just took from it): says
+/// how many notifications it dropped, once.
+fn note_room(shared: &Shared, url: &reqwest::Url) {
+    let Ok(mut from) = shared.overflow_from.lock() else {
+        return;
+    };
+    if let Some(from) = from.take() {
+        let total = shared.dropped.load(Ordering::Relaxed);
+        tracing::warn!(
+            url = %url,
+            dropped = total - from,
+            dropped_total = total,
+            "webhook queue has room again"
+        );
     }
 }
 

@@ -27,8 +27,9 @@
 //!   hold: see [`Job::estimated_bytes`]). A job holds its bytes from
 //!   [`Writer::send`] until it is stored or dead-lettered. When either
 //!   bound is reached, [`Writer::send`] waits for room (the producer slows
-//!   down rather than losing effects), logs an `error!` and counts it in
-//!   [`WriterStats::queue_full`]. A job larger than the whole byte bound
+//!   down rather than losing effects), counts it in
+//!   [`WriterStats::queue_full`] and logs an `error!` (the first wait of an
+//!   episode, at most one every 10 s, with the total so far). A job larger than the whole byte bound
 //!   is let in once the queue is empty of bytes.
 //! * **Dead letters.** An effect refused for a non-retryable reason
 //!   (constraint or data error) is logged at `error!`, kept in
@@ -222,6 +223,10 @@ impl WriterStats {
     }
 }
 
+/// Least time between two logs of a full writer queue (each wait is
+/// counted in [`WriterStats::queue_full`] all the same).
+const FULL_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The writer is gone (its task ended): the effect was not queued.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("the store writer has stopped")]
@@ -236,6 +241,10 @@ struct Counters {
     queue_full: AtomicU64,
     /// Set while the queue is full, so the error is logged once per episode.
     full: AtomicBool,
+    /// When the error was last logged: at most once per [`FULL_LOG_EVERY`]
+    /// (a reader much faster than the database fills and drains the queue
+    /// many times a second).
+    full_logged: std::sync::Mutex<Option<std::time::Instant>>,
     /// Lanes waiting to retry a retryable error now.
     retrying: AtomicU64,
 }
@@ -369,15 +378,25 @@ impl Writer {
 
     /// Counts a wait for room, and logs the first of an episode.
     fn note_full(&self, bound: &'static str) {
-        self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-        if !self.counters.full.swap(true, Ordering::Relaxed) {
-            tracing::error!(
-                capacity = self.capacity,
-                queue_bytes = self.queue_bytes,
-                bound,
-                "store writer queue full: the database is not keeping up; call tracking waits"
-            );
+        let waits = self.counters.queue_full.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.counters.full.swap(true, Ordering::Relaxed) {
+            return;
         }
+        let Ok(mut logged) = self.counters.full_logged.lock() else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if logged.is_some_and(|at| now.duration_since(at) < FULL_LOG_EVERY) {
+            return;
+        }
+        *logged = Some(now);
+        tracing::error!(
+            capacity = self.capacity,
+            queue_bytes = self.queue_bytes,
+            bound,
+            waits_total = waits,
+            "store writer queue full: the database is not keeping up; call tracking waits"
+        );
     }
 
     /// Estimated bytes ([`Job::estimated_bytes`]) held by the effects
