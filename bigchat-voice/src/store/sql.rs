@@ -72,14 +72,22 @@ pub(crate) const SELECT_RECORD: &str = concat!(
 );
 
 /// The records of server `$1` whose `uniqueId` is in the JSON array of
-/// texts `$2` (PostgreSQL: the array is made once, an init plan, and
-/// looked up on the unique key).
+/// texts `$2`: one lookup on the unique key (`asteriskId`, `uniqueId`) per
+/// id, whatever the table's statistics say.
+///
+/// The plain form, `"uniqueId" = ANY(…)`, is planned (and, as a prepared
+/// statement, cached) while the table is small or never analysed as an
+/// index scan on `asteriskId` alone, filtered: every row of the server,
+/// read for every batch, until the next ANALYZE. The `LATERAL … OFFSET 0`
+/// subquery cannot be flattened, so each id is an equality on both key
+/// columns.
 #[cfg(feature = "postgres")]
 pub(crate) const SELECT_RECORDS_PG: &str = concat!(
-    "SELECT ",
+    r#"SELECT "r".* FROM json_array_elements_text(CAST($2 AS json)) AS "wanted" ("uniqueId")
+ CROSS JOIN LATERAL (SELECT "#,
     record_cols!(),
     r#" FROM "CallRecords" WHERE "asteriskId" = $1
- AND "uniqueId" = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))"#
+ AND "CallRecords"."uniqueId" = "wanted"."uniqueId" OFFSET 0) AS "r""#
 );
 
 /// [`SELECT_RECORDS_PG`] for SQLite.
