@@ -308,6 +308,22 @@ mod tests {
             "1, '+5511999990001', '5511999990001'",
         )
         .await;
+        let records = generic_plan(
+            &mut conn,
+            "records",
+            "bigint, text",
+            sql::SELECT_RECORDS_PG,
+            "1, '[\"1732443200.17\", \"1732443200.18\"]'",
+        )
+        .await;
+        let contacts = generic_plan(
+            &mut conn,
+            "contacts",
+            "bigint, text",
+            sql::SELECT_CONTACTS_PG,
+            "1, '[\"+5511999990001\", \"5511999990001\"]'",
+        )
+        .await;
         drop(conn);
         store.close_connections().await;
         let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
@@ -317,6 +333,20 @@ mod tests {
         assert!(
             record.contains("CallRecords_asteriskId_uniqueId_key") && !record.contains("Filter"),
             "record lookup not on its unique key:\n{record}"
+        );
+        // The batch read-ahead: each id an equality on both key columns
+        // (with `= ANY(…)` the empty table's plan kept `asteriskId` alone
+        // in the index condition and filtered every row of the server).
+        assert!(
+            records.contains("CallRecords_asteriskId_uniqueId_key")
+                && records
+                    .lines()
+                    .any(|l| l.contains("Index Cond") && l.contains("\"uniqueId\" =")),
+            "batch record lookup not on its unique key:\n{records}"
+        );
+        assert!(
+            contacts.contains("number_companyid_unique") && !contacts.contains("Filter"),
+            "batch contact lookup not by number on the unique key:\n{contacts}"
         );
         let by_number = contact
             .lines()
