@@ -100,13 +100,17 @@ pub(crate) const SELECT_RECORDS_SQLITE: &str = concat!(
 );
 
 /// The contacts of company `$1` whose number is in the JSON array of texts
-/// `$2` (every spelling wanted: see [`FIND_CONTACT`]).
+/// `$2` (every spelling wanted: see [`FIND_CONTACT`]): one lookup on the
+/// unique key (`number`, `companyId`) per number, for the reason given at
+/// [`SELECT_RECORDS_PG`] (a plan cached while the table was small scanned
+/// it whole for every batch).
 #[cfg(feature = "postgres")]
 pub(crate) const SELECT_CONTACTS_PG: &str = concat!(
-    "SELECT ",
+    r#"SELECT "c".* FROM json_array_elements_text(CAST($2 AS json)) AS "wanted" ("number")
+ CROSS JOIN LATERAL (SELECT "#,
     contact_cols!(),
     r#" FROM "Contacts" WHERE "companyId" = $1
- AND "number" = ANY(ARRAY(SELECT json_array_elements_text(CAST($2 AS json))))"#
+ AND "Contacts"."number" = "wanted"."number" OFFSET 0) AS "c""#
 );
 
 /// [`SELECT_CONTACTS_PG`] for SQLite.
