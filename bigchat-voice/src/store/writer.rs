@@ -28,8 +28,8 @@
 //!   [`Writer::send`] until it is stored or dead-lettered. When either
 //!   bound is reached, [`Writer::send`] waits for room (the producer slows
 //!   down rather than losing effects), counts it in
-//!   [`WriterStats::queue_full`] and logs an `error!` (the first wait of an
-//!   episode, at most one every 10 s, with the total so far). A job larger than the whole byte bound
+//!   [`WriterStats::queue_full`] and logs an `error!` (at most one every
+//!   10 s, with the waits so far). A job larger than the whole byte bound
 //!   is let in once the queue is empty of bytes.
 //! * **Dead letters.** An effect refused for a non-retryable reason
 //!   (constraint or data error) is logged at `error!`, kept in
@@ -40,7 +40,7 @@
 //!   reports how many effects it could not store within its grace period.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -239,11 +239,9 @@ struct Counters {
     retries: AtomicU64,
     dead_letters: AtomicU64,
     queue_full: AtomicU64,
-    /// Set while the queue is full, so the error is logged once per episode.
-    full: AtomicBool,
-    /// When the error was last logged: at most once per [`FULL_LOG_EVERY`]
-    /// (a reader much faster than the database fills and drains the queue
-    /// many times a second).
+    /// When a full queue was last logged: at most once per
+    /// [`FULL_LOG_EVERY`] (a reader much faster than the database fills and
+    /// drains the queue many times a second).
     full_logged: std::sync::Mutex<Option<std::time::Instant>>,
     /// Lanes waiting to retry a retryable error now.
     retrying: AtomicU64,
@@ -350,9 +348,6 @@ impl Writer {
         let cmd = match tx.try_send(Command::Apply(job, permit)) {
             Ok(()) => {
                 self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                if !waited {
-                    self.counters.full.store(false, Ordering::Relaxed);
-                }
                 return Ok(());
             }
             Err(mpsc::error::TrySendError::Closed(Command::Apply(job, _))) => {
@@ -376,12 +371,10 @@ impl Writer {
         }
     }
 
-    /// Counts a wait for room, and logs the first of an episode.
+    /// Counts a wait for room; logs it unless another was logged less than
+    /// [`FULL_LOG_EVERY`] ago.
     fn note_full(&self, bound: &'static str) {
         let waits = self.counters.queue_full.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.counters.full.swap(true, Ordering::Relaxed) {
-            return;
-        }
         let Ok(mut logged) = self.counters.full_logged.lock() else {
             return;
         };
